@@ -1,0 +1,99 @@
+"""The cloud tier: any litellm model string (OpenAI, Anthropic, ..., or an OpenAI-compatible server
+through `api_base`). The API key is read from the environment variable the policy names."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import BackendError
+from ..types import BackendResult
+from .base import Backend, sampling
+
+_NO_KEY = "sk-no-key-required"  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
+
+
+def _litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # bundled price table, no network
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+def _kind(exc: Exception) -> str:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return "auth"
+    if isinstance(exc, openai.APIStatusError):
+        return "http_status"
+    return "generation"
+
+
+class LiteLLMBackend(Backend):
+    name = "litellm"
+    runs_locally = False
+
+    def __init__(self, tier_name: str, tier):
+        self.tier_name, self.tier = tier_name, tier
+
+    def warmup(self) -> None:
+        _litellm()
+
+    def describe(self):
+        return {"backend": self.name, "model": self.tier.model, "api_base": self.tier.api_base}
+
+    def _kwargs(self, request, generation) -> dict[str, Any]:
+        t = self.tier
+        if t.api_key_env:
+            key = os.environ.get(t.api_key_env)
+            if not key:
+                raise BackendError(f"environment variable {t.api_key_env} is not set (the tier's api_key_env)",
+                                   tier=self.tier_name, kind="auth")
+        else:
+            key = _NO_KEY
+        s = sampling(request, generation)
+        kw: dict[str, Any] = {
+            **request.extra, "model": t.model, "messages": request.as_openai_messages(), "api_key": key,
+            "timeout": t.timeout_s, "num_retries": t.max_retries, "drop_params": True,
+            "max_tokens": s["max_tokens"], "temperature": s["temperature"],
+        }
+        if t.api_base:
+            kw["api_base"] = t.api_base
+        for name, value in (("top_p", s["top_p"]), ("seed", request.seed), ("stop", list(request.stop) or None)):
+            if value is not None:
+                kw[name] = value
+        return kw
+
+    def _result(self, resp) -> BackendResult:
+        choice = resp.choices[0]
+        usage = getattr(resp, "usage", None)
+        return BackendResult(
+            text=choice.message.content or "", model=self.tier.model,
+            prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None),
+            finish_reason=choice.finish_reason or "stop", info={"upstream_model": getattr(resp, "model", None)},
+        )
+
+    def _error(self, exc: Exception) -> BackendError:
+        msg = " ".join(str(exc).split())[:300]
+        return BackendError(f"{type(exc).__name__}: {msg}", tier=self.tier_name, kind=_kind(exc))
+
+    def complete(self, request, generation) -> BackendResult:
+        kw = self._kwargs(request, generation)
+        try:
+            return self._result(_litellm().completion(**kw))
+        except Exception as e:
+            raise self._error(e) from e
+
+    async def acomplete(self, request, generation) -> BackendResult:
+        kw = self._kwargs(request, generation)
+        try:
+            return self._result(await _litellm().acompletion(**kw))
+        except Exception as e:
+            raise self._error(e) from e

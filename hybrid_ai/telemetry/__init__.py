@@ -1,0 +1,1 @@
+"""Records, cost, energy, structlog processors and sinks."""

@@ -1,0 +1,103 @@
+"""Where records go. A sink has one method, `write(event: dict)`, and never fails a request.
+
+- `stderr`: one JSON line per request on stderr, through a private structlog chain (the library
+  never configures global logging).
+- `structlog`: the application's own structlog configuration (`structlog.get_logger("hybrid_ai")`).
+- `sqlite`: a table `route_log` in a SQLite file in WAL mode, safe for several processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from ..types import RouteRecord
+from .processors import chain
+
+EVENT = "hybrid_ai.request"
+
+
+class Sink(Protocol):
+    def write(self, event: dict) -> None: ...
+
+
+class StderrSink:
+    def __init__(self, log_prompts: bool = False, stream=None):
+        self._log = structlog.wrap_logger(
+            structlog.PrintLogger(stream or sys.stderr),
+            processors=[*chain(log_prompts), structlog.processors.JSONRenderer(sort_keys=False)],
+        )
+
+    def write(self, event: dict) -> None:
+        self._log.info(EVENT, **event)
+
+
+class StructlogSink:
+    def __init__(self, log_prompts: bool = False):
+        self._log = structlog.get_logger("hybrid_ai").bind()
+        self._chain = chain(log_prompts)
+
+    def write(self, event: dict) -> None:
+        for p in self._chain:  # redaction runs before the application's own processors
+            event = p(None, "info", dict(event))
+        self._log.info(EVENT, **event)
+
+
+_COLUMNS = list(RouteRecord.model_fields)
+_TYPES = {"score": "REAL", "threshold": "REAL", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
+          "latency_ms": "REAL", "ttft_ms": "REAL", "cost_usd": "REAL", "energy_wh": "REAL", "co2_g": "REAL",
+          "fallback": "INTEGER"}
+
+
+class SQLiteSink:
+    def __init__(self, path: str | Path, log_prompts: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._chain = chain(log_prompts)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        cols = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "")
+                         for c in _COLUMNS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS route_log ({cols})")
+        self._db.execute("CREATE INDEX IF NOT EXISTS route_log_ts ON route_log(timestamp)")
+        self._sql = f"INSERT OR REPLACE INTO route_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+    def write(self, event: dict) -> None:
+        for p in self._chain:
+            event = p(None, "info", dict(event))
+        row = [event.get(c) for c in _COLUMNS]
+        with self._lock:
+            self._db.execute(self._sql, row)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def build_sinks(telemetry) -> list[Sink]:
+    sinks: list[Sink] = []
+    for name in telemetry.sinks:
+        if name == "stderr":
+            sinks.append(StderrSink(telemetry.log_prompts))
+        elif name == "structlog":
+            sinks.append(StructlogSink(telemetry.log_prompts))
+        elif name == "sqlite":
+            sinks.append(SQLiteSink(telemetry.sqlite_path, telemetry.log_prompts))
+    return sinks
+
+
+def emit(sinks: list[Sink], record: RouteRecord) -> None:
+    event = record.model_dump()
+    for sink in sinks:
+        try:
+            sink.write(event)
+        except Exception as e:  # telemetry never fails a request
+            print(json.dumps({"event": "hybrid_ai.sink_error", "sink": type(sink).__name__, "error": str(e)}),
+                  file=sys.stderr)
