@@ -31,8 +31,11 @@ class BackendError(HybridAIError):
     """
 
     def __init__(self, message: str, *, tier: str | None = None, kind: str = "generation"):
-        self.tier, self.kind = tier, kind
-        super().__init__(f"[{tier}] {message}" if tier else message)
+        self.message, self.tier, self.kind = message, tier, kind
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"[{self.tier}] {self.message}" if self.tier else self.message
 
 
 class AllTiersFailed(BackendError):
@@ -40,7 +43,8 @@ class AllTiersFailed(BackendError):
 
     def __init__(self, errors: list[BackendError]):
         self.errors = errors
-        super().__init__("all tiers failed: " + "; ".join(str(e) for e in errors), kind="all_failed")
+        super().__init__("all tiers failed: " + "; ".join(str(e) for e in errors) if errors else "no tier was tried",
+                         kind="all_failed")
 
 
 class BudgetExceeded(HybridAIError):

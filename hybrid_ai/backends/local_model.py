@@ -55,6 +55,8 @@ def resolve_source(model: str, gguf_file: str | None) -> tuple[str, str | None, 
     p = Path(model).expanduser()
     if p.is_file() and p.suffix == ".gguf":
         return str(p.parent), p.name, p.name
+    if model.startswith(("/", "./", "../", "~")) and not p.exists():
+        raise BackendError(f"model folder not found: {model}", kind="load")
     return model, gguf_file, model
 
 

@@ -1,0 +1,88 @@
+"""Tests are offline and real: the local SLM generates, the cloud tier is a real OpenAI-compatible
+server (`hybrid-ai serve --policy local-only`) on 127.0.0.1 reached through litellm."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "hybrid_ai.cli"]
+KEY_ENV = "HYBRID_AI_TEST_KEY"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    """A real OpenAI-compatible server answering with the local SLM: the cloud tier of the tests."""
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*CLI, "serve", "--policy", "local-only", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def hybrid_policy(cloud_base: str | None, *, threshold: float = 0.5, tmp: Path | None = None, **extra) -> dict:
+    """A two-tier policy whose cloud tier is an OpenAI-compatible server at `cloud_base`."""
+    policy = {
+        "name": "test-hybrid",
+        "tiers": {
+            "local": {"backend": "transformers", "generation": {"max_tokens": 8, "temperature": 0.0}},
+            "cloud": {"backend": "litellm", "model": "openai/gpt-4o-mini", "api_base": f"{cloud_base}/v1",
+                      "api_key_env": KEY_ENV, "timeout_s": 120, "max_retries": 0,
+                      "generation": {"max_tokens": 8, "temperature": 0.0}},
+        },
+        "classifier": {"threshold": threshold},
+        "rules": [{"type": "pinned"},
+                  {"type": "pattern", "name": "personal-data", "route": "local", "patterns": [r"[\w.+-]+@[\w-]+\.\w+"]},
+                  {"type": "context", "tier": "local", "route": "cloud"}],
+        "telemetry": {"sinks": ["sqlite"], "sqlite_path": str((tmp or Path("/tmp")) / "routes.db")},
+    }
+    policy.update(extra)
+    return policy
+
+
+@pytest.fixture
+def cloud_key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-test-0123456789abcdef")
+
+
+def user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]

