@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from ..policy import LiteLLMTier, TransformersTier
 
@@ -18,15 +19,25 @@ def cloud_cost(tier: LiteLLMTier, prompt_tokens: int | None, completion_tokens: 
     c = tier.cost
     if c.usd_per_mtok_input is not None and c.usd_per_mtok_output is not None:
         return (prompt_tokens * c.usd_per_mtok_input + completion_tokens * c.usd_per_mtok_output) / 1e6, "policy_price"
+    prices = _table_prices(tier.model)
+    if prices is None:  # model not in the table (e.g. a self-hosted server): unknown, not free
+        return None, "unknown"
+    return prompt_tokens * prices[0] + completion_tokens * prices[1], "litellm_price_table"
+
+
+@lru_cache(maxsize=128)
+def _table_prices(model: str) -> tuple[float, float] | None:
+    """USD per input and per output token from litellm's bundled table, looked up once per model.
+    Prices are taken as linear (the first tier of tiered long-context pricing)."""
     try:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
-        usd_in, usd_out = litellm.cost_per_token(model=tier.model, prompt_tokens=prompt_tokens,
-                                                 completion_tokens=completion_tokens)
-        return float(usd_in + usd_out), "litellm_price_table"
-    except Exception:  # model not in the table (e.g. a self-hosted server): unknown, not free
-        return None, "unknown"
+        usd_in, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
+        _, usd_out = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
+        return float(usd_in) / 1e6, float(usd_out) / 1e6
+    except Exception:
+        return None
 
 
 def local_cost(tier: TransformersTier, wall_s: float, energy_wh: float | None):
