@@ -124,3 +124,15 @@ def test_a_broken_sink_never_fails_the_request(capsys):
     emit([Broken(), StderrSink(stream=buf)], record())
     assert "disk full" in capsys.readouterr().err
     assert json.loads(buf.getvalue())["request_id"] == "r1"
+
+
+def test_structlog_sink_uses_the_applications_configuration():
+    from structlog.testing import capture_logs
+
+    from hybrid_ai.telemetry.sinks import StructlogSink
+
+    with capture_logs() as logs:
+        emit([StructlogSink(log_prompts=False)], record(prompt="private", error="key sk-abcdefghijklmnopqrst"))
+    [ev] = logs
+    assert ev["event"] == "hybrid_ai.request" and ev["request_id"] == "r1"
+    assert "prompt" not in ev and "sk-abc" not in ev["error"]
