@@ -57,6 +57,67 @@ def _policy_check(args) -> int:
     return 0
 
 
+def _router(args) -> int:
+    from .routing import commands
+
+    sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
+    if args.router_command == "score":
+        return commands.score_file(args.input, args.model)
+    if args.router_command == "train":
+        return commands.train(args.data, args.out, args.label, args.c, **sw)
+    if args.router_command == "evaluate":
+        return commands.evaluate(args.data, args.model, args.folds, args.train, args.json, label=args.label,
+                                 c=args.c, **sw)
+    return commands.calibrate(args.data, args.policy, args.target_cloud_share, args.target_quality, **sw)
+
+
+def _add_router(sub) -> None:
+    p = sub.add_parser("router", help="score, train, evaluate and calibrate the complexity classifier")
+    rs = p.add_subparsers(dest="router_command", required=True)
+    data_help = ("outcome data: the RouteLLM layout (a folder such as shared/data/routellm or one of its "
+                 "benchmarks, or a CSV) or JSON lines {prompt|messages, weak_correct, strong_correct}")
+
+    def outcomes(q, required=True):
+        q.add_argument("--data", nargs="+", required=required, help=data_help)
+        q.add_argument("--strong", default=None, help="strong model's column in RouteLLM files "
+                       "(default gpt-4-1106-preview)")
+        q.add_argument("--weak", default=None, help="weak model's column in RouteLLM files "
+                       "(default mistralai/Mixtral-8x7B-Instruct-v0.1)")
+
+    def training(q):
+        q.add_argument("--label", choices=["gain", "weak_wrong"], default="gain",
+                       help="gain: P(strong answer better than weak); weak_wrong: P(weak answer wrong)")
+        q.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
+
+    q = rs.add_parser("score", help="one JSON line {\"score\": float} per input line")
+    q.add_argument("--input", required=True, help="JSON lines with 'prompt' or 'messages' ('-' for stdin)")
+    q.add_argument("--model", default=None, help="router .npz (default: the shipped one)")
+    q.set_defaults(func=_router)
+
+    q = rs.add_parser("train", help="train a router on outcome data")
+    outcomes(q)
+    q.add_argument("--out", required=True, help="where to write the router (.npz)")
+    training(q)
+    q.set_defaults(func=_router)
+
+    q = rs.add_parser("evaluate", help="APGR and CPT next to random, prompt length and the oracle")
+    outcomes(q)
+    q.add_argument("--model", default=None)
+    q.add_argument("--folds", type=int, default=0, help="report out-of-fold results of training on --data")
+    q.add_argument("--train", nargs="+", default=None, help="train on this data, test on --data")
+    q.add_argument("--json", action="store_true")
+    training(q)
+    q.set_defaults(func=_router)
+
+    q = rs.add_parser("calibrate", help="pick the threshold that meets a target and write it into the policy")
+    outcomes(q)
+    q.add_argument("--policy", required=True, help="policy file to update (the rest of the file is kept)")
+    g = q.add_mutually_exclusive_group(required=True)
+    g.add_argument("--target-cloud-share", type=float, help="fraction of requests sent to the strong tier, 0..1")
+    g.add_argument("--target-quality", type=float, help="fraction of all-strong quality to keep, e.g. 0.95")
+    q.set_defaults(func=_router)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrid-ai", description="Hybrid SLM/LLM routing: local when it can, "
                                      "cloud when it must, with cost and energy logged for every request.")
@@ -83,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("check", help="validate a policy file")
     c.add_argument("file")
     c.set_defaults(func=_policy_check)
+    _add_router(sub)
     return parser
 
 

@@ -72,7 +72,8 @@ Tier = Annotated[Union[TransformersTier, LiteLLMTier], Field(discriminator="back
 
 
 class Classifier(_Strict):
-    type: Literal["heuristic"] = "heuristic"
+    type: Literal["trained", "heuristic"] = "trained"
+    model: str | None = Field(None, description="a router .npz from `hybrid-ai router train`; None = the shipped one")
     threshold: float = Field(0.5, ge=0, le=1)
     weak_tier: str = "local"
     strong_tier: str = "cloud"
@@ -227,4 +228,12 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PolicyError(f"invalid YAML{where}: {getattr(e, 'problem', e)}", path=str(path)) from None
-    return policy_from_dict(data, str(path))
+    policy = policy_from_dict(data, str(path))
+    model = policy.classifier.model
+    if model and not Path(model).is_absolute() and (path.parent / model).exists():
+        # a router model named relative to the policy file travels with it
+        policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(
+            update={"model": str(path.parent / model)})})
+    if policy.classifier.model and not Path(policy.classifier.model).exists():
+        raise PolicyError(f"router model not found: {policy.classifier.model}", path=str(path), key="classifier.model")
+    return policy

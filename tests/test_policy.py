@@ -84,3 +84,20 @@ def test_hash_changes_with_content():
     data = a.model_dump()
     data["classifier"]["threshold"] = 0.42
     assert load_policy(data).hash != a.hash
+
+
+def test_router_model_path_is_relative_to_the_policy_file(tmp_path):
+    import shutil
+
+    from hybrid_ai.routing.scorer import DEFAULT_MODEL
+
+    (tmp_path / "routers").mkdir()
+    shutil.copy(DEFAULT_MODEL, tmp_path / "routers" / "mine.npz")
+    data = _base()
+    data["classifier"]["model"] = "routers/mine.npz"
+    p = load_policy(_write(tmp_path, data))
+    assert p.classifier.model == str(tmp_path / "routers" / "mine.npz")
+    data["classifier"]["model"] = "routers/missing.npz"
+    with pytest.raises(PolicyError) as e:
+        load_policy(_write(tmp_path, data))
+    assert e.value.key == "classifier.model" and "router model not found" in str(e.value)

@@ -15,11 +15,11 @@ def req(text, **kw):
 def test_score_below_threshold_goes_local_with_cloud_fallback():
     d = decide(POLICY, req("hello"), 0.1)
     assert d.route == "local" and d.tiers == ("local", "cloud") and d.reason == "score<threshold"
-    assert d.threshold == 0.5 and d.score == 0.1
+    assert d.threshold == POLICY.classifier.threshold and d.score == 0.1
 
 
 def test_score_at_threshold_goes_cloud():
-    d = decide(POLICY, req("hello"), 0.5)
+    d = decide(POLICY, req("hello"), POLICY.classifier.threshold)
     assert d.tiers == ("cloud", "local") and d.reason == "score>=threshold"
 
 

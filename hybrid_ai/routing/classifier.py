@@ -82,4 +82,6 @@ class HeuristicClassifier:
 def load_classifier(config: ClassifierConfig) -> Classifier:
     if config.type == "heuristic":
         return HeuristicClassifier()
-    raise ValueError(f"unknown classifier type {config.type!r}")  # unreachable: the policy validates it
+    from .scorer import DEFAULT_MODEL, load_scorer
+
+    return load_scorer(str(config.model or DEFAULT_MODEL))

@@ -1,0 +1,63 @@
+"""Router quality on the RouteLLM data, with the baselines on the same rows: the README's results table.
+
+    .venv/bin/python benchmarks/router_quality.py [--data ../shared/data/routellm]
+
+In-domain: 5-fold out-of-fold on each benchmark. Out-of-domain: trained on the other benchmarks, tested on
+this one. Shipped: the packaged router (trained on GSM8K + MMLU) as it is. Prints a markdown table and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.progress import Progress
+
+from hybrid_ai.routing.data import load_outcomes
+from hybrid_ai.routing.metrics import evaluate
+from hybrid_ai.routing.scorer import DEFAULT_MODEL, load_scorer
+from hybrid_ai.routing.train import fit, out_of_fold
+
+BENCHES = ("gsm8k", "mmlu", "mt_bench")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
+    args = ap.parse_args()
+    data = {b: load_outcomes(Path(args.data) / b) for b in BENCHES}
+    results = []
+    shipped = load_scorer(str(DEFAULT_MODEL))
+    with Progress() as progress:
+        task = progress.add_task("evaluating", total=7)
+        for b in BENCHES:
+            rows = data[b]
+            cols = ([o.weak for o in rows], [o.strong for o in rows], [o.prompt for o in rows])
+            if b != "mt_bench":  # 72 rows are too few to train on in folds
+                results.append(("in-domain, 5-fold OOF", b, evaluate(out_of_fold(rows, 5), *cols)))
+                progress.advance(task)
+            others = [o for other in BENCHES if other != b for o in data[other]]
+            model = fit(others)
+            results.append((f"out-of-domain (trained on {'+'.join(x for x in BENCHES if x != b)})", b,
+                            evaluate([model.score_text(o.prompt) for o in rows], *cols)))
+            progress.advance(task)
+        rows = data["mt_bench"]
+        results.append(("shipped router (GSM8K+MMLU)", "mt_bench",
+                        evaluate([shipped.score_text(o.prompt) for o in rows], [o.weak for o in rows],
+                                 [o.strong for o in rows], [o.prompt for o in rows])))
+        progress.advance(task)
+
+    def f(m):
+        return f"{m['apgr']:.3f} / {m['cpt50']:.1f}% / {m['cpt80']:.1f}%"
+
+    print("| setting | benchmark | rows | router APGR / CPT(50%) / CPT(80%) | random | prompt length | oracle |")
+    print("|---|---|---|---|---|---|---|")
+    for setting, b, r in results:
+        print(f"| {setting} | {b} | {r['rows']} | **{f(r['router'])}** | {f(r['random'])} | {f(r['length'])} | "
+              f"{f(r['oracle'])} |")
+    print(json.dumps([{"setting": s, "benchmark": b, **{k: v for k, v in r.items() if k != 'router'},
+                       "router": {k: v for k, v in r["router"].items() if k != "curve"}} for s, b, r in results]))
+
+
+if __name__ == "__main__":
+    main()

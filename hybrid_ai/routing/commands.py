@@ -1,0 +1,149 @@
+"""What `hybrid-ai router score|train|evaluate|calibrate` do (cli.py only parses arguments)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import HybridAIError
+from .data import STRONG, WEAK, DataError, load_many, messages_text
+from .scorer import DEFAULT_MODEL, load_scorer
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def score_file(input_path: str, model: str | None, out=None) -> int:
+    """One `{"score": float}` line per input line, in order. A line that cannot be used gives
+    `{"score": null, "error": "..."}` and the exit status is 3; invalid UTF-8 is replaced, not fatal."""
+    out = out or sys.stdout
+    scorer = load_scorer(str(model or DEFAULT_MODEL))
+    bad = 0
+    src = sys.stdin.buffer if input_path == "-" else None
+    try:
+        fh = src or open(input_path, "rb")
+    except OSError as e:
+        raise DataError(f"{input_path}: {e.strerror}") from None
+    with fh:
+        for i, raw in enumerate(fh, start=1):
+            line = raw.decode("utf-8", errors="replace").strip()
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise DataError("expected a JSON object")
+                if isinstance(row.get("prompt"), str):
+                    text, n = row["prompt"], 1
+                elif "messages" in row:
+                    text, n = messages_text(row["messages"], f"line {i}")
+                else:
+                    raise DataError("missing field 'prompt' (a string) or 'messages'")
+                out.write(json.dumps({"score": scorer.score_text(text, n)}) + "\n")
+            except (json.JSONDecodeError, DataError) as e:
+                bad += 1
+                msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+                out.write(json.dumps({"score": None, "error": f"line {i}: {msg}"}) + "\n")
+    if bad:
+        print(f"hybrid-ai: {bad} line(s) could not be scored (see their 'error')", file=sys.stderr)
+    return 3 if bad else 0
+
+
+def train(data: list[str], out: str, label: str, c: float, strong: str, weak: str) -> int:
+    from .train import fit
+
+    con = _console()
+    with con.status("loading outcome data"):
+        rows = load_many(data, strong, weak)
+    sources = sorted({r.source for r in rows})
+    with con.status(f"training on {len(rows):,} rows ({', '.join(sources)})") as status:
+        model = fit(rows, c=c, label=label, progress=lambda m: status.update(m),
+                    meta={"trained_on": sources, "rows": len(rows), "label": label, "strong": strong or STRONG, "weak": weak or WEAK})
+    path = model.save(out)
+    con.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def _scores(rows, model, folds, train_paths, strong, weak, label, c, status) -> tuple[list[float], str]:
+    if train_paths:
+        from .train import fit
+
+        status.update("training on --train data")
+        m = fit(load_many(train_paths, strong, weak), label=label, c=c)
+        return [m.score_text(r.prompt, r.n_messages) for r in rows], f"trained on {', '.join(train_paths)}"
+    if folds:
+        from .train import out_of_fold
+
+        return (out_of_fold(rows, folds, label=label, c=c, progress=lambda msg: status.update(msg)),
+                f"{folds}-fold out-of-fold")
+    scorer = load_scorer(str(model or DEFAULT_MODEL))
+    return [scorer.score_text(r.prompt, r.n_messages) for r in rows], f"model {model or 'shipped default'}"
+
+
+def evaluate(data, model, folds, train_paths, as_json, strong, weak, label, c) -> int:
+    from .metrics import evaluate as metrics
+
+    con = _console()
+    with con.status("loading outcome data") as status:
+        rows = load_many(data, strong, weak)
+        scores, how = _scores(rows, model, folds, train_paths, strong, weak, label, c, status)
+    groups = {"all": list(range(len(rows)))}
+    sources = sorted({r.source for r in rows})
+    if len(sources) > 1:
+        groups.update({s: [i for i, r in enumerate(rows) if r.source == s] for s in sources})
+    result = {"scores_from": how, "data": data, "benchmarks": {}}
+    for name, idx in groups.items():
+        result["benchmarks"][name] = metrics([scores[i] for i in idx], [rows[i].weak for i in idx],
+                                             [rows[i].strong for i in idx], [rows[i].prompt for i in idx])
+    if as_json:
+        print(json.dumps(result))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"router evaluation ({how})")
+    for col in ("data", "rows", "router", "APGR", "CPT(50%)", "CPT(80%)"):
+        table.add_column(col)
+
+    def pct(v):
+        return "-" if v is None else f"{v:.1f}%"
+
+    for name, r in result["benchmarks"].items():
+        for who in ("router", "random", "length", "oracle"):
+            m = r[who]
+            table.add_row(name if who == "router" else "", str(r["rows"]) if who == "router" else "", who,
+                          f"{m['apgr']:.3f}", pct(m["cpt50"]), pct(m["cpt80"]))
+    Console().print(table)
+    return 0
+
+
+def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
+    from ..policy import load_policy
+    from .calibrate import threshold_for_cloud_share, threshold_for_quality, write_threshold
+    from .classifier import load_classifier
+
+    if (cloud_share is None) == (quality is None):
+        raise HybridAIError("give exactly one of --target-cloud-share or --target-quality")
+    policy = load_policy(policy_path)
+    rows = load_many(data, strong, weak)
+    clf = load_classifier(policy.classifier)
+    from ..types import parse_request
+
+    scores = [clf.score(parse_request({"messages": [{"role": "user", "content": r.prompt}]})) for r in rows]
+    weak_o, strong_o = [r.weak for r in rows], [r.strong for r in rows]
+    if cloud_share is not None:
+        t, reached = threshold_for_cloud_share(scores, cloud_share), True
+    else:
+        t, reached = threshold_for_quality(scores, weak_o, strong_o, quality)
+    n = len(rows)
+    share = sum(s >= t for s in scores) / n
+    q = sum(st if s >= t else wk for s, st, wk in zip(scores, strong_o, weak_o)) / n
+    write_threshold(Path(policy_path), t)
+    print(json.dumps({"policy": str(policy_path), "threshold": t, "cloud_share": share, "quality": q,
+                      "quality_retention": q / (sum(strong_o) / n), "rows": n, "target_reached": reached}))
+    if not reached:
+        print("hybrid-ai: the quality target cannot be reached on this data; threshold set to send all to the "
+              "strong tier", file=sys.stderr)
+    return 0

@@ -1,0 +1,85 @@
+"""The trained router's compact scorer: a logistic model over standardized dense features and hashed
+n-grams, stored as one .npz file (weights) with its metadata. Inference is plain Python over a list
+of floats: no scikit-learn, and numpy only to read the file."""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .features import DENSE, dense_features, hashed_ngrams
+
+if TYPE_CHECKING:
+    from ..types import ChatRequest
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "router" / "default.npz"
+
+
+@dataclass
+class LinearScorer:
+    dense_mean: list[float]
+    dense_std: list[float]
+    dense_w: list[float]
+    hash_w: array  # float32 weights of the hashed n-gram buckets
+    bias: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def buckets(self) -> int:
+        return len(self.hash_w)
+
+    def score_text(self, text: str, n_messages: int = 1) -> float:
+        d = dense_features(text, n_messages)
+        z = self.bias
+        for x, m, s, w in zip(d, self.dense_mean, self.dense_std, self.dense_w):
+            z += (x - m) / s * w
+        idx = hashed_ngrams(text, self.buckets)
+        if idx:
+            hw = self.hash_w
+            z += sum(hw[i] for i in idx) / math.sqrt(len(idx))
+        if z < -30:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def score(self, request: ChatRequest) -> float:
+        return self.score_text(request.text, len(request.messages))
+
+    def save(self, path: str | Path) -> Path:
+        import numpy as np
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, dense_mean=np.asarray(self.dense_mean, np.float64),
+                            dense_std=np.asarray(self.dense_std, np.float64),
+                            dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
+                            bias=np.asarray([self.bias]), meta=np.asarray(json.dumps(self.meta)))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearScorer:
+        import numpy as np
+
+        from ..errors import HybridAIError
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("dense") != list(DENSE):
+                    raise HybridAIError(f"router model {path} was trained with other features; retrain it")
+                return cls(z["dense_mean"].tolist(), z["dense_std"].tolist(), z["dense_w"].tolist(),
+                           array("f", z["hash_w"].astype(np.float32).tobytes()), float(z["bias"][0]), meta)
+        except (OSError, KeyError, ValueError) as e:
+            raise HybridAIError(f"cannot read router model {path}: {e}") from None
+
+
+@lru_cache(maxsize=16)
+def load_scorer(path: str) -> LinearScorer:
+    """A scorer file loaded once per process."""
+    return LinearScorer.load(path)

@@ -1,0 +1,104 @@
+"""Train the router: logistic regression (scikit-learn, training only) over dense features and hashed
+n-grams, exported to a LinearScorer.
+
+Labels: `gain` (default) learns P(the strong answer is better than the weak one; ties count half), the
+ordering that matters for routing; `weak_wrong` learns P(the weak answer is wrong), each row weighted by
+|strong - weak| (floored so every row counts). Either way the logit is then Platt-scaled to P(weak answer
+wrong) on the training rows: a monotone map, so the ranking is kept and the score reads as a probability."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+
+from .data import Outcome
+from .features import DENSE, dense_features, hashed_ngrams
+from .scorer import LinearScorer
+
+BUCKETS = 1 << 18
+
+
+def _sklearn():
+    try:
+        import numpy as np
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        from ..errors import MissingDependency
+
+        raise MissingDependency("training a router needs scikit-learn: pip install 'hybrid-ai[train]'") from None
+    return np, sparse, LogisticRegression
+
+
+def featurize(rows: Sequence[Outcome], buckets: int = BUCKETS):
+    np, sparse, _ = _sklearn()
+    dense = np.array([dense_features(o.prompt, o.n_messages) for o in rows], dtype=np.float64)
+    indptr, indices, data = [0], [], []
+    for o in rows:
+        idx = hashed_ngrams(o.prompt, buckets)
+        indices.extend(idx)
+        data.extend([1.0 / math.sqrt(len(idx))] * len(idx) if idx else [])
+        indptr.append(len(indices))
+    hashed = sparse.csr_matrix((data, indices, indptr), shape=(len(rows), buckets))
+    return dense, hashed
+
+
+def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, label: str = "gain",
+        meta: dict | None = None,
+        progress: Callable[[str], None] | None = None) -> LinearScorer:
+    np, sparse, LogisticRegression = _sklearn()
+    if len(rows) < 20:
+        from .data import DataError
+
+        raise DataError(f"need at least 20 rows to train a router, got {len(rows)}")
+    dense, hashed = featurize(rows, buckets)
+    mean, std = dense.mean(axis=0), dense.std(axis=0)
+    std[std == 0] = 1.0
+    X = sparse.hstack([sparse.csr_matrix((dense - mean) / std), hashed]).tocsr()
+    if label == "gain":  # expected benefit of the strong model, mapped to [0, 1]
+        y = np.array([(o.strong - o.weak + 1) / 2 for o in rows])
+        weight = np.ones(len(rows))
+    else:
+        y = np.array([1.0 - o.weak for o in rows])
+        weight = 0.25 + np.array([abs(o.strong - o.weak) for o in rows])
+    # soft labels as two weighted rows: (x, 1) with weight y and (x, 0) with weight 1 - y
+    X2 = sparse.vstack([X, X]).tocsr()
+    y2 = np.concatenate([np.ones(len(rows)), np.zeros(len(rows))])
+    w2 = np.concatenate([y * weight, (1 - y) * weight])
+    keep = w2 > 0
+    if progress:
+        progress(f"fitting on {len(rows):,} rows, {X.shape[1]:,} features")
+    clf = LogisticRegression(C=c, max_iter=2000, solver="lbfgs")
+    clf.fit(X2[keep], y2[keep], sample_weight=w2[keep])
+    coef = clf.coef_[0]
+    # Platt scaling: map the ranking logit to P(weak answer wrong) on the training rows (monotone: same ranking)
+    z = X @ coef + clf.intercept_[0]
+    y_wrong = np.array([1.0 - o.weak for o in rows])
+    platt = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), (y_wrong >= 0.5).astype(int))
+    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    k = len(DENSE)
+    from array import array
+
+    return LinearScorer(mean.tolist(), std.tolist(), (coef[:k] * a).tolist(),
+                        array("f", (coef[k:] * a).astype(np.float32).tobytes()), float(clf.intercept_[0] * a + b),
+                        {"dense": list(DENSE), "buckets": buckets, "c": c, "label": label,
+                         "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})})
+
+
+def out_of_fold(rows: Sequence[Outcome], folds: int = 5, seed: int = 0, progress=None, **kw) -> list[float]:
+    """Scores for every row from a model trained on the other folds (stratified by source)."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda i: rows[i].source)  # stable: shuffled within each source, then dealt round-robin
+    fold_of = {i: k % folds for k, i in enumerate(order)}
+    scores = [0.0] * len(rows)
+    for f in range(folds):
+        train = [rows[i] for i in range(len(rows)) if fold_of[i] != f]
+        test = [i for i in range(len(rows)) if fold_of[i] == f]
+        model = fit(train, **kw)
+        for i in test:
+            scores[i] = model.score_text(rows[i].prompt, rows[i].n_messages)
+        if progress:
+            progress(f"fold {f + 1}/{folds}")
+    return scores

@@ -1,0 +1,201 @@
+"""The trained router: metrics exactly as the data README defines them, data loading, the compact
+scorer, and the `hybrid-ai router` commands."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, ROOT
+from hybrid_ai.routing.data import DataError, load_outcomes
+from hybrid_ai.routing.metrics import apgr, cpt, curve, evaluate
+from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
+
+DATA = ROOT.parent / "shared" / "data" / "routellm"
+
+
+def run(*args, stdin=None):
+    import subprocess
+
+    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, input=stdin, timeout=600)
+
+
+# ---- metrics -------------------------------------------------------------------------------------
+def test_curve_apgr_and_cpt_on_a_hand_computed_example():
+    # 10 rows; the weak model fails rows 0-2, the strong model only row 9
+    weak = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+    strong = [1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    perfect = [1.0, 0.9, 0.8, 0.5, 0.4, 0.35, 0.3, 0.2, 0.15, 0.0]
+    pts = curve(perfect, weak, strong)
+    assert pts[0] == (0.0, 0.7) and pts[-1] == (100.0, 0.9)
+    assert (30.0, 1.0) in pts  # the three rows the weak model fails go strong first
+    wq, sq = 0.7, 0.9
+    assert apgr(pts, wq, sq) > 1.0  # beats the strong model alone: it never sends row 9 up until the end
+    assert cpt(pts, wq, sq, 0.5) == pytest.approx(10.0)  # quality 0.8 needs 10% strong calls
+    inverted = [1 - s for s in perfect]
+    assert apgr(curve(inverted, weak, strong), wq, sq) < 0.5
+
+
+def test_baselines_on_gsm8k_match_the_published_figures():
+    rows = load_outcomes(DATA / "gsm8k")
+    assert len(rows) == 1319 - 12  # the contaminated prompts are dropped
+    w, s, p = [o.weak for o in rows], [o.strong for o in rows], [o.prompt for o in rows]
+    r = evaluate([float(len(x)) for x in p], w, s, p)
+    assert r["weak_quality"] == pytest.approx(0.637, abs=0.002) and r["strong_quality"] == pytest.approx(0.858, abs=0.002)
+    assert r["length"]["apgr"] == pytest.approx(0.60, abs=0.01)  # the data README: prompt length ~0.60
+    assert r["random"]["apgr"] == pytest.approx(0.50, abs=0.03)
+    assert r["oracle"]["apgr"] > 0.95
+
+
+def test_shipped_router_beats_length_and_random_on_unseen_mt_bench():
+    rows = load_outcomes(DATA / "mt_bench")
+    scorer = load_scorer(str(DEFAULT_MODEL))
+    r = evaluate([scorer.score_text(o.prompt) for o in rows], [o.weak for o in rows], [o.strong for o in rows],
+                 [o.prompt for o in rows])
+    assert r["router"]["apgr"] > r["length"]["apgr"] > r["random"]["apgr"] - 0.05
+    assert scorer.meta["trained_on"] == ["gsm8k", "mmlu"]
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def _jsonl(tmp_path, lines, name="data.jsonl") -> Path:
+    f = tmp_path / name
+    f.write_bytes(b"\n".join(x if isinstance(x, bytes) else json.dumps(x).encode() for x in lines) + b"\n")
+    return f
+
+
+@pytest.mark.parametrize("line, words", [
+    ({"prompt": "x", "weak_correct": True}, "line 1: missing field 'strong_correct'"),
+    ({"weak_correct": True, "strong_correct": False}, "missing field 'prompt'"),
+    ({"prompt": 3, "weak_correct": True, "strong_correct": False}, "'prompt' must be a string"),
+    ({"prompt": "x", "weak_correct": "yes", "strong_correct": False}, "weak_correct: expected true/false"),
+    ({"prompt": "x", "weak_correct": 1.5, "strong_correct": False}, "number in [0, 1]"),
+    (b"{not json", "line 1: not valid JSON"),
+    ({"messages": [], "weak_correct": 1, "strong_correct": 0}, "non-empty list"),
+])
+def test_bad_outcome_rows_name_line_and_field(tmp_path, line, words):
+    with pytest.raises(DataError) as e:
+        load_outcomes(_jsonl(tmp_path, [line]))
+    assert words in str(e.value) and "data.jsonl" in str(e.value)
+
+
+def test_outcome_jsonl_accepts_messages_floats_and_invalid_utf8(tmp_path):
+    rows = load_outcomes(_jsonl(tmp_path, [
+        {"messages": [{"role": "system", "content": "s"},
+                      {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url"}]}],
+         "weak_correct": 0.25, "strong_correct": True},
+        b'{"prompt": "caf\xff", "weak_correct": false, "strong_correct": true}',
+        b"",
+    ]))
+    assert [(r.prompt, r.weak, r.strong, r.n_messages) for r in rows] == [
+        ("s\nhi", 0.25, 1.0, 2), ("caf\ufffd", 0.0, 1.0, 1)]
+
+
+def test_missing_data_path(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_outcomes(tmp_path / "nothing")
+
+
+# ---- scorer --------------------------------------------------------------------------------------
+def test_scorer_is_bounded_and_round_trips(tmp_path):
+    s = load_scorer(str(DEFAULT_MODEL))
+    for text in ("", "x" * 1_000_000, "What is 2+2?"):
+        assert 0.0 <= s.score_text(text) <= 1.0
+    copy = LinearScorer.load(s.save(tmp_path / "r.npz"))
+    assert copy.score_text("Prove that there are infinitely many primes.") == pytest.approx(
+        s.score_text("Prove that there are infinitely many primes."))
+
+
+def test_scorer_puts_multi_step_problems_above_everyday_requests():
+    s = load_scorer(str(DEFAULT_MODEL))
+    easy = ["What is the capital of France?", "Translate 'thank you' into German.", "Say hello.",
+            "Fix the grammar: he go to school.", "Is a tomato a fruit?", "Give me a synonym for happy."]
+    math = [o.prompt for o in load_outcomes(DATA / "gsm8k")[:200]]
+    mean = lambda xs: sum(map(s.score_text, xs)) / len(xs)  # noqa: E731
+    assert mean(math) > mean(easy) + 0.15
+
+
+def test_unreadable_router_model_is_a_clear_error(tmp_path):
+    from hybrid_ai.errors import HybridAIError
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(HybridAIError, match="cannot read router model"):
+        LinearScorer.load(bad)
+
+
+# ---- commands ------------------------------------------------------------------------------------
+def test_router_score_keeps_line_order_and_reports_bad_lines(tmp_path):
+    f = _jsonl(tmp_path, [{"prompt": "What is 2+2?"}, {"messages": [{"role": "user", "content": "Prove it."}]},
+                          b"{broken", {"text": "no prompt"}, {"prompt": ""}, b'{"prompt": "caf\xff"}'])
+    out = run("router", "score", "--input", str(f))
+    lines = [json.loads(x) for x in out.stdout.decode().splitlines()]
+    assert out.returncode == 3 and len(lines) == 6
+    assert [x["score"] is None for x in lines] == [False, False, True, True, False, False]
+    assert "line 3" in lines[2]["error"] and "missing field 'prompt'" in lines[3]["error"]
+    good = run("router", "score", "--input", "-", stdin=b'{"prompt": "hello"}\n')
+    assert good.returncode == 0 and 0 <= json.loads(good.stdout)["score"] <= 1
+
+
+def _subset(tmp_path, n=300) -> Path:
+    rows = load_outcomes(DATA / "gsm8k")
+    random.Random(0).shuffle(rows)
+    return _jsonl(tmp_path, [{"prompt": r.prompt, "weak_correct": bool(r.weak), "strong_correct": bool(r.strong)}
+                             for r in rows[:n]], "gsm8k_subset.jsonl")
+
+
+def test_router_train_then_score_and_evaluate_with_it(tmp_path):
+    data = _subset(tmp_path)
+    model = tmp_path / "mine.npz"
+    assert run("router", "train", "--data", str(data), "--out", str(model)).returncode == 0
+    assert LinearScorer.load(model).meta["rows"] == 300
+    scored = run("router", "score", "--input", str(data), "--model", str(model))
+    assert scored.returncode == 0 and len(scored.stdout.decode().splitlines()) == 300
+    ev = run("router", "evaluate", "--data", str(data), "--folds", "3", "--json")
+    assert ev.returncode == 0, ev.stderr.decode()
+    res = json.loads(ev.stdout)
+    r = res["benchmarks"]["all"]
+    assert res["scores_from"] == "3-fold out-of-fold" and r["rows"] == 300
+    assert {"apgr", "cpt50", "cpt80"} <= set(r["router"]) and {"random", "length", "oracle"} <= set(r)
+    cross = run("router", "evaluate", "--data", str(DATA / "mt_bench"), "--train", str(data), "--json")
+    assert cross.returncode == 0 and json.loads(cross.stdout)["benchmarks"]["all"]["rows"] == 72
+
+
+def test_router_evaluate_table_has_baselines():
+    out = run("router", "evaluate", "--data", str(DATA / "mt_bench"))
+    text = out.stdout.decode()
+    assert out.returncode == 0 and all(w in text for w in ("router", "random", "length", "oracle", "APGR"))
+
+
+def test_router_train_with_bad_data_is_a_clean_error(tmp_path):
+    bad = _jsonl(tmp_path, [{"prompt": "x", "weak_correct": True}])
+    out = run("router", "train", "--data", str(bad), "--out", str(tmp_path / "m.npz"))
+    assert out.returncode == 2 and b"missing field 'strong_correct'" in out.stderr and b"Traceback" not in out.stderr
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("layout", ["block", "inline"])
+def test_calibrate_writes_only_the_threshold(tmp_path, layout):
+    src = (ROOT / "policies" / "default.yaml").read_text()
+    if layout == "inline":
+        src = src.replace("classifier:\n  type: trained", "classifier: {type: trained, threshold: 0.5}\nold_classifier:")
+        src = "\n".join(line for line in src.splitlines() if not line.startswith(("old_classifier", "  threshold",
+                                                                                   "  weak_tier", "  strong_tier")))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(src)
+    data = _subset(tmp_path)
+    out = run("router", "calibrate", "--data", str(data), "--target-cloud-share", "0.3", "--policy", str(pol))
+    assert out.returncode == 0, out.stderr.decode()
+    res = json.loads(out.stdout)
+    assert res["cloud_share"] <= 0.3 and res["cloud_share"] > 0.2
+    changed = [(a, b) for a, b in zip(src.splitlines(), pol.read_text().splitlines()) if a != b]
+    assert len(changed) == 1 and "threshold" in changed[0][1] and f"{res['threshold']:.6g}" in changed[0][1]
+    assert len(src.splitlines()) == len(pol.read_text().splitlines())
+    from hybrid_ai.policy import load_policy
+
+    assert load_policy(pol).classifier.threshold == pytest.approx(res["threshold"], rel=1e-5)
+    q = run("router", "calibrate", "--data", str(data), "--target-quality", "0.95", "--policy", str(pol))
+    res = json.loads(q.stdout)
+    assert res["quality_retention"] >= 0.95 and res["target_reached"] and res["cloud_share"] < 1
