@@ -19,6 +19,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
+# the RouteLLM outcome data: shared/ beside the checkout (as in CI), or HYBRID_AI_ROUTELLM_DATA
+ROUTELLM = Path(os.environ.get("HYBRID_AI_ROUTELLM_DATA") or next(
+    (p / "shared" / "data" / "routellm" for p in ROOT.parents if (p / "shared" / "data" / "routellm").is_dir()),
+    ROOT.parent / "shared" / "data" / "routellm"))
 CLI = [sys.executable, "-m", "hybrid_ai.cli"]
 KEY_ENV = "HYBRID_AI_TEST_KEY"
 

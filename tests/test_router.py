@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, ROOT
+from conftest import CLI, ROOT, ROUTELLM
 from hybrid_ai.routing.data import DataError, load_outcomes
 from hybrid_ai.routing.metrics import apgr, cpt, curve, evaluate
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
 
-DATA = ROOT.parent / "shared" / "data" / "routellm"
+DATA = ROUTELLM
 
 
 def run(*args, stdin=None):
