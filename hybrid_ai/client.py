@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend, build_backend
+from .backends.base import Backend, StreamState, build_backend
 from .errors import AllTiersFailed, BackendError, InvalidRequest
 from .policy import Policy, load_policy
 from .routing import Classifier, decide, load_classifier
@@ -44,8 +44,6 @@ class BaseClient:
         if params.get("route") is None and isinstance(model, str) and model in self.policy.tiers:
             params = {**params, "route": model}  # model="local" pins a tier, as /v1/models lists them
         request = parse_request(params, max_tokens_limit=limits.max_tokens)
-        if request.stream:
-            raise InvalidRequest("streaming is not supported yet; call without stream=True", field="stream")
         if len(request.text) > limits.max_prompt_chars:
             raise InvalidRequest(f"prompt is {len(request.text):,} characters, over the policy's limit of "
                                  f"{limits.max_prompt_chars:,} (limits.max_prompt_chars)", field="messages")
@@ -56,16 +54,39 @@ class BaseClient:
         backend = self.backends[tier]
         return EnergyMeter(getattr(backend, "device", "cpu")) if backend.runs_locally else nullcontext()
 
-    def _finish(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
+    def _record(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
                               tier_name=tier, result=result, tier_wall_s=tier_s,
                               meter=meter if isinstance(meter, EnergyMeter) else None, errors=list(errors))
         emit(self.sinks, record)
+        return record
+
+    def _finish(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
+        record = self._record(request, decision, rid, t0, tier, result, tier_s, meter, errors)
         if result is None:
             raise AllTiersFailed(list(errors))
         from .response import make_completion
 
         return make_completion(decision, result, record)
+
+    def _chunks_start(self, rid, tier):
+        from .response import make_chunk
+
+        return make_chunk(rid, self.policy.tiers[tier].model, role="assistant", content="")
+
+    def _chunk(self, rid, tier, piece):
+        from .response import make_chunk
+
+        return make_chunk(rid, self.policy.tiers[tier].model, content=piece)
+
+    def _chunks_end(self, request, decision, rid, t0, tier, state, tier_s, meter, errors):
+        """The last chunk: finish reason, usage and the `hybrid` field with the record."""
+        from .response import make_chunk
+
+        record = self._record(request, decision, rid, t0, tier, state.result, tier_s, meter, errors)
+        return make_chunk(rid, state.result.model, finish=state.result.finish_reason, result=state.result,
+                          decision=decision, record=record)
+
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -86,6 +107,8 @@ class HybridClient(BaseClient):
     def _create(self, **params):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
+        if request.stream:
+            return self._stream(request, decision, t0)
         rid, errors = new_request_id(), []
         for tier in decision.tiers:
             try:
@@ -98,6 +121,33 @@ class HybridClient(BaseClient):
                 continue
             return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
         return self._finish(request, decision, rid, t0, errors=errors)
+
+    def _stream(self, request, decision, t0):
+        """Chunks as they are generated. A tier that fails before its first text falls back to the next;
+        one that fails after it ends the stream with its error (the record says so)."""
+        rid, errors = new_request_id(), []
+        for tier in decision.tiers:
+            state, started = StreamState(), False
+            try:
+                self.backends[tier].warmup()
+                t1 = time.perf_counter()
+                with self._meter(tier) as meter:
+                    for piece in self.backends[tier].stream(request, self.policy.tiers[tier].generation, state):
+                        if not started:
+                            started = True
+                            yield self._chunks_start(rid, tier)
+                        yield self._chunk(rid, tier, piece)
+            except BackendError as e:
+                errors.append(e)
+                if started:
+                    self._record(request, decision, rid, t0, errors=errors)
+                    raise
+                continue
+            if not started:
+                yield self._chunks_start(rid, tier)
+            yield self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter, errors)
+            return
+        self._finish(request, decision, rid, t0, errors=errors)
 
     def __enter__(self):
         return self
@@ -112,6 +162,8 @@ class AsyncHybridClient(BaseClient):
     async def _create(self, **params):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
+        if request.stream:
+            return self._astream(request, decision, t0)
         rid, errors = new_request_id(), []
         for tier in decision.tiers:
             try:
@@ -124,6 +176,32 @@ class AsyncHybridClient(BaseClient):
                 continue
             return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
         return self._finish(request, decision, rid, t0, errors=errors)
+
+    async def _astream(self, request, decision, t0):
+        """The async mirror of HybridClient._stream."""
+        rid, errors = new_request_id(), []
+        for tier in decision.tiers:
+            state, started = StreamState(), False
+            try:
+                await asyncio.to_thread(self.backends[tier].warmup)
+                t1 = time.perf_counter()
+                with self._meter(tier) as meter:
+                    async for piece in self.backends[tier].astream(request, self.policy.tiers[tier].generation, state):
+                        if not started:
+                            started = True
+                            yield self._chunks_start(rid, tier)
+                        yield self._chunk(rid, tier, piece)
+            except BackendError as e:
+                errors.append(e)
+                if started:
+                    self._record(request, decision, rid, t0, errors=errors)
+                    raise
+                continue
+            if not started:
+                yield self._chunks_start(rid, tier)
+            yield self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter, errors)
+            return
+        self._finish(request, decision, rid, t0, errors=errors)
 
     async def aclose(self) -> None:
         self.close()

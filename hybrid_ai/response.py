@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from openai.types.completion_usage import CompletionUsage
 
 from .types import BackendResult, HybridInfo, RouteDecision, RouteRecord
@@ -31,6 +33,31 @@ def make_completion(decision: RouteDecision, result: BackendResult, record: Rout
         choices=[Choice(index=0, finish_reason=finish,
                         message=ChatCompletionMessage(role="assistant", content=result.text))],
         usage=usage,
-        hybrid=HybridInfo(route=record.route, reason=record.reason, score=record.score, threshold=record.threshold,
-                          tiers=list(decision.tiers), fallback=record.fallback, record=record),
+        hybrid=_info(decision, record),
     )
+
+
+def _info(decision: RouteDecision, record: RouteRecord) -> HybridInfo:
+    return HybridInfo(route=record.route, reason=record.reason, score=record.score, threshold=record.threshold,
+                      tiers=list(decision.tiers), fallback=record.fallback, record=record)
+
+
+class HybridChatCompletionChunk(ChatCompletionChunk):
+    hybrid: HybridInfo | None = None  # on the last chunk of a stream
+
+
+def make_chunk(rid: str, model: str, *, role: str | None = None, content: str | None = None,
+               finish: str | None = None, result: BackendResult | None = None, decision: RouteDecision | None = None,
+               record: RouteRecord | None = None) -> HybridChatCompletionChunk:
+    usage = hybrid = None
+    if record is not None and decision is not None:
+        hybrid = _info(decision, record)
+        if result is not None and result.prompt_tokens is not None and result.completion_tokens is not None:
+            usage = CompletionUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                                    total_tokens=result.prompt_tokens + result.completion_tokens)
+    if finish is not None and finish not in ("stop", "length", "content_filter"):
+        finish = "stop"
+    return HybridChatCompletionChunk(
+        id=rid, object="chat.completion.chunk", created=int(time.time()), model=model,
+        choices=[ChunkChoice(index=0, delta=ChoiceDelta(role=role, content=content), finish_reason=finish)],
+        usage=usage, hybrid=hybrid)

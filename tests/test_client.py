@@ -127,7 +127,7 @@ def test_all_tiers_down_raises_and_records_the_error(tmp_path, monkeypatch):
     ({"messages": []}, "messages"),
     ({"messages": user("x" * 1_000_000)}, "messages"),
     ({"messages": user("hi"), "max_tokens": 100_000}, "max_tokens"),
-    ({"messages": user("hi"), "stream": True}, "stream"),
+    ({"messages": user("hi"), "stream": "yes"}, "stream"),
     ({"messages": [{"role": "user", "content": {"text": "hi"}}]}, "messages[0].content"),
 ])
 def test_bad_input_raises_before_any_model_runs(tmp_path, params, field):

@@ -72,3 +72,10 @@ def test_classifier_bounded_on_huge_and_empty_prompts():
     c = HeuristicClassifier()
     assert 0 <= c.score(req("")) <= 1
     assert 0 <= c.score(req("x" * 1_000_000)) <= 1
+
+
+def test_pinning_needs_a_pinned_rule():
+    policy = POLICY.model_copy(update={"rules": []})
+    with pytest.raises(InvalidRequest, match="no 'pinned' rule") as e:
+        decide(policy, req("hello", route="cloud"), 0.0)
+    assert e.value.field == "route"

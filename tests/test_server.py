@@ -31,7 +31,7 @@ def test_the_openai_sdk_talks_to_the_server(upstream):
     (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "messages[0].role", "unknown role"),
     (b'{"messages": [{"role": "user", "content": 7}]}', 400, "messages[0].content", "got int"),
     (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 99999999}', 400, "max_tokens", "between"),
-    (b'{"messages": [{"role": "user", "content": "hi"}], "stream": true}', 400, "stream", "streaming"),
+    (b'{"messages": [{"role": "user", "content": "hi"}], "stream": 1}', 400, "stream", "true or false"),
     (b'{"messages": [{"role": "user", "content": "hi"}], "route": "cloud"}', 400, "route", "unknown tier"),
 ])
 def test_bad_requests_get_openai_style_4xx(upstream, body, status, param, words):

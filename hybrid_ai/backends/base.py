@@ -6,11 +6,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..policy import Generation
     from ..types import BackendResult, ChatRequest
+
+
+@dataclass
+class StreamState:
+    """Filled by a backend's stream when it ends: the result (text, tokens, ttft) for the record."""
+
+    result: BackendResult | None = None
+
+
+_END = object()
 
 
 class Backend:
@@ -22,6 +34,17 @@ class Backend:
 
     async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         return await asyncio.to_thread(self.complete, request, generation)
+
+    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Iterator[str]:
+        """Text deltas as they are generated; sets `state.result` at the end. Default: one delta."""
+        state.result = self.complete(request, generation)
+        if state.result.text:
+            yield state.result.text
+
+    async def astream(self, request: ChatRequest, generation: Generation, state: StreamState) -> AsyncIterator[str]:
+        it = self.stream(request, generation, state)
+        while (piece := await asyncio.to_thread(next, it, _END)) is not _END:
+            yield piece
 
     def warmup(self) -> None:
         """Load what the first request would otherwise load (models, imports). Optional."""

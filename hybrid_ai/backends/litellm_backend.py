@@ -4,6 +4,7 @@ through `api_base`). The API key is read from the environment variable the polic
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from ..errors import BackendError
@@ -97,3 +98,51 @@ class LiteLLMBackend(Backend):
             return self._result(await _litellm().acompletion(**kw))
         except Exception as e:
             raise self._error(e) from e
+
+    def _stream_kwargs(self, request, generation) -> dict[str, Any]:
+        return {**self._kwargs(request, generation), "stream": True, "stream_options": {"include_usage": True}}
+
+    def _consume(self, chunk, acc: dict):
+        """Fold one streamed chunk into `acc`; return its text delta (or None)."""
+        if getattr(chunk, "usage", None):
+            acc["usage"] = chunk.usage
+        if not chunk.choices:
+            return None
+        choice = chunk.choices[0]
+        if choice.finish_reason:
+            acc["finish"] = choice.finish_reason
+        piece = choice.delta.content if choice.delta else None
+        if piece:
+            if acc.get("ttft") is None:
+                acc["ttft"] = (time.perf_counter() - acc["t0"]) * 1000
+            acc["text"].append(piece)
+        return piece or None
+
+    def _stream_result(self, acc) -> BackendResult:
+        usage = acc.get("usage")
+        return BackendResult(text="".join(acc["text"]), model=self.tier.model,
+                             prompt_tokens=getattr(usage, "prompt_tokens", None),
+                             completion_tokens=getattr(usage, "completion_tokens", None),
+                             finish_reason=acc.get("finish", "stop"), ttft_ms=acc.get("ttft"))
+
+    def stream(self, request, generation, state):
+        kw = self._stream_kwargs(request, generation)
+        acc = {"text": [], "t0": time.perf_counter()}
+        try:
+            for chunk in _litellm().completion(**kw):
+                if piece := self._consume(chunk, acc):
+                    yield piece
+        except Exception as e:
+            raise self._error(e) from e
+        state.result = self._stream_result(acc)
+
+    async def astream(self, request, generation, state):
+        kw = self._stream_kwargs(request, generation)
+        acc = {"text": [], "t0": time.perf_counter()}
+        try:
+            async for chunk in await _litellm().acompletion(**kw):
+                if piece := self._consume(chunk, acc):
+                    yield piece
+        except Exception as e:
+            raise self._error(e) from e
+        state.result = self._stream_result(acc)

@@ -50,9 +50,7 @@ class TransformersBackend(Backend):
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "quantization": self.tier.quantization}
 
-    def complete(self, request, generation) -> BackendResult:
-        import torch
-
+    def _prepare(self, request, generation):
         lm = self._model()
         s = sampling(request, generation)
         try:
@@ -74,27 +72,78 @@ class TransformersBackend(Backend):
             kwargs["repetition_penalty"] = generation.repetition_penalty
         if request.stop:
             kwargs.update(stop_strings=list(request.stop), tokenizer=lm.tokenizer)
-        inputs = {k: v.to(lm.model.device) for k, v in inputs.items()}
+        kwargs.update({k: v.to(lm.model.device) for k, v in inputs.items()})
+        return lm, kwargs, n_in, max_new
+
+    def _generate(self, lm, kwargs, request, streamer):
+        import torch
+
         with lm.lock:
             if request.seed is not None:
                 torch.manual_seed(request.seed)
-            first = _FirstToken(time.perf_counter())
             try:
                 with torch.inference_mode():
-                    out = lm.model.generate(**inputs, streamer=first, **kwargs)
+                    return lm.model.generate(streamer=streamer, **kwargs)
             except Exception as e:
                 raise BackendError(f"generation failed: {type(e).__name__}: {str(e)[:300]}",
                                    tier=self.tier_name, kind="generation") from e
+
+    def _result(self, lm, out, n_in, max_new, text, ttft_ms) -> BackendResult:
         new = out[0][n_in:]
-        text = lm.tokenizer.decode(new, skip_special_tokens=True)
-        for s_ in request.stop:  # stop strings are excluded from the answer, as in the OpenAI API
-            if s_ in text:
-                text = text[: text.index(s_)]
         eos = lm.tokenizer.eos_token_id
         hit_eos = len(new) > 0 and int(new[-1]) in (eos if isinstance(eos, list) else [eos])
-        finish = "length" if len(new) >= max_new and not hit_eos else "stop"
         return BackendResult(
-            text=text.strip(), model=lm.name, prompt_tokens=n_in, completion_tokens=int(len(new)),
-            finish_reason=finish, ttft_ms=first.ttft_ms,
+            text=text, model=lm.name, prompt_tokens=n_in, completion_tokens=int(len(new)),
+            finish_reason="length" if len(new) >= max_new and not hit_eos else "stop", ttft_ms=ttft_ms,
             info={"quantization": lm.quantization, "adapter": lm.adapter, "device": lm.device},
         )
+
+    def complete(self, request, generation) -> BackendResult:
+        lm, kwargs, n_in, max_new = self._prepare(request, generation)
+        first = _FirstToken(time.perf_counter())
+        out = self._generate(lm, kwargs, request, first)
+        text = _cut_at_stop(lm.tokenizer.decode(out[0][n_in:], skip_special_tokens=True), request.stop)
+        return self._result(lm, out, n_in, max_new, text.lstrip(), first.ttft_ms)
+
+    def stream(self, request, generation, state):
+        import threading
+
+        from transformers import TextIteratorStreamer
+
+        lm, kwargs, n_in, max_new = self._prepare(request, generation)
+        streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        box: dict = {}
+
+        def run():
+            try:
+                box["out"] = self._generate(lm, kwargs, request, streamer)
+            except BackendError as e:
+                box["error"] = e
+                streamer.end()  # unblock the reader
+
+        t0 = time.perf_counter()
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        hold = max((len(s) for s in request.stop), default=0)  # text that may still turn into a stop string
+        text, sent, ttft = "", 0, None
+        for piece in streamer:
+            if ttft is None and piece:
+                ttft = (time.perf_counter() - t0) * 1000
+            text = (text + piece).lstrip() if not sent else text + piece
+            safe = min(len(_cut_at_stop(text, request.stop)), len(text) - hold)
+            if safe > sent:
+                yield text[sent:safe]
+                sent = safe
+        worker.join()  # generate() returns just after it ends the streamer
+        if "error" in box:
+            raise box["error"]
+        text = _cut_at_stop(text, request.stop)
+        if len(text) > sent:
+            yield text[sent:]
+        state.result = self._result(lm, box["out"], n_in, max_new, text, ttft)
+
+
+def _cut_at_stop(text: str, stops) -> str:
+    """Stop strings are excluded from the answer, as in the OpenAI API."""
+    cut = min((text.index(s) for s in stops if s in text), default=len(text))
+    return text[:cut]

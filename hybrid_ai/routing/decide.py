@@ -44,6 +44,9 @@ def _with_fallback(policy: Policy, first: str, allow: bool) -> tuple[str, ...]:
 
 def decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDecision:
     threshold = policy.classifier.threshold
+    if request.route is not None and not any(isinstance(r, PinnedRule) for r in policy.rules):
+        raise InvalidRequest(f"policy {policy.name!r} has no 'pinned' rule, so a request cannot choose its tier",
+                             field="route")
     for rule in policy.rules:
         route = _rule_route(rule, policy, request)
         if route is not None:

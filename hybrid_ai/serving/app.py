@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import AllTiersFailed, HybridAIError, InvalidRequest
@@ -21,6 +21,18 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 def _error(status: int, message: str, type_: str, param: str | None = None):
     return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": None}},
                         status_code=status)
+
+
+async def _sse(first, rest):
+    """Server-sent events as the OpenAI API sends them; an error after the first chunk ends the stream with
+    an `error` event (the status line is already sent)."""
+    yield f"data: {first.model_dump_json(exclude_none=True)}\n\n"
+    try:
+        async for chunk in rest:
+            yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+    except HybridAIError as e:
+        yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'backend_error'}})}\n\n"
+    yield "data: [DONE]\n\n"
 
 
 def create_app(client: "AsyncHybridClient") -> FastAPI:
@@ -65,12 +77,16 @@ def create_app(client: "AsyncHybridClient") -> FastAPI:
             return _error(400, "request body must be a JSON object", "invalid_request_error")
         try:
             completion = await client.chat.completions.create(**body)
+            if body.get("stream") is True:  # fail over before the response starts, while a status can still say so
+                first = await completion.__anext__()
         except InvalidRequest as e:
             return _error(400, str(e), "invalid_request_error", e.field)
         except AllTiersFailed as e:
             return _error(502, str(e), "backend_error")
         except HybridAIError as e:
             return _error(500, str(e), "server_error")
+        if body.get("stream") is True:
+            return StreamingResponse(_sse(first, completion), media_type="text/event-stream")
         return completion.model_dump(mode="json")
 
     return app
