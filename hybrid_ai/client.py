@@ -41,7 +41,8 @@ class BaseClient:
     def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision]:
         limits = self.policy.limits
         model = params.get("model")
-        if params.get("route") is None and isinstance(model, str) and model in self.policy.tiers:
+        if (params.get("route") is None and isinstance(model, str) and model in self.policy.tiers
+                and any(r.type == "pinned" for r in self.policy.rules)):
             params = {**params, "route": model}  # model="local" pins a tier, as /v1/models lists them
         request = parse_request(params, max_tokens_limit=limits.max_tokens)
         if len(request.text) > limits.max_prompt_chars:

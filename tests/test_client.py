@@ -155,3 +155,14 @@ def test_concurrent_requests_share_one_model(tmp_path, cloud_key, upstream):
     assert errors == [] and len(results) == 3
     assert all(r.hybrid.route == "local" and r.choices[0].message.content for r in results)
     assert len(rows(tmp_path / "routes.db")) == 3
+
+
+def test_model_names_a_tier_only_under_a_pinning_policy(tmp_path, cloud_key, upstream):
+    pol = hybrid_policy(upstream, tmp=tmp_path)
+    with HybridClient(pol) as client:
+        pinned = client.chat.completions.create(messages=user("Say hi"), model="cloud", max_tokens=4)
+    pol["rules"] = []
+    with HybridClient(pol) as client:
+        free = client.chat.completions.create(messages=user("Say hi"), model="cloud", max_tokens=4)
+    assert pinned.hybrid.route == "cloud" and pinned.hybrid.reason == "rule:pinned"
+    assert free.hybrid.route == "local" and free.hybrid.reason == "score<threshold"
