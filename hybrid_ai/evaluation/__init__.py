@@ -1,0 +1,1 @@
+"""Evaluation: suites (items with references) and graders. `hybrid-ai eval` builds on these."""

@@ -1,0 +1,132 @@
+"""Eval suites: a folder with `suite.yaml` (metadata) and `items.jsonl` (one item a line).
+
+suite.yaml keys: `name`, `description`, `source`, `license` (where the items come from and under which terms),
+`grader` (the default for items), `reference_is_standin` (true when an item's reference answer stands in for a
+frontier model's answer in offline replay), `items` (the JSON lines file, default `items.jsonl`).
+
+An item: `id` (unique), `prompt` (a string) or `messages` (OpenAI-style), `reference` (what the grader compares
+with), optional `grader` (overrides the suite's), `tags` (list of strings) and `recorded` (answers recorded from
+named models: `{"<model>": {"answer": "...", "correct": true}}`, either key may be absent).
+A malformed file is rejected with the file, the line and the field."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import HybridAIError
+from ..types import parse_messages
+from .graders import GRADERS
+
+
+class SuiteError(HybridAIError):
+    """A suite file that cannot be used; names the file, the line and the field."""
+
+
+class SuiteMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    source: str
+    license: str
+    grader: str
+    reference_is_standin: bool = False
+    items: str = "items.jsonl"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    messages: list[dict[str, str]]
+    reference: Any
+    grader: str
+    tags: tuple[str, ...] = ()
+    recorded: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    meta: SuiteMeta
+    items: list[Item]
+    path: Path
+
+
+def _item(row: Any, where: str, default_grader: str) -> Item:
+    if not isinstance(row, dict):
+        raise SuiteError(f"{where}: expected a JSON object")
+    for key in ("id", "reference"):
+        if key not in row:
+            raise SuiteError(f"{where}: missing field '{key}'")
+    if not isinstance(row["id"], (str, int)):
+        raise SuiteError(f"{where}: field 'id' must be a string")
+    if "prompt" in row:
+        if not isinstance(row["prompt"], str):
+            raise SuiteError(f"{where}: field 'prompt' must be a string")
+        messages = [{"role": "user", "content": row["prompt"]}]
+    elif "messages" in row:
+        try:
+            messages = [{"role": m.role, "content": m.content} for m in parse_messages(row["messages"])]
+        except HybridAIError as e:
+            raise SuiteError(f"{where}: field {e}") from None
+    else:
+        raise SuiteError(f"{where}: missing field 'prompt' (or 'messages')")
+    grader = row.get("grader", default_grader)
+    if grader not in GRADERS:
+        raise SuiteError(f"{where}: field 'grader': unknown grader {grader!r} (graders: {', '.join(GRADERS)})")
+    recorded = row.get("recorded", {})
+    if not isinstance(recorded, dict) or not all(isinstance(v, dict) for v in recorded.values()):
+        raise SuiteError(f"{where}: field 'recorded' must map model names to {{'answer', 'correct'}} objects")
+    tags = row.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise SuiteError(f"{where}: field 'tags' must be a list of strings")
+    return Item(str(row["id"]), messages, row["reference"], grader, tuple(tags), recorded)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load a suite folder (or its suite.yaml)."""
+    folder = Path(path)
+    manifest = folder if folder.suffix in (".yaml", ".yml") else folder / "suite.yaml"
+    folder = manifest.parent
+    try:
+        meta_raw = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SuiteError(f"{manifest}: no such file") from None
+    except yaml.YAMLError as e:
+        raise SuiteError(f"{manifest}: invalid YAML: {e}") from None
+    try:
+        meta = SuiteMeta.model_validate(meta_raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise SuiteError(f"{manifest}: {key}: {why}") from None
+    if meta.grader not in GRADERS:
+        raise SuiteError(f"{manifest}: grader: unknown grader {meta.grader!r} (graders: {', '.join(GRADERS)})")
+    items_path = folder / meta.items
+    items, seen = [], set()
+    try:
+        lines = items_path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        raise SuiteError(f"{items_path}: no such file (suite.yaml 'items')") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{items_path} line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SuiteError(f"{where}: not valid JSON ({e.msg})") from None
+        item = _item(row, where, meta.grader)
+        if item.id in seen:
+            raise SuiteError(f"{where}: field 'id': duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise SuiteError(f"{items_path}: the suite has no items")
+    return Suite(meta, items, folder)
