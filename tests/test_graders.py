@@ -38,3 +38,16 @@ def test_graders(grader, answer, reference, score):
 def test_unknown_grader_is_a_clear_error():
     with pytest.raises(HybridAIError, match="unknown grader 'fuzzy'.*exact, numeric"):
         get_grader("fuzzy")
+
+
+def test_numeric_grader_agrees_with_routellm_labels_on_the_bundled_gsm8k_sample():
+    from conftest import ROOT
+    from hybrid_ai.evaluation.suite import load_suite
+
+    suite = load_suite(ROOT / "evals" / "gsm8k-sample")
+    assert len(suite.items) == 100 and suite.meta.grader == "numeric" and "MIT" in suite.meta.license
+    grader = get_grader("numeric")
+    pairs = [(grader(rec["answer"], item.reference) == 1.0, rec["correct"])
+             for item in suite.items for rec in item.recorded.values()]
+    agreement = sum(a == b for a, b in pairs) / len(pairs)
+    assert len(pairs) == 200 and agreement >= 0.95
