@@ -28,7 +28,6 @@ _EXPORTS = {
     "InvalidRequest": "errors",
     "BackendError": "errors",
     "AllTiersFailed": "errors",
-    "BudgetExceeded": "errors",
     "MissingDependency": "errors",
     "Backend": "backends",
     "EchoBackend": "backends",
@@ -41,7 +40,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import Backend, EchoBackend
     from .client import AsyncHybridClient, BaseClient, HybridClient
-    from .errors import (AllTiersFailed, BackendError, BudgetExceeded, HybridAIError, InvalidRequest,
+    from .errors import (AllTiersFailed, BackendError, HybridAIError, InvalidRequest,
                          MissingDependency, PolicyError)
     from .policy import Policy, load_policy
     from .routing import Classifier, HeuristicClassifier, decide

@@ -47,10 +47,6 @@ class AllTiersFailed(BackendError):
                          kind="all_failed")
 
 
-class BudgetExceeded(HybridAIError):
-    """A spending limit of the policy would be exceeded."""
-
-
 class MissingDependency(HybridAIError):
     """An optional dependency is not installed; the message says which extra to install."""
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .errors import InvalidRequest
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
-Source = Literal["measured", "estimated", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

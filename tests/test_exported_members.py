@@ -5,7 +5,7 @@ import hybrid_ai
 
 EXPECTED = {
     "AllTiersFailed", "AsyncHybridClient", "Backend", "BackendError", "BackendResult", "BaseClient",
-    "BudgetExceeded", "ChatRequest", "Classifier", "EchoBackend", "HeuristicClassifier", "HybridAIError",
+    "ChatRequest", "Classifier", "EchoBackend", "HeuristicClassifier", "HybridAIError",
     "HybridClient", "InvalidRequest", "MissingDependency", "Policy", "PolicyError", "RouteDecision", "RouteRecord",
     "__version__", "decide", "load_policy",
 }
