@@ -39,7 +39,8 @@ def build_record(
         cost_usd, cost_source = request_cost(tier, result.prompt_tokens, result.completion_tokens,
                                              tier_wall_s, energy_wh)
         fields = dict(
-            model=result.model, backend=tier.backend, quantization=result.info.get("quantization"),
+            model=result.model, backend=result.info.get("backend", tier.backend),
+            quantization=result.info.get("quantization"),
             adapter=result.info.get("adapter"), prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, ttft_ms=result.ttft_ms, cost_usd=cost_usd,
             cost_source=cost_source, energy_wh=energy_wh, energy_source=energy_source, co2_g=co2_g,
