@@ -11,7 +11,6 @@ A malformed file is rejected with the file, the line and the field."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import HybridAIError
+from ..jsonl import read_objects
 from ..types import parse_messages
 from .graders import GRADERS
 
@@ -57,9 +57,7 @@ class Suite:
     path: Path
 
 
-def _item(row: Any, where: str, default_grader: str) -> Item:
-    if not isinstance(row, dict):
-        raise SuiteError(f"{where}: expected a JSON object")
+def _item(row: dict, where: str, default_grader: str) -> Item:
     for key in ("id", "reference"):
         if key not in row:
             raise SuiteError(f"{where}: missing field '{key}'")
@@ -110,18 +108,7 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(f"{manifest}: grader: unknown grader {meta.grader!r} (graders: {', '.join(GRADERS)})")
     items_path = folder / meta.items
     items, seen = [], set()
-    try:
-        lines = items_path.read_bytes().decode("utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        raise SuiteError(f"{items_path}: no such file (suite.yaml 'items')") from None
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{items_path} line {n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SuiteError(f"{where}: not valid JSON ({e.msg})") from None
+    for where, row in read_objects(items_path, SuiteError):
         item = _item(row, where, meta.grader)
         if item.id in seen:
             raise SuiteError(f"{where}: field 'id': duplicate id {item.id!r}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HybridAIError
+from ..jsonl import read_objects
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -101,31 +102,20 @@ def _mt_bench(folder: Path, strong: str, weak: str) -> list[Outcome]:
 
 def _jsonl(path: Path) -> list[Outcome]:
     out = []
-    with path.open("rb") as fh:
-        for i, raw in enumerate(fh, start=1):
-            line = raw.decode("utf-8", errors="replace").strip()
-            if not line:
-                continue
-            where = f"{path} line {i}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object")
-            for f in ("weak_correct", "strong_correct"):
-                if f not in row:
-                    raise DataError(f"{where}: missing field '{f}'")
-            if "prompt" in row:
-                if not isinstance(row["prompt"], str):
-                    raise DataError(f"{where}: field 'prompt' must be a string")
-                text, n = row["prompt"], 1
-            elif "messages" in row:
-                text, n = messages_text(row["messages"], where)
-            else:
-                raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
-            out.append(Outcome(text, _truth(row["weak_correct"], f"{where}: weak_correct"),
-                               _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n))
+    for where, row in read_objects(path, DataError):
+        for f in ("weak_correct", "strong_correct"):
+            if f not in row:
+                raise DataError(f"{where}: missing field '{f}'")
+        if "prompt" in row:
+            if not isinstance(row["prompt"], str):
+                raise DataError(f"{where}: field 'prompt' must be a string")
+            text, n = row["prompt"], 1
+        elif "messages" in row:
+            text, n = messages_text(row["messages"], where)
+        else:
+            raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
+        out.append(Outcome(text, _truth(row["weak_correct"], f"{where}: weak_correct"),
+                           _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n))
     return out
 
 
