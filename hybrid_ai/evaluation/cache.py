@@ -1,0 +1,67 @@
+"""The eval answer cache: one SQLite row per (model, generation settings, conversation), written as soon as an
+answer arrives, so an interrupted run keeps every answer it got and a re-run is instant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Answer:
+    item_id: str
+    tier: str
+    model: str
+    text: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    ttft_ms: float | None = None
+    error: str | None = None
+    backend: str | None = None
+    cached: bool = False
+
+
+def answer_key(model: str, settings: dict, messages: list[dict]) -> str:
+    blob = json.dumps([model, settings, messages], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_FIELDS = [f for f in Answer.__dataclass_fields__ if f != "cached"]
+
+
+class AnswerCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        cols = ", ".join(f"{f} TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend") else f"{f} REAL"
+                         for f in _FIELDS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, {cols})")
+
+    def get(self, key: str) -> Answer | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM answers WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        a = Answer(**dict(zip(_FIELDS, row)), cached=True)
+        for f in ("prompt_tokens", "completion_tokens"):
+            v = getattr(a, f)
+            setattr(a, f, None if v is None else int(v))
+        return a
+
+    def put(self, key: str, answer: Answer) -> None:
+        row = asdict(answer)
+        with self._lock:
+            self._db.execute(f"INSERT OR REPLACE INTO answers (key, {', '.join(_FIELDS)}) VALUES "
+                             f"(?, {', '.join('?' * len(_FIELDS))})", [key, *(row[f] for f in _FIELDS)])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,82 @@
+"""The eval runner: every item answered once per tier, cached in SQLite, failures recorded, re-runs instant."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from rich.progress import Progress
+
+from hybrid_ai.backends.echo import EchoBackend
+from hybrid_ai.backends.transformers_backend import TransformersBackend
+from hybrid_ai.evaluation.cache import AnswerCache
+from hybrid_ai.evaluation.runner import answer_items
+from hybrid_ai.evaluation.suite import load_suite
+from hybrid_ai.policy import Generation, TransformersTier
+
+
+def suite(tmp_path, n=4):
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(
+        {"name": "t", "source": "written for the tests", "license": "CC0-1.0", "grader": "contains"}))
+    (tmp_path / "items.jsonl").write_text("\n".join(json.dumps(
+        {"id": f"q{i}", "prompt": f"What is the capital of France? ({i})", "reference": "Paris"}) for i in range(n)))
+    return load_suite(tmp_path)
+
+
+class Flaky(EchoBackend):
+    """Fails on the items whose prompt contains '(1)' (a seam double for a tier failing on some items)."""
+
+    def complete(self, request, generation):
+        if "(1)" in request.text:
+            from hybrid_ai.errors import BackendError
+
+            self.calls += 1
+            raise BackendError("upstream 500", tier="cloud", kind="http_status")
+        return super().complete(request, generation)
+
+
+def test_answers_are_cached_failures_recorded_and_retried(tmp_path):
+    s, cache = suite(tmp_path), AnswerCache(tmp_path / "cache.db")
+    backend = Flaky("cloud")
+    with Progress(disable=True) as progress:
+        first = answer_items(s, "cloud", backend, Generation(), "echo", cache, workers=4, progress=progress)
+    assert list(first) == ["q0", "q1", "q2", "q3"]
+    assert first["q1"].text is None and "upstream 500" in first["q1"].error
+    assert all(first[i].text and not first[i].cached for i in ("q0", "q2", "q3")) and backend.calls == 4
+    again = answer_items(s, "cloud", backend, Generation(), "echo", cache, workers=4)
+    assert all(again[i].cached for i in ("q0", "q2", "q3")) and not again["q1"].cached
+    assert backend.calls == 5  # only the failed item was asked again
+    other = answer_items(s, "cloud", backend, Generation(max_tokens=3), "echo", cache)
+    assert not any(a.cached for a in other.values())  # other settings, other cache entries
+
+
+def test_the_real_slm_answers_a_suite_and_a_new_cache_object_reads_it_back(tmp_path):
+    s = suite(tmp_path, n=2)
+    tier = TransformersTier(generation=Generation(max_tokens=8))
+    answers = answer_items(s, "local", TransformersBackend("local", tier), tier.generation, "smollm2",
+                           AnswerCache(tmp_path / "c.db"))
+    assert all("paris" in a.text.lower() and a.completion_tokens <= 8 and a.backend == "transformers"
+               for a in answers.values())
+    reread = answer_items(s, "local", EchoBackend("never-called", fail="must not run"), tier.generation, "smollm2",
+                          AnswerCache(tmp_path / "c.db"))
+    assert [a.text for a in reread.values()] == [a.text for a in answers.values()]
+    assert all(a.cached for a in reread.values())
+
+
+def test_an_interrupted_run_keeps_its_answers_and_the_next_one_resumes(tmp_path):
+    import pytest
+
+    class Interrupted(EchoBackend):
+        def complete(self, request, generation):
+            if "(2)" in request.text:
+                raise KeyboardInterrupt  # Ctrl-C while the third item is being answered
+            return super().complete(request, generation)
+
+    s, path = suite(tmp_path), tmp_path / "cache.db"
+    with pytest.raises(KeyboardInterrupt):
+        answer_items(s, "local", Interrupted("local"), Generation(), "echo", AnswerCache(path), workers=1)
+    resumed = EchoBackend("local")
+    answers = answer_items(s, "local", resumed, Generation(), "echo", AnswerCache(path), workers=1)
+    cached = [a.cached for a in answers.values()]
+    assert cached[:3] == [True, True, False]  # what was answered before the interrupt is kept
+    assert resumed.calls == cached.count(False) and all(a.text for a in answers.values())
