@@ -1,0 +1,79 @@
+"""The threshold sweep: given each item's router score and what each tier's answer scored and cost, evaluate
+every threshold offline (no model runs) and the baselines on the same items.
+
+A row per item: `score`, and per tier (`local`, `cloud`) its `quality` (grade in [0, 1]), `cost_usd`,
+`energy_wh` and `latency_s` (None where unknown: totals then count it as missing, never as 0).
+Routing: cloud where score >= threshold. Thresholds: every distinct score, plus one above the maximum (all
+local), so the curve runs from 0% to 100% cloud."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Point:
+    threshold: float
+    cloud_share: float
+    quality: float
+    cost_usd: float | None
+    energy_wh: float | None
+    latency_s: float | None
+
+
+def _mix(rows, to_cloud: list[bool], threshold: float) -> Point:
+    n = len(rows)
+
+    def total(field):
+        vals = [(r["cloud"] if c else r["local"])[field] for r, c in zip(rows, to_cloud)]
+        return None if any(v is None for v in vals) else sum(vals)
+
+    quality = sum((r["cloud"] if c else r["local"])["quality"] for r, c in zip(rows, to_cloud)) / n
+    latency = total("latency_s")
+    return Point(threshold, sum(to_cloud) / n, quality, total("cost_usd"), total("energy_wh"),
+                 None if latency is None else latency / n)
+
+
+def curve(rows: list[dict]) -> list[Point]:
+    thresholds = sorted({r["score"] for r in rows}) + [float("inf")]
+    return sorted((_mix(rows, [r["score"] >= t for r in rows], t) for t in thresholds), key=lambda p: p.cloud_share)
+
+
+def baselines(rows: list[dict], seeds: int = 10) -> dict[str, Point | list[Point]]:
+    n = len(rows)
+    out: dict = {"all_local": _mix(rows, [False] * n, float("inf")), "all_cloud": _mix(rows, [True] * n, 0.0)}
+    out["oracle"] = _mix(rows, [r["cloud"]["quality"] > r["local"]["quality"] for r in rows], float("nan"))
+    rnd = []
+    for k in range(0, 11):  # random routing at 0, 10, ..., 100% cloud, averaged over seeds
+        pts = [_mix(rows, _random_mask(n, k / 10, seed), float("nan")) for seed in range(seeds)]
+        rnd.append(Point(float("nan"), k / 10, sum(p.quality for p in pts) / seeds,
+                         *(_mean([getattr(p, f) for p in pts]) for f in ("cost_usd", "energy_wh", "latency_s"))))
+    out["random"] = rnd
+    return out
+
+
+def _random_mask(n: int, share: float, seed: int) -> list[bool]:
+    chosen = set(random.Random(seed).sample(range(n), round(share * n)))
+    return [i in chosen for i in range(n)]
+
+
+def _mean(xs):
+    return None if any(x is None for x in xs) else sum(xs) / len(xs)
+
+
+def choose(points: list[Point], all_cloud: Point, *, target_quality: float | None = None,
+           cloud_share: float | None = None, budget_usd: float | None = None) -> Point | None:
+    """The cheapest point (fewest cloud calls) meeting the target; None if none does.
+    target_quality: fraction of all-cloud quality to keep; cloud_share: at most this share to the cloud;
+    budget_usd: total cost at most this (the point with the best quality within it)."""
+    if target_quality is not None:
+        ok = [p for p in points if p.quality >= target_quality * all_cloud.quality - 1e-12]
+        return min(ok, key=lambda p: p.cloud_share) if ok else None
+    if cloud_share is not None:
+        ok = [p for p in points if p.cloud_share <= cloud_share + 1e-12]
+        return max(ok, key=lambda p: (p.quality, -p.cloud_share)) if ok else None
+    if budget_usd is not None:
+        ok = [p for p in points if p.cost_usd is not None and p.cost_usd <= budget_usd]
+        return max(ok, key=lambda p: (p.quality, -p.cloud_share)) if ok else None
+    raise ValueError("give one of target_quality, cloud_share, budget_usd")
