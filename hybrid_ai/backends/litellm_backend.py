@@ -14,7 +14,8 @@ from .base import Backend, sampling
 _NO_KEY = "sk-no-key-required"  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
 
 
-def _litellm():
+def import_litellm():
+    """litellm, imported once and lazily, with its bundled price table (no network) and quiet logging."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # bundled price table, no network
     import litellm
 
@@ -45,7 +46,7 @@ class LiteLLMBackend(Backend):
         self.tier_name, self.tier = tier_name, tier
 
     def warmup(self) -> None:
-        _litellm()
+        import_litellm()
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "api_base": self.tier.api_base}
@@ -88,14 +89,14 @@ class LiteLLMBackend(Backend):
     def complete(self, request, generation) -> BackendResult:
         kw = self._kwargs(request, generation)
         try:
-            return self._result(_litellm().completion(**kw))
+            return self._result(import_litellm().completion(**kw))
         except Exception as e:
             raise self._error(e) from e
 
     async def acomplete(self, request, generation) -> BackendResult:
         kw = self._kwargs(request, generation)
         try:
-            return self._result(await _litellm().acompletion(**kw))
+            return self._result(await import_litellm().acompletion(**kw))
         except Exception as e:
             raise self._error(e) from e
 
@@ -129,7 +130,7 @@ class LiteLLMBackend(Backend):
         kw = self._stream_kwargs(request, generation)
         acc = {"text": [], "t0": time.perf_counter()}
         try:
-            for chunk in _litellm().completion(**kw):
+            for chunk in import_litellm().completion(**kw):
                 if piece := self._consume(chunk, acc):
                     yield piece
         except Exception as e:
@@ -140,7 +141,7 @@ class LiteLLMBackend(Backend):
         kw = self._stream_kwargs(request, generation)
         acc = {"text": [], "t0": time.perf_counter()}
         try:
-            async for chunk in await _litellm().acompletion(**kw):
+            async for chunk in await import_litellm().acompletion(**kw):
                 if piece := self._consume(chunk, acc):
                     yield piece
         except Exception as e:

@@ -31,7 +31,6 @@ class LoadedModel:
     quantization: str  # what actually ran
     device: str
     adapter: str | None
-    load_s: float
     lock: threading.Lock  # one generation at a time: two on 2 cores only slow each other down
 
 
@@ -94,9 +93,6 @@ def _pick(quantization: str, device: str) -> str:
 
 
 def _load(tier) -> LoadedModel:
-    import time
-
-    t0 = time.perf_counter()
     torch = require("torch", "local")
     transformers = require("transformers", "local")
     transformers.utils.logging.disable_progress_bar()  # a library does not draw on the caller's terminal
@@ -129,8 +125,7 @@ def _load(tier) -> LoadedModel:
             raise BackendError("int8-dynamic quantization runs on CPU only", kind="load")
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     model.eval()
-    return LoadedModel(model, tokenizer, name, quant, device, tier.adapter, time.perf_counter() - t0,
-                       threading.Lock())
+    return LoadedModel(model, tokenizer, name, quant, device, tier.adapter, threading.Lock())
 
 
 def _attach_adapter(model, adapter: str, base_name: str):

@@ -8,7 +8,6 @@ and energy are computed as if that model had produced the answer. A prompt with 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 from ..errors import BackendError
@@ -30,10 +29,9 @@ def replay_key(messages) -> str:
 
 def count_tokens(model: str, text: str) -> int | None:
     try:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
+        from .litellm_backend import import_litellm
 
-        return int(litellm.token_counter(model=model, text=text))
+        return int(import_litellm().token_counter(model=model, text=text))
     except Exception:  # unknown is None, never a failed request
         return None
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from ..policy import LiteLLMTier, TransformersTier
@@ -30,9 +29,9 @@ def _table_prices(model: str) -> tuple[float, float] | None:
     """USD per input and per output token from litellm's bundled table, looked up once per model.
     Prices are taken as linear (the first tier of tiered long-context pricing)."""
     try:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
+        from ..backends.litellm_backend import import_litellm
 
+        litellm = import_litellm()
         usd_in, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
         _, usd_out = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
         return float(usd_in) / 1e6, float(usd_out) / 1e6
