@@ -118,6 +118,45 @@ def _add_router(sub) -> None:
     q.set_defaults(func=_router)
 
 
+def _eval(args) -> int:
+    from pathlib import Path
+
+    from .evaluation.command import main
+    from .evaluation.run import DEFAULT_SUITE, EvalConfig
+
+    cfg = EvalConfig(policy=args.policy, suites=args.suite or [DEFAULT_SUITE], target_quality=args.target_quality,
+                     target_cloud_share=args.target_cloud_share, budget_usd=args.budget_usd, cloud=args.cloud,
+                     replay_model=args.replay_model, replay_log=args.replay_log, standins=not args.no_standins,
+                     cache=args.cache, workers=args.workers, limit=args.limit, judge=args.judge)
+    return main(cfg, Path(args.out), write_policy=args.write_policy)
+
+
+def _add_eval(sub) -> None:
+    from .evaluation.run import DEFAULT_SUITE, REPLAY_MODEL
+
+    p = sub.add_parser("eval", help="quality / cost / energy of routing on eval suites, with a report",
+                       description="Answer every item once per tier (cached), grade, evaluate every threshold "
+                                   "offline, pick one for the target and write report.json / .md / .html.")
+    p.add_argument("--suite", action="append", help=f"bundled suite name or folder; repeatable (default {DEFAULT_SUITE})")
+    p.add_argument("--policy", default=None, help="policy file or bundled name (default: the bundled default)")
+    p.add_argument("--out", default="eval-report", help="report folder (default eval-report)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--target-quality", type=float, help="fraction of all-cloud quality to keep (default 0.95)")
+    g.add_argument("--target-cloud-share", type=float, help="at most this fraction of requests to the cloud")
+    g.add_argument("--budget-usd", type=float, help="at most this total cost for the suite")
+    p.add_argument("--write-policy", action="store_true", help="store the chosen threshold in the --policy file")
+    p.add_argument("--cloud", choices=["auto", "live", "replay"], default="auto",
+                   help="auto: live if the cloud tier's key is set, else replay recorded answers")
+    p.add_argument("--replay-model", default=REPLAY_MODEL, help="whose recorded answers replay the cloud tier")
+    p.add_argument("--replay-log", default=None, help="also replay cloud answers from this SQLite route log")
+    p.add_argument("--no-standins", action="store_true", help="do not use reference answers as cloud stand-ins")
+    p.add_argument("--cache", default=None, help="answer cache (default ~/.cache/hybrid-ai/eval-answers.sqlite)")
+    p.add_argument("--workers", type=int, default=8, help="concurrent requests to the cloud tier")
+    p.add_argument("--limit", type=int, default=None, help="only the first N items of each suite")
+    p.add_argument("--judge", action="store_true", help="grade 'judge' items with the cloud tier (LLM-as-judge)")
+    p.set_defaults(func=_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrid-ai", description="Hybrid SLM/LLM routing: local when it can, "
                                      "cloud when it must, with cost and energy logged for every request.")
@@ -145,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.set_defaults(func=_policy_check)
     _add_router(sub)
+    _add_eval(sub)
     return parser
 
 

@@ -7,7 +7,10 @@ import pytest
 from conftest import ROOT, user
 from hybrid_ai import AllTiersFailed, HybridClient
 from hybrid_ai.backends.replay import ReplayBackend
+from hybrid_ai.errors import BackendError
 from hybrid_ai.evaluation.suite import load_suite
+from hybrid_ai.policy import Generation
+from hybrid_ai.types import parse_request
 
 GPT4 = "gpt-4-1106-preview"
 
@@ -38,3 +41,20 @@ def test_a_prompt_without_recording_is_a_tier_failure():
     with HybridClient(policy(), backends={"cloud": ReplayBackend.from_suite("cloud", suite, GPT4)}) as client:
         with pytest.raises(AllTiersFailed, match="no recorded answer of gpt-4-1106-preview"):
             client.chat.completions.create(messages=user("never recorded"), route="cloud")
+
+
+def test_replay_from_the_route_log(tmp_path, upstream, cloud_key):
+    """Answers the cloud tier gave (kept by a SQLite route log with log_prompts) are replayed by prompt."""
+    from conftest import hybrid_policy, user
+
+    p = hybrid_policy(upstream, threshold=0.0, tmp=tmp_path)
+    p["telemetry"]["log_prompts"] = True
+    with HybridClient(p) as client:
+        live = client.chat.completions.create(messages=user("Name a primary colour."), max_tokens=6)
+    assert live.hybrid.route == "cloud"
+    replay = ReplayBackend.from_route_log("cloud", tmp_path / "routes.db", "openai/gpt-4o-mini")
+    r = replay.complete(parse_request({"messages": user("Name a primary colour.")}), Generation())
+    assert r.text == live.choices[0].message.content
+    assert r.info["replay_kind"] == "route_log" and live.id in r.info["provenance"]
+    with pytest.raises(BackendError, match="no recorded answer"):
+        replay.complete(parse_request({"messages": user("Something never asked.")}), Generation())

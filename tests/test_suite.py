@@ -63,3 +63,29 @@ def test_bad_manifest(tmp_path, meta, words):
 def test_missing_suite(tmp_path):
     with pytest.raises(SuiteError, match="no such file"):
         load_suite(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("name", ["assistant-traffic", "gsm8k-sample", "mmlu-sample"])
+def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
+    from hybrid_ai.evaluation.graders import GRADERS
+    from hybrid_ai.evaluation.run import resolve_suite
+
+    s = load_suite(resolve_suite(name))
+    assert len(s.items) >= 60 and s.meta.license and s.meta.source
+    for item in s.items:
+        if item.standin is not None:  # a stand-in must be a right answer by the item's own grader
+            assert GRADERS[item.grader](item.standin, item.reference) == 1.0, item.id
+        if item.grader == "choice":
+            assert item.reference in "ABCD"
+    if s.meta.reference_is_standin:
+        assert sum(i.standin is not None for i in s.items) >= 30
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("max_tokens", 0, "'max_tokens' must be a positive integer"),
+    ("standin", 3, "'standin' must be a string"),
+    ("reference", "", "'reference' is empty"),
+])
+def test_new_item_fields_are_checked(tmp_path, field, value, words):
+    with pytest.raises(SuiteError, match=words):
+        load_suite(make(tmp_path, [{"id": "a", "prompt": "hi", "reference": "x", field: value}]))

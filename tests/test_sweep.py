@@ -38,3 +38,18 @@ def test_choose_targets():
     assert choose(pts, allc, cloud_share=0.2).threshold == pytest.approx(0.9)
     assert choose(pts, allc, budget_usd=0.0001) is None
     assert choose(pts, allc, budget_usd=0.05).quality == pytest.approx(1.0)
+
+
+def test_forced_routes_hold_at_every_threshold_and_summary_is_relative_to_all_cloud():
+    from hybrid_ai.evaluation.sweep import at_threshold, summary
+
+    rows = [*ROWS, {**row(0.95, 1, 1), "forced": "local"}, {**row(0.05, 0, 1), "forced": "cloud"}]
+    pts = curve(rows)
+    assert pts[0].cloud_share == pytest.approx(1 / 7) and pts[-1].cloud_share == pytest.approx(6 / 7)
+    assert at_threshold(rows, 0.6).cloud_share == pytest.approx(3 / 7)
+    all_cloud = baselines(rows)["all_cloud"]
+    s = summary(at_threshold(rows, 0.6), all_cloud)
+    assert s["local_share"] == pytest.approx(4 / 7)
+    assert s["cost_saving"] == pytest.approx(1 - (4 * 0.001 + 3 * 0.01) / (7 * 0.01))
+    assert s["energy_saving"] == pytest.approx(1 - (4 * 0.1 + 3 * 0.5) / (7 * 0.5))
+    assert s["quality_retention"] == pytest.approx(1.0 / (6 / 7))  # above 1: the router beats all-cloud here

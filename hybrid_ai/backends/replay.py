@@ -1,6 +1,10 @@
 """Offline replay: a Backend that answers from recorded responses instead of calling a model.
 
-Each recorded answer carries its provenance (where it was recorded). Token counts come from litellm's
+Each recorded answer carries its provenance (where it was recorded) and its kind: `recorded` (the model's answer
+text), `outcome` (only whether the model was right, as in RouteLLM's MMLU files: the answer is replayed as the
+reference when it was right and as an empty answer when not, one token either way), `standin` (an item written
+for this repo whose reference answer stands in for a frontier model's) or `route_log` (an answer the project's
+own SQLite route log kept, with `log_prompts: true`). Token counts come from litellm's
 `token_counter` for the named model (its bundled tokenizer where litellm has one, else cl100k_base), so cost
 and energy are computed as if that model had produced the answer. A prompt with no recording fails with
 `BackendError(kind="replay_miss")`, which the client treats like any other tier failure."""
@@ -19,6 +23,8 @@ from .base import Backend
 class Recorded:
     answer: str
     provenance: str
+    kind: str = "recorded"
+    correct: bool | None = None
 
 
 def replay_key(messages) -> str:
@@ -39,30 +45,68 @@ def count_tokens(model: str, text: str) -> int | None:
 class ReplayBackend(Backend):
     name = "replay"
     runs_locally = False
+    cacheable = False  # the eval cache would only duplicate what is already recorded
 
     def __init__(self, tier_name: str, model: str, recordings: dict[str, Recorded]):
         self.tier_name, self.model, self.recordings = tier_name, model, recordings
 
     @classmethod
-    def from_suite(cls, tier_name: str, suite, model: str) -> ReplayBackend:
-        """Answers recorded for `model` in a suite's items (`recorded.<model>.answer`)."""
+    def from_suite(cls, tier_name: str, suite, model: str, *, standins: bool = True) -> ReplayBackend:
+        """Answers recorded for `model` in a suite's items (`recorded.<model>`: its answer text, or only its
+        outcome), else, where the suite declares `reference_is_standin` (and `standins`), the item's stand-in."""
         rec = {}
         for item in suite.items:
-            answer = item.recorded.get(model, {}).get("answer")
-            if isinstance(answer, str):
-                rec[replay_key(item.messages)] = Recorded(answer, f"{suite.meta.name}:{item.id} ({suite.meta.source})")
+            where = f"{suite.meta.name}:{item.id}"
+            got = item.recorded.get(model, {})
+            correct = got.get("correct") if isinstance(got.get("correct"), bool) else None
+            if isinstance(got.get("answer"), str):
+                hit = Recorded(got["answer"], f"{where} ({suite.meta.source})", "recorded", correct)
+            elif correct is not None:
+                hit = Recorded(str(item.reference) if correct else "", f"{where} (outcome only, {suite.meta.source})",
+                               "outcome", correct)
+            elif standins and suite.meta.reference_is_standin:
+                text = item.standin if item.standin is not None else str(item.reference)
+                hit = Recorded(text, f"{where} (reference as stand-in, {suite.meta.source})", "standin")
+            else:
+                continue
+            rec[replay_key(item.messages)] = hit
         return cls(tier_name, model, rec)
+
+    @classmethod
+    def from_route_log(cls, tier_name: str, path, model: str, route: str = "cloud") -> ReplayBackend:
+        """Answers of `route` kept in a SQLite route log (only a log written with `log_prompts: true` keeps
+        them), keyed by the prompt text; the newest answer per prompt wins."""
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT prompt, answer, request_id, timestamp FROM route_log WHERE route = ? AND "
+                              "prompt IS NOT NULL AND answer IS NOT NULL ORDER BY timestamp", (route,)).fetchall()
+        except sqlite3.Error as e:
+            raise BackendError(f"{path}: not a readable route log ({e})", tier=tier_name, kind="replay_miss") from None
+        finally:
+            db.close()
+        rec = {prompt: Recorded(answer, f"route log {path}: {rid} at {ts}", "route_log")
+               for prompt, answer, rid, ts in rows}
+        return cls(tier_name, model, rec)
+
+    def update(self, other: ReplayBackend) -> ReplayBackend:
+        """Add another source's recordings (ours win where both have one)."""
+        self.recordings = {**other.recordings, **self.recordings}
+        return self
 
     def describe(self):
         return {"backend": self.name, "model": self.model, "recordings": len(self.recordings)}
 
     def complete(self, request, generation) -> BackendResult:
-        hit = self.recordings.get(replay_key(request.messages))
+        hit = self.recordings.get(replay_key(request.messages)) or self.recordings.get(request.text)
         if hit is None:
             raise BackendError(f"no recorded answer of {self.model} for this prompt", tier=self.tier_name,
                                kind="replay_miss")
+        completion = 1 if hit.kind == "outcome" else count_tokens(self.model, hit.answer)
         return BackendResult(
             text=hit.answer, model=self.model, prompt_tokens=count_tokens(self.model, request.text),
-            completion_tokens=count_tokens(self.model, hit.answer), ttft_ms=None,
-            info={"backend": "replay", "provenance": hit.provenance},
+            completion_tokens=completion, ttft_ms=None,
+            info={"backend": "replay", "provenance": hit.provenance, "replay_kind": hit.kind,
+                  "recorded_correct": hit.correct},
         )

@@ -7,7 +7,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -24,6 +24,7 @@ class Answer:
     error: str | None = None
     backend: str | None = None
     cached: bool = False
+    info: dict = field(default_factory=dict)  # the backend's info (replay provenance); not stored
 
 
 def answer_key(model: str, settings: dict, messages: list[dict]) -> str:
@@ -31,7 +32,7 @@ def answer_key(model: str, settings: dict, messages: list[dict]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_FIELDS = [f for f in Answer.__dataclass_fields__ if f != "cached"]
+_FIELDS = [f for f in Answer.__dataclass_fields__ if f not in ("cached", "info")]
 
 
 class AnswerCache:

@@ -6,7 +6,8 @@
 - `choice`: the chosen letter (A-J) of a multiple-choice answer ("The answer is (B)", "B.", "B") equals the
   reference letter.
 - `contains`: the reference (or any of a list of references) occurs in the answer, case-insensitively.
-- `regex`: the reference is a regular expression that must match somewhere in the answer (case-insensitive)."""
+- `regex`: the reference is a regular expression that must match somewhere in the answer (case-insensitive).
+- `judge` (not here: evaluation/judge.py): LLM-as-judge through the cloud tier, only when asked for."""
 
 from __future__ import annotations
 
@@ -81,6 +82,9 @@ def regex(answer: str, reference) -> float:
 GRADERS: dict[str, Callable[[str, object], float]] = {
     "exact": exact, "numeric": numeric, "choice": choice, "contains": contains, "regex": regex,
 }
+
+
+GRADER_NAMES = (*GRADERS, "judge")  # `judge` asks the cloud tier (evaluation/judge.py), so it is not pure
 
 
 def get_grader(name: str) -> Callable[[str, object], float]:

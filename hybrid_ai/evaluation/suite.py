@@ -1,12 +1,16 @@
 """Eval suites: a folder with `suite.yaml` (metadata) and `items.jsonl` (one item a line).
 
 suite.yaml keys: `name`, `description`, `source`, `license` (where the items come from and under which terms),
-`grader` (the default for items), `reference_is_standin` (true when an item's reference answer stands in for a
-frontier model's answer in offline replay), `items` (the JSON lines file, default `items.jsonl`).
+`grader` (the default for items), `reference_is_standin` (true when, in offline replay, an item with no recorded
+cloud answer is answered by its `standin` text, or else its reference, as the stand-in for a frontier model),
+`max_tokens` (the answer length for every item; default: the policy tier's), `items` (the JSON lines file,
+default `items.jsonl`).
 
 An item: `id` (unique), `prompt` (a string) or `messages` (OpenAI-style), `reference` (what the grader compares
-with), optional `grader` (overrides the suite's), `tags` (list of strings) and `recorded` (answers recorded from
-named models: `{"<model>": {"answer": "...", "correct": true}}`, either key may be absent).
+with), optional `grader` (overrides the suite's; `judge` = LLM-as-judge through the cloud tier), `tags` (list of
+strings), `max_tokens`, `standin` (a full answer a frontier model would give, used with `reference_is_standin`)
+and `recorded` (answers recorded from named models: `{"<model>": {"answer": "...", "correct": true}}`, either key
+may be absent: an outcome without text is replayed from `correct` alone).
 A malformed file is rejected with the file, the line and the field."""
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import HybridAIError
 from ..jsonl import read_objects
 from ..types import parse_messages
-from .graders import GRADERS
+from .graders import GRADER_NAMES
 
 
 class SuiteError(HybridAIError):
@@ -37,6 +41,7 @@ class SuiteMeta(BaseModel):
     license: str
     grader: str
     reference_is_standin: bool = False
+    max_tokens: int | None = Field(None, ge=1)
     items: str = "items.jsonl"
 
 
@@ -48,6 +53,8 @@ class Item:
     grader: str
     tags: tuple[str, ...] = ()
     recorded: dict[str, dict] = field(default_factory=dict)
+    max_tokens: int | None = None
+    standin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class Suite:
     path: Path
 
 
-def _item(row: dict, where: str, default_grader: str) -> Item:
+def _item(row: dict, where: str, default_grader: str, default_max_tokens: int | None) -> Item:
     for key in ("id", "reference"):
         if key not in row:
             raise SuiteError(f"{where}: missing field '{key}'")
@@ -75,15 +82,23 @@ def _item(row: dict, where: str, default_grader: str) -> Item:
     else:
         raise SuiteError(f"{where}: missing field 'prompt' (or 'messages')")
     grader = row.get("grader", default_grader)
-    if grader not in GRADERS:
-        raise SuiteError(f"{where}: field 'grader': unknown grader {grader!r} (graders: {', '.join(GRADERS)})")
+    if grader not in GRADER_NAMES:
+        raise SuiteError(f"{where}: field 'grader': unknown grader {grader!r} (graders: {', '.join(GRADER_NAMES)})")
+    if row["reference"] is None or row["reference"] == "" or row["reference"] == []:
+        raise SuiteError(f"{where}: field 'reference' is empty")
     recorded = row.get("recorded", {})
     if not isinstance(recorded, dict) or not all(isinstance(v, dict) for v in recorded.values()):
         raise SuiteError(f"{where}: field 'recorded' must map model names to {{'answer', 'correct'}} objects")
     tags = row.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise SuiteError(f"{where}: field 'tags' must be a list of strings")
-    return Item(str(row["id"]), messages, row["reference"], grader, tuple(tags), recorded)
+    max_tokens = row.get("max_tokens", default_max_tokens)
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+        raise SuiteError(f"{where}: field 'max_tokens' must be a positive integer")
+    standin = row.get("standin")
+    if standin is not None and not isinstance(standin, str):
+        raise SuiteError(f"{where}: field 'standin' must be a string")
+    return Item(str(row["id"]), messages, row["reference"], grader, tuple(tags), recorded, max_tokens, standin)
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -104,12 +119,12 @@ def load_suite(path: str | Path) -> Suite:
         key = ".".join(str(x) for x in err["loc"])
         why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise SuiteError(f"{manifest}: {key}: {why}") from None
-    if meta.grader not in GRADERS:
-        raise SuiteError(f"{manifest}: grader: unknown grader {meta.grader!r} (graders: {', '.join(GRADERS)})")
+    if meta.grader not in GRADER_NAMES:
+        raise SuiteError(f"{manifest}: grader: unknown grader {meta.grader!r} (graders: {', '.join(GRADER_NAMES)})")
     items_path = folder / meta.items
     items, seen = [], set()
     for where, row in read_objects(items_path, SuiteError):
-        item = _item(row, where, meta.grader)
+        item = _item(row, where, meta.grader, meta.max_tokens)
         if item.id in seen:
             raise SuiteError(f"{where}: field 'id': duplicate id {item.id!r}")
         seen.add(item.id)

@@ -3,8 +3,10 @@ every threshold offline (no model runs) and the baselines on the same items.
 
 A row per item: `score`, and per tier (`local`, `cloud`) its `quality` (grade in [0, 1]), `cost_usd`,
 `energy_wh` and `latency_s` (None where unknown: totals then count it as missing, never as 0).
-Routing: cloud where score >= threshold. Thresholds: every distinct score, plus one above the maximum (all
-local), so the curve runs from 0% to 100% cloud."""
+Routing: cloud where score >= threshold, except where a hard rule of the policy forces the route (`forced`:
+"local" / "cloud" / None; e.g. personal data stays local), as the client would. Thresholds: every distinct score,
+plus one above the maximum, so the curve runs from the fewest to the most cloud calls the rules allow. The
+baselines (all-local, all-cloud, random, oracle) ignore the rules: they are what the tiers alone would give."""
 
 from __future__ import annotations
 
@@ -35,9 +37,30 @@ def _mix(rows, to_cloud: list[bool], threshold: float) -> Point:
                  None if latency is None else latency / n)
 
 
+def _routed(rows, threshold: float) -> list[bool]:
+    return [r.get("forced") == "cloud" or (r.get("forced") is None and r["score"] >= threshold) for r in rows]
+
+
 def curve(rows: list[dict]) -> list[Point]:
     thresholds = sorted({r["score"] for r in rows}) + [float("inf")]
-    return sorted((_mix(rows, [r["score"] >= t for r in rows], t) for t in thresholds), key=lambda p: p.cloud_share)
+    return sorted((_mix(rows, _routed(rows, t), t) for t in thresholds), key=lambda p: p.cloud_share)
+
+
+def at_threshold(rows: list[dict], threshold: float) -> Point:
+    """The point a given threshold (e.g. the policy's current one) gives."""
+    return _mix(rows, _routed(rows, threshold), threshold)
+
+
+def summary(point: Point, all_cloud: Point) -> dict:
+    """The point as fractions of the all-cloud figures (None where a figure is unknown or all-cloud's is 0)."""
+    def saving(field):
+        a, b = getattr(point, field), getattr(all_cloud, field)
+        return None if a is None or not b else 1 - a / b
+
+    return {"quality_retention": point.quality / all_cloud.quality if all_cloud.quality else None,
+            "local_share": 1 - point.cloud_share, "cost_saving": saving("cost_usd"),
+            "energy_saving": saving("energy_wh"), "latency_saving": saving("latency_s"),
+            "threshold": point.threshold, "quality": point.quality, "all_cloud_quality": all_cloud.quality}
 
 
 def baselines(rows: list[dict], seeds: int = 10) -> dict[str, Point | list[Point]]:

@@ -1,0 +1,56 @@
+"""LLM-as-judge: the cloud tier grades an answer against the reference, 0-10, scaled to [0, 1]. Used only when
+asked (`hybrid-ai eval --judge`) for items whose grader is `judge`; verdicts are cached like answers."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import BackendError
+from ..types import parse_request
+from .cache import Answer, AnswerCache, answer_key
+
+PROMPT = """You are grading an assistant's answer against a reference answer.
+
+Question:
+{question}
+
+Reference answer:
+{reference}
+
+Assistant's answer:
+{answer}
+
+Does the assistant's answer give what the reference gives (facts, result, requested form)? Style does not matter.
+Reply with one line: "Score: N" where N is an integer from 0 (wrong) to 10 (fully right)."""
+
+_SCORE = re.compile(r"score\s*[:=]?\s*(\d+(?:\.\d+)?)", re.I)
+_NUMBER = re.compile(r"\b(\d+(?:\.\d+)?)\b")
+
+
+def parse_verdict(text: str) -> float | None:
+    """The judge's 0-10 score as a fraction, or None when the reply holds no score."""
+    m = _SCORE.search(text) or _NUMBER.search(text)
+    if m is None:
+        return None
+    return min(max(float(m.group(1)) / 10.0, 0.0), 1.0)
+
+
+class Judge:
+    def __init__(self, backend, generation, model: str, cache: AnswerCache):
+        self.backend, self.model, self.cache = backend, model, cache
+        self.generation = generation.model_copy(update={"max_tokens": 16, "temperature": 0.0})
+
+    def grade(self, question: str, reference, answer: str) -> float | None:
+        """The verdict in [0, 1]; None when the judge failed or gave no score (the report counts these)."""
+        messages = [{"role": "user", "content": PROMPT.format(question=question, reference=reference, answer=answer)}]
+        key = answer_key(f"judge:{self.model}", self.generation.model_dump(mode="json"), messages)
+        hit = self.cache.get(key)
+        if hit is None:
+            try:
+                r = self.backend.complete(parse_request({"messages": messages}), self.generation)
+            except BackendError:
+                return None
+            hit = Answer("judge", "judge", self.model, r.text)
+            if parse_verdict(r.text) is not None:
+                self.cache.put(key, hit)
+        return parse_verdict(hit.text or "")

@@ -1,0 +1,176 @@
+"""Write an eval's result: `report.json` (everything, machine-readable), `report.md` (for people and PRs),
+`report.html` (self-contained, with the plots of evaluation/plots.py) and a short rich table on the terminal."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def clean(x):
+    """JSON-safe: inf / nan become None (the all-local threshold is +inf)."""
+    if isinstance(x, float) and (math.isinf(x) or math.isnan(x)):
+        return None
+    if isinstance(x, dict):
+        return {k: clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [clean(v) for v in x]
+    return x
+
+
+def pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def usd(x) -> str:
+    return "n/a" if x is None else f"${x:.4f}"
+
+
+def wh(x) -> str:
+    return "n/a" if x is None else f"{x:.3f} Wh"
+
+
+def threshold(x) -> str:
+    return "all local" if x is None or math.isinf(x) else f"{x:.4g}"
+
+
+def secs(x) -> str:
+    return "n/a" if x is None else f"{x:.2f} s"
+
+
+def _rows(result: dict) -> list[tuple[str, dict]]:
+    b = result["baselines"]
+    rows = [("all-local", b["all_local"]), ("all-cloud", b["all_cloud"])]
+    if result["chosen"]:
+        rows.append((f"hybrid, chosen (threshold {threshold(result['chosen']['threshold'])})", result["chosen"]))
+    rows.append((f"hybrid, policy now (threshold {threshold(result['policy']['threshold'])})", result["current"]))
+    rows.append(("random, same cloud share" if result["chosen"] else "random, 50% cloud",
+                 _random_at(b["random"], result["chosen"]["cloud_share"] if result["chosen"] else 0.5)))
+    rows.append(("oracle", b["oracle"]))
+    return rows
+
+
+def _random_at(points: list[dict], share: float) -> dict:
+    """Random routing interpolated to a cloud share (the baseline is computed at 0, 10, ..., 100%)."""
+    lo = max((p for p in points if p["cloud_share"] <= share), key=lambda p: p["cloud_share"])
+    hi = min((p for p in points if p["cloud_share"] >= share), key=lambda p: p["cloud_share"])
+    w = 0.0 if hi["cloud_share"] == lo["cloud_share"] else (share - lo["cloud_share"]) / (hi["cloud_share"] - lo["cloud_share"])
+
+    def mix(k):
+        a, b = lo[k], hi[k]
+        return None if a is None or b is None else a + w * (b - a)
+
+    return {"cloud_share": share, "quality": mix("quality"), "cost_usd": mix("cost_usd"),
+            "energy_wh": mix("energy_wh"), "latency_s": mix("latency_s")}
+
+
+def provenance_lines(result: dict) -> list[str]:
+    t = result["tiers"]
+    lines = [f"local tier `{t['local']['tier']}`: {t['local']['model']} ran live "
+             f"({t['local']['answered']} answered now, {t['local']['cached']} from the answer cache, "
+             f"{t['local']['failed']} failed)"]
+    c = t["cloud"]
+    if c["mode"] == "live":
+        lines.append(f"cloud tier `{c['tier']}`: {c['model']} ran live ({c['answered']} answered now, "
+                     f"{c['cached']} from the answer cache, {c['failed']} failed)")
+    else:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(c["replayed"].items())) or "none"
+        lines.append(f"cloud tier `{c['tier']}`: replayed, not live: answers of {c['model'].removeprefix('replay:')} "
+                     f"({kinds}; {c['failed']} items had no recording and count as failed); costed and energy-rated "
+                     f"as that model from their token counts; latency estimated")
+        if c["standin_items"]:
+            lines.append(f"{c['standin_items']} items were scored with their reference answer standing in for the "
+                         f"frontier model (written for this repo; no real recorded answer exists)")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    s = result["summary"]
+    out = [f"# hybrid-ai eval: {', '.join(x['name'] for x in result['suites'])} on policy `{result['policy']['name']}`",
+           ""]
+    out += [f"- {line}" for line in provenance_lines(result)]
+    target = ", ".join(f"{k} = {v}" for k, v in result["target"].items())
+    out += ["", f"Target: {target}.", ""]
+    if s:
+        out.append(f"**At the chosen threshold ({threshold(s['threshold'])}): {pct(s['local_share'])} of requests stay local, "
+                   f"quality retention {pct(s['quality_retention'])} of all-cloud, cost saving "
+                   f"{pct(s['cost_saving'])}, energy saving {pct(s['energy_saving'])}.**")
+    else:
+        out.append("**No threshold meets the target on these items.**")
+    out += ["", "| routing | cloud share | quality | cost | energy | mean latency |", "|---|---|---|---|---|---|"]
+    for name, p in _rows(result):
+        out.append(f"| {name} | {pct(p['cloud_share'])} | {pct(p['quality'])} | {usd(p['cost_usd'])} | "
+                   f"{wh(p['energy_wh'])} | {secs(p['latency_s'])} |")
+    out += ["", "## By tag (quality of each tier; share sent to the cloud at the chosen threshold)", "",
+            "| tag | items | local quality | cloud quality | to cloud |", "|---|---|---|---|---|"]
+    thr = result["chosen"]["threshold"] if result["chosen"] else float("inf")
+    for tag, items in by_tag(result["items"]).items():
+        n = len(items)
+        to_cloud = sum(r["forced"] == "cloud" or (r["forced"] is None and r["score"] >= (thr if thr is not None
+                                                                                           else math.inf))
+                       for r in items)
+        out.append(f"| {tag} | {n} | {pct(sum(r['local']['quality'] for r in items) / n)} | "
+                   f"{pct(sum(r['cloud']['quality'] for r in items) / n)} | {pct(to_cloud / n)} |")
+    t = result["tiers"]
+    out += ["", "## Timing", ""]
+    for k in ("local", "cloud"):
+        ips = t[k]["items_per_s"]
+        out.append(f"- {k}: {t[k]['wall_s']:.1f} s wall, {'n/a' if ips is None else f'{ips:.2f}'} items/s answered "
+                   f"now ({t[k]['cached']} cached)")
+    out += ["", "Suites: " + "; ".join(f"{x['name']} ({x['items']} items; {x['source']}; licence {x['license']})"
+                                      for x in result["suites"]), ""]
+    return "\n".join(out)
+
+
+def by_tag(items: list[dict]) -> dict[str, list[dict]]:
+    tags: dict[str, list[dict]] = {}
+    for r in items:
+        for t in r["tags"][:1] or ["(untagged)"]:  # the first tag is the item's kind
+            tags.setdefault(t, []).append(r)
+    return tags
+
+
+def outcomes(result: dict) -> list[dict]:
+    """Per item: did each tier answer well? The input of `hybrid-ai router train --data outcomes.jsonl`, so the
+    classifier learns what *this* local model gets right. Items where a tier failed are left out."""
+    return [{"id": r["id"], "messages": r["messages"], "weak_correct": r["local"]["quality"],
+             "strong_correct": r["cloud"]["quality"]}
+            for r in result["items"] if r["local"]["error"] is None and r["cloud"]["error"] is None]
+
+
+def write(result: dict, out: Path) -> dict[str, Path]:
+    from .html import render_html
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html",
+             "outcomes": out / "outcomes.jsonl"}
+    paths["outcomes"].write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in outcomes(result)),
+                                 encoding="utf-8")
+    paths["json"].write_text(json.dumps(clean(result), indent=1, ensure_ascii=False), encoding="utf-8")
+    paths["md"].write_text(markdown(result), encoding="utf-8")
+    paths["html"].write_text(render_html(result, markdown(result), out), encoding="utf-8")
+    return paths
+
+
+def print_summary(result: dict, paths: dict[str, Path], console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title="hybrid-ai eval", show_lines=False)
+    for col in ("routing", "cloud share", "quality", "cost", "energy", "latency"):
+        table.add_column(col, justify="left" if col == "routing" else "right")
+    for name, p in _rows(result):
+        table.add_row(name, pct(p["cloud_share"]), pct(p["quality"]), usd(p["cost_usd"]), wh(p["energy_wh"]),
+                      secs(p["latency_s"]))
+    console.print(table)
+    for line in provenance_lines(result):
+        console.print(f"[dim]{line}[/dim]")
+    s = result["summary"]
+    if s:
+        console.print(f"[bold]local share {pct(s['local_share'])}, quality retention {pct(s['quality_retention'])}, "
+                      f"cost saving {pct(s['cost_saving'])}, energy saving {pct(s['energy_saving'])}[/bold]")
+    else:
+        console.print("[bold red]no threshold meets the target on these items[/bold red]")
+    console.print(f"report: {paths['html']} (also report.json, report.md; outcomes.jsonl for `hybrid-ai router train`)")

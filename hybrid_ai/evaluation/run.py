@@ -1,0 +1,199 @@
+"""`hybrid-ai eval`: answer every item once per tier, grade, sweep every threshold offline, pick the threshold
+for the target, and return everything the reports show (evaluation/report.py writes them).
+
+The weak tier (local) always runs live. The strong tier (cloud) runs live when its credentials are there
+(`cloud="auto"`: the policy's `api_key_env` is set, or it needs none) and is otherwise replayed from recorded
+answers: the suites' recordings of `replay_model`, their stand-ins, and, if given, a route log."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..backends.base import build_backend
+from ..backends.local_model import cache_dir
+from ..errors import HybridAIError
+from ..policy import LiteLLMTier, load_policy, resolve_policy_path
+from ..routing import decide, load_classifier
+from ..types import parse_request
+from . import sweep
+from .cache import AnswerCache
+from .graders import GRADERS
+from .measure import measure, replay_tier
+from .runner import answer_items
+from .suite import Suite, SuiteMeta, load_suite
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "evals"
+DEFAULT_SUITE = "assistant-traffic"
+REPLAY_MODEL = "gpt-4-1106-preview"
+
+
+@dataclass
+class EvalConfig:
+    policy: str | None = None
+    suites: list[str] = field(default_factory=lambda: [DEFAULT_SUITE])
+    target_quality: float | None = None
+    target_cloud_share: float | None = None
+    budget_usd: float | None = None
+    cloud: str = "auto"  # auto | live | replay
+    replay_model: str = REPLAY_MODEL
+    replay_log: str | None = None
+    standins: bool = True
+    cache: str | None = None
+    workers: int = 8
+    limit: int | None = None
+    judge: bool = False
+
+
+def resolve_suite(name: str) -> Path:
+    """A bundled suite name (evals/<name>) or a path."""
+    p = Path(name)
+    if p.exists() or os.sep in name or name.endswith((".yaml", ".yml")):
+        return p
+    bundled = SUITES_DIR / name
+    if not bundled.exists():
+        names = sorted(d.name for d in SUITES_DIR.iterdir() if (d / "suite.yaml").exists())
+        raise HybridAIError(f"no suite {name!r}: not a path and not a bundled suite ({', '.join(names)})")
+    return bundled
+
+
+def combined_suite(names: list[str], limit: int | None) -> tuple[Suite, list[Suite]]:
+    """All items of the suites in one, ids prefixed with the suite name."""
+    suites = [load_suite(resolve_suite(n)) for n in names]
+    if limit is not None:
+        suites = [replace(s, items=s.items[:limit]) for s in suites]
+    items = [replace(i, id=f"{s.meta.name}/{i.id}") for s in suites for i in s.items]
+    meta = SuiteMeta(name="+".join(s.meta.name for s in suites), source="; ".join(s.meta.source for s in suites),
+                     license="; ".join(s.meta.license for s in suites), grader=suites[0].meta.grader)
+    return Suite(meta, items, suites[0].path), suites
+
+
+def cloud_mode(tier, wanted: str) -> str:
+    if wanted in ("live", "replay"):
+        return wanted
+    has_key = tier.api_key_env is None or bool(os.environ.get(tier.api_key_env))
+    return "live" if isinstance(tier, LiteLLMTier) and has_key else "replay"
+
+
+def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite]):
+    from ..backends.replay import ReplayBackend
+
+    tier = policy.tiers[name]
+    mode = cloud_mode(tier, cfg.cloud)
+    if mode == "live":
+        return build_backend(name, tier), tier, tier.model, "live"
+    backend = ReplayBackend(name, cfg.replay_model, {})
+    for s in suites:
+        backend.update(ReplayBackend.from_suite(name, s, cfg.replay_model, standins=cfg.standins))
+    if cfg.replay_log:
+        backend.update(ReplayBackend.from_route_log(name, cfg.replay_log, cfg.replay_model, route=name))
+    costed = replay_tier(tier, cfg.replay_model) if isinstance(tier, LiteLLMTier) else tier
+    return backend, costed, f"replay:{cfg.replay_model}", "replay"
+
+
+def _grade(item, answer, judge) -> float:
+    if answer.error is not None or answer.text is None:
+        return 0.0
+    if answer.info.get("replay_kind") == "outcome":
+        return float(bool(answer.info.get("recorded_correct")))
+    if item.grader == "judge":
+        verdict = judge.grade(item.messages[-1]["content"], item.reference, answer.text) if judge else None
+        return 0.0 if verdict is None else verdict
+    return GRADERS[item.grader](answer.text, item.reference)
+
+
+def _route_rule(policy, item) -> str | None:
+    """The tier a hard rule sends this item to (e.g. personal data stays local), else None."""
+    d = decide(policy, parse_request({"messages": item.messages}), None)
+    return d.tiers[0] if d.rule else None
+
+
+def run_eval(cfg: EvalConfig, progress=None) -> dict:
+    policy = load_policy(cfg.policy)
+    weak, strong = policy.classifier.weak_tier, policy.classifier.strong_tier
+    suite, suites = combined_suite(cfg.suites, cfg.limit)
+    judges = [i.id for i in suite.items if i.grader == "judge"]
+    if judges and not cfg.judge:
+        raise HybridAIError(f"{len(judges)} item(s) use the 'judge' grader (e.g. {judges[0]}): pass --judge to grade "
+                            f"them with the cloud tier")
+    cache = AnswerCache(cfg.cache or cache_dir() / "eval-answers.sqlite")
+    classifier = load_classifier(policy.classifier)
+    try:
+        tiers = {weak: (build_backend(weak, policy.tiers[weak]), policy.tiers[weak], policy.tiers[weak].model, "live")}
+        tiers[strong] = _strong_backend(cfg, policy, strong, suites)
+        judge = None
+        if cfg.judge:
+            from .judge import Judge
+
+            if tiers[strong][3] != "live":
+                raise HybridAIError("--judge needs the cloud tier live (its credentials in "
+                                    f"${policy.tiers[strong].api_key_env}, or --cloud live)")
+            judge = Judge(tiers[strong][0], policy.tiers[strong].generation, policy.tiers[strong].model, cache)
+        answers, timing = {}, {}
+        for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
+            backend, tier, label, mode = tiers[name]
+            t0, stats = time.perf_counter(), {}
+            answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
+                                         workers=1 if name == weak else cfg.workers, progress=progress, stats=stats)
+            wall = time.perf_counter() - t0
+            fresh = sum(1 for a in answers[name].values() if not a.cached and a.error is None)
+            busy = wall - stats["warmup_s"]
+            timing[name] = {"wall_s": wall, "load_s": stats["warmup_s"], "answered": fresh,
+                            "cached": sum(a.cached for a in answers[name].values()),
+                            "failed": sum(a.error is not None for a in answers[name].values()),
+                            "items_per_s": fresh / busy if fresh and busy > 0 else None}
+        rows = []
+        for item in suite.items:
+            request = parse_request({"messages": item.messages})
+            row = {"id": item.id, "messages": item.messages, "tags": list(item.tags), "grader": item.grader,
+                   "score": float(classifier.score(request)), "forced": _route_rule(policy, item)}
+            for name, key in ((weak, "local"), (strong, "cloud")):
+                a = answers[name][item.id]
+                m = measure(tiers[name][1], a)
+                row[key] = {"quality": _grade(item, a, judge), "cost_usd": m.cost_usd, "energy_wh": m.energy_wh,
+                            "latency_s": m.latency_s, "latency_source": m.latency_source,
+                            "cost_source": m.cost_source, "energy_source": m.energy_source,
+                            "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
+                            "error": a.error, "backend": a.backend, "cached": a.cached,
+                            "replay_kind": a.info.get("replay_kind"), "provenance": a.info.get("provenance"),
+                            "answer": a.text}
+            rows.append(row)
+    finally:
+        cache.close()
+    return _summarise(cfg, policy, suite, suites, tiers, rows, timing)
+
+
+def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
+    weak, strong = policy.classifier.weak_tier, policy.classifier.strong_tier
+    curve = sweep.curve(rows)
+    base = sweep.baselines(rows)
+    targets = {"target_quality": cfg.target_quality, "cloud_share": cfg.target_cloud_share,
+               "budget_usd": cfg.budget_usd}
+    if all(v is None for v in targets.values()):
+        targets["target_quality"] = 0.95
+    chosen = sweep.choose(curve, base["all_cloud"], **targets)
+    current = sweep.at_threshold(rows, policy.classifier.threshold)
+    summary = sweep.summary(chosen, base["all_cloud"]) if chosen else None
+    replay_kinds = Counter(r["cloud"]["replay_kind"] for r in rows if r["cloud"]["replay_kind"])
+    return {
+        "policy": {"name": policy.name, "source": str(resolve_policy_path(cfg.policy or "default"))
+                   if not isinstance(cfg.policy, dict) else "dict",
+                   "threshold": policy.classifier.threshold, "hash": policy.hash},
+        "suites": [{"name": s.meta.name, "items": len(s.items), "source": s.meta.source, "license": s.meta.license}
+                   for s in suites],
+        "tiers": {
+            "local": {"tier": weak, "mode": tiers[weak][3], "model": tiers[weak][2], **timing[weak]},
+            "cloud": {"tier": strong, "mode": tiers[strong][3], "model": tiers[strong][2], **timing[strong],
+                      "replayed": dict(replay_kinds), "standin_items": replay_kinds.get("standin", 0)},
+        },
+        "target": {k: v for k, v in targets.items() if v is not None},
+        "curve": [asdict(p) for p in curve],
+        "baselines": {k: [asdict(p) for p in v] if isinstance(v, list) else asdict(v) for k, v in base.items()},
+        "chosen": asdict(chosen) if chosen else None,
+        "current": asdict(current),
+        "summary": summary,
+        "items": rows,
+    }
