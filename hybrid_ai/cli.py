@@ -127,7 +127,8 @@ def _eval(args) -> int:
     cfg = EvalConfig(policy=args.policy, suites=args.suite or [DEFAULT_SUITE], target_quality=args.target_quality,
                      target_cloud_share=args.target_cloud_share, budget_usd=args.budget_usd, cloud=args.cloud,
                      replay_model=args.replay_model, replay_log=args.replay_log, standins=not args.no_standins,
-                     cache=args.cache, workers=args.workers, limit=args.limit, judge=args.judge)
+                     cache=args.cache, workers=args.workers, local_batch=args.local_batch, limit=args.limit,
+                     judge=args.judge)
     return main(cfg, Path(args.out), write_policy=args.write_policy)
 
 
@@ -152,6 +153,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--no-standins", action="store_true", help="do not use reference answers as cloud stand-ins")
     p.add_argument("--cache", default=None, help="answer cache (default ~/.cache/hybrid-ai/eval-answers.sqlite)")
     p.add_argument("--workers", type=int, default=8, help="concurrent requests to the cloud tier")
+    p.add_argument("--local-batch", type=int, default=8, help="local answers generated together (1: one by one, "
+                   "for interactive latency figures)")
     p.add_argument("--limit", type=int, default=None, help="only the first N items of each suite")
     p.add_argument("--judge", action="store_true", help="grade 'judge' items with the cloud tier (LLM-as-judge)")
     p.set_defaults(func=_eval)

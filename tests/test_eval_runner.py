@@ -80,3 +80,34 @@ def test_an_interrupted_run_keeps_its_answers_and_the_next_one_resumes(tmp_path)
     cached = [a.cached for a in answers.values()]
     assert cached[:3] == [True, True, False]  # what was answered before the interrupt is kept
     assert resumed.calls == cached.count(False) and all(a.text for a in answers.values())
+
+
+def test_batched_answers_of_the_real_slm_match_one_by_one(tmp_path):
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(
+        {"name": "b", "source": "written for the tests", "license": "CC0-1.0", "grader": "contains"}))
+    prompts = ["What is the capital of France?", "Name a colour.", "Write the plural of the word 'child'."]
+    (tmp_path / "items.jsonl").write_text("\n".join(json.dumps(
+        {"id": f"b{i}", "prompt": p, "reference": "x"}) for i, p in enumerate(prompts)))
+    s = load_suite(tmp_path)
+    tier = TransformersTier(generation=Generation(max_tokens=10))
+    backend = TransformersBackend("local", tier)
+    one = answer_items(s, "local", backend, tier.generation, "smollm2", AnswerCache(tmp_path / "1.db"))
+    many = answer_items(s, "local", backend, tier.generation, "smollm2", AnswerCache(tmp_path / "3.db"), batch=3)
+    assert [a.text for a in many.values()] == [a.text for a in one.values()]
+    assert [a.completion_tokens for a in many.values()] == [a.completion_tokens for a in one.values()]
+    assert [a.prompt_tokens for a in many.values()] == [a.prompt_tokens for a in one.values()]
+    assert {a.batch_size for a in many.values()} == {3} and {a.batch_size for a in one.values()} == {1}
+    assert len({a.latency_s for a in many.values()}) == 1  # each waited for the whole batch
+
+
+def test_a_cache_from_an_older_version_is_migrated_not_lost(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, item_id TEXT, tier TEXT, model TEXT, text TEXT)")
+    db.execute("INSERT INTO answers VALUES ('k', 'q0', 'local', 'm', 'kept')")
+    db.commit()
+    db.close()
+    cache = AnswerCache(tmp_path / "old.db")
+    got = cache.get("k")
+    assert got.text == "kept" and got.batch_size == 1 and got.cached

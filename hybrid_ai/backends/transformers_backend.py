@@ -105,6 +105,57 @@ class TransformersBackend(Backend):
         text = _cut_at_stop(lm.tokenizer.decode(out[0][n_in:], skip_special_tokens=True), request.stop)
         return self._result(lm, out, n_in, max_new, text.lstrip(), first.ttft_ms)
 
+    def complete_batch(self, requests, generation) -> list[BackendResult | BackendError]:
+        """Answer several requests in one left-padded generate() call (for evals: on this 2-core CPU, 16 short
+        answers take about a fifth of the time they take one by one, and greedy answers come out the same).
+        A request that cannot be prepared gets its BackendError; one with stop strings or a seed is answered
+        alone. Every result of the batch carries the batch's first-token time."""
+        results: list = [None] * len(requests)
+        batch = []
+        for i, request in enumerate(requests):
+            try:
+                if request.stop or request.seed is not None:
+                    results[i] = self.complete(request, generation)
+                else:
+                    batch.append((i, request, *self._prepare(request, generation)))
+            except BackendError as e:
+                results[i] = e
+        if not batch:
+            return results
+        lm = batch[0][2]
+        tok = lm.tokenizer
+        texts = [tok.apply_chat_template(r.as_openai_messages(), add_generation_prompt=True, tokenize=False)
+                 for _, r, *_ in batch]
+        with lm.lock:  # the tokenizer's padding side is shared state
+            side, tok.padding_side = tok.padding_side, "left"
+            try:
+                inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            finally:
+                tok.padding_side = side
+        kwargs = {k: v for k, v in batch[0][3].items() if k not in ("input_ids", "attention_mask")}
+        kwargs["max_new_tokens"] = max(b[5] for b in batch)
+        kwargs.update({k: v.to(lm.model.device) for k, v in inputs.items()})
+        first = _FirstToken(time.perf_counter())
+        try:
+            out = self._generate(lm, kwargs, batch[0][1], first)
+        except BackendError as e:
+            for i, *_ in batch:
+                results[i] = e
+            return results
+        width = int(inputs["input_ids"].shape[1])
+        eos = tok.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos])
+        for row, (i, request, lm, _, n_in, max_new) in enumerate(batch):
+            new = [int(t) for t in out[row][width:]][:max_new]
+            end = next((k + 1 for k, t in enumerate(new) if t in stops), len(new))
+            new = new[:end]
+            results[i] = BackendResult(
+                text=tok.decode(new, skip_special_tokens=True).lstrip(), model=lm.name, prompt_tokens=n_in,
+                completion_tokens=len(new), finish_reason="stop" if new and new[-1] in stops else "length",
+                ttft_ms=first.ttft_ms, info={"quantization": lm.quantization, "adapter": lm.adapter,
+                                             "device": lm.device, "batch_size": len(batch)})
+        return results
+
     def stream(self, request, generation, state):
         import threading
 

@@ -23,6 +23,7 @@ class Answer:
     ttft_ms: float | None = None
     error: str | None = None
     backend: str | None = None
+    batch_size: int = 1  # answers generated together (latency_s is the batch's wall time)
     cached: bool = False
     info: dict = field(default_factory=dict)  # the backend's info (replay provenance); not stored
 
@@ -42,9 +43,13 @@ class AnswerCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        cols = ", ".join(f"{f} TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend") else f"{f} REAL"
-                         for f in _FIELDS)
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, {cols})")
+        types = {f: "TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend") else "REAL" for f in _FIELDS}
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, "
+                         f"{', '.join(f'{f} {t}' for f, t in types.items())})")
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        for f in _FIELDS:  # a cache written by an older version: add the new columns, keep every answer
+            if f not in have:
+                self._db.execute(f"ALTER TABLE answers ADD COLUMN {f} {types[f]}")
 
     def get(self, key: str) -> Answer | None:
         with self._lock:
@@ -52,9 +57,10 @@ class AnswerCache:
         if row is None:
             return None
         a = Answer(**dict(zip(_FIELDS, row)), cached=True)
-        for f in ("prompt_tokens", "completion_tokens"):
+        for f in ("prompt_tokens", "completion_tokens", "batch_size"):
             v = getattr(a, f)
             setattr(a, f, None if v is None else int(v))
+        a.batch_size = a.batch_size or 1
         return a
 
     def put(self, key: str, answer: Answer) -> None:

@@ -2,7 +2,8 @@
 (telemetry/cost.py, telemetry/energy.py), so the report and the route log agree.
 
 - A live local answer: its wall time, energy from the tier's `device_watts` over that time (what the client
-  records where no RAPL / NVML counter exists), cost from the hardware rate plus that energy.
+  records where no RAPL / NVML counter exists), cost from the hardware rate plus that energy. An answer
+  generated in a batch of N is charged 1/N of the batch's time; its latency is the batch's wall time.
 - A live cloud answer: its token counts at the price table (or policy prices), energy from EcoLogits.
 - A replayed cloud answer: costed as if the recorded model had produced it (its token counts at that model's
   prices, EcoLogits for that model); its latency is not recorded, so it is estimated as
@@ -47,8 +48,9 @@ def measure(tier, answer) -> Measured:
         return Measured(0.0, "failed", 0.0, "failed", answer.latency_s, "measured")
     if isinstance(tier, TransformersTier):
         wall = answer.latency_s or 0.0
-        wh = estimate_local(tier.cost.device_watts, wall)
-        usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, wall, wh)
+        busy = wall / max(1, answer.batch_size or 1)
+        wh = estimate_local(tier.cost.device_watts, busy)
+        usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, busy, wh)
         return Measured(usd, source, wh, "estimated_device_watts", wall, "measured")
     if answer.backend == "replay":
         latency = CLOUD_FIRST_TOKEN_S + (answer.completion_tokens or 0) / CLOUD_TOKENS_PER_S

@@ -44,6 +44,7 @@ class EvalConfig:
     standins: bool = True
     cache: str | None = None
     workers: int = 8
+    local_batch: int = 8
     limit: int | None = None
     judge: bool = False
 
@@ -137,11 +138,13 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             backend, tier, label, mode = tiers[name]
             t0, stats = time.perf_counter(), {}
             answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
-                                         workers=1 if name == weak else cfg.workers, progress=progress, stats=stats)
+                                         workers=1 if name == weak else cfg.workers, batch=cfg.local_batch if name == weak
+                                         else 1, progress=progress, stats=stats)
             wall = time.perf_counter() - t0
             fresh = sum(1 for a in answers[name].values() if not a.cached and a.error is None)
             busy = wall - stats["warmup_s"]
             timing[name] = {"wall_s": wall, "load_s": stats["warmup_s"], "answered": fresh,
+                            "batch": cfg.local_batch if name == weak else 1,
                             "cached": sum(a.cached for a in answers[name].values()),
                             "failed": sum(a.error is not None for a in answers[name].values()),
                             "items_per_s": fresh / busy if fresh and busy > 0 else None}
