@@ -160,6 +160,36 @@ def _add_eval(sub) -> None:
     p.set_defaults(func=_eval)
 
 
+def _finetune(args) -> int:
+    from .finetune.command import run
+
+    return run(args)
+
+
+def _add_finetune(sub) -> None:
+    p = sub.add_parser("finetune", help="train a LoRA adapter for the local model (QLoRA on CUDA)",
+                       description="Fine-tune the policy's local model with LoRA (fp32 on CPU; 4-bit QLoRA on "
+                                   "CUDA) on chat examples or on the cloud answers in the route log.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", help="JSON lines: {messages: [...]} or {prompt, response}")
+    src.add_argument("--from-log", help="SQLite route log: cloud-answered requests become training pairs")
+    p.add_argument("--export", help="with --from-log/--data: write the training set here for review, do not train")
+    p.add_argument("--out", required=True, help="adapter folder (replaced atomically)")
+    p.add_argument("--policy", default=None, help="policy whose local tier is fine-tuned (default: bundled default)")
+    p.add_argument("--config", help="YAML with any of the options below (and dropout, target_modules, ...)")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
+    p.add_argument("--rank", type=int, help="LoRA rank (default 16)")
+    p.add_argument("--alpha", type=float, help="LoRA alpha (default 32)")
+    p.add_argument("--max-length", type=int, help="tokens per example (default 256)")
+    p.add_argument("--batch-size", type=int, help="examples per batch (default 8)")
+    p.add_argument("--heldout", type=float, help="held-out fraction for eval loss (default 0.1)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-chars", type=int, default=4000, help="--from-log: drop prompt+answer longer than this")
+    p.add_argument("--merge", action="store_true", help="also write merged full weights to OUT/merged")
+    p.set_defaults(func=_finetune)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrid-ai", description="Hybrid SLM/LLM routing: local when it can, "
                                      "cloud when it must, with cost and energy logged for every request.")
@@ -188,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_policy_check)
     _add_router(sub)
     _add_eval(sub)
+    _add_finetune(sub)
     return parser
 
 

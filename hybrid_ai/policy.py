@@ -234,6 +234,13 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
         # a router model named relative to the policy file travels with it
         policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(
             update={"model": str(path.parent / model)})})
+    tiers = {}
+    for name, tier in policy.tiers.items():  # so does an adapter named relative to it
+        adapter = getattr(tier, "adapter", None)
+        if adapter and not Path(adapter).is_absolute() and (path.parent / adapter).exists():
+            tiers[name] = tier.model_copy(update={"adapter": str(path.parent / adapter)})
+    if tiers:
+        policy = policy.model_copy(update={"tiers": {**policy.tiers, **tiers}})
     if policy.classifier.model and not Path(policy.classifier.model).exists():
         raise PolicyError(f"router model not found: {policy.classifier.model}", path=str(path), key="classifier.model")
     return policy

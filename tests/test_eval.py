@@ -190,3 +190,14 @@ def test_judge_items_need_the_judge_flag(tmp_path, capsys):
     suite = write_suite(tmp_path / "s", [{**ITEMS[0], "grader": "judge"}])
     assert main(["eval", "--suite", str(suite), "--cache", str(tmp_path / "c.db")]) == 2
     assert "pass --judge" in capsys.readouterr().err
+
+
+def test_outcomes_are_router_training_data(replayed):
+    """The loop after fine-tuning: an eval's outcomes.jsonl is what `hybrid-ai router train --data` reads."""
+    from hybrid_ai.routing.data import load_outcomes
+
+    tmp, _ = replayed
+    rows = load_outcomes(tmp / "r1" / "outcomes.jsonl")
+    items = {i["id"]: i for i in report(tmp / "r1")["items"]}
+    assert [(o.weak, o.strong) for o in rows] == [(i["local"]["quality"], i["cloud"]["quality"]) for i in items.values()]
+    assert rows[0].prompt == "What is the capital of France?"

@@ -86,6 +86,12 @@ def _converted_gguf(folder: str, gguf: str) -> Path:
     return dest
 
 
+def model_path(tier) -> tuple[str, str]:
+    """(a folder or hub id that transformers loads, the display name) for a tier's model; GGUF converted once."""
+    folder, gguf, name = resolve_source(tier.model, tier.gguf_file)
+    return (str(_converted_gguf(folder, gguf)) if gguf else folder), name
+
+
 def _pick(quantization: str, device: str) -> str:
     if quantization != "auto":
         return quantization
@@ -102,8 +108,7 @@ def _load(tier) -> LoadedModel:
     if tier.threads:
         torch.set_num_threads(tier.threads)
     quant = _pick(tier.quantization, device)
-    folder, gguf, name = resolve_source(tier.model, tier.gguf_file)
-    path = str(_converted_gguf(folder, gguf)) if gguf else folder
+    path, name = model_path(tier)
     kwargs: dict[str, Any] = {}
     if quant in ("nf4", "int8"):
         require("bitsandbytes", "local")
@@ -132,6 +137,17 @@ def _attach_adapter(model, adapter: str, base_name: str):
     peft = require("peft", "local")
     if not (Path(adapter) / "adapter_config.json").is_file():
         raise BackendError(f"adapter {adapter!r} has no adapter_config.json", kind="load")
+    trained = Path(adapter) / "training.json"  # written by `hybrid-ai finetune`: what the adapter was made for
+    if trained.is_file():
+        import json
+
+        from ..finetune.save import fingerprint
+
+        info = json.loads(trained.read_text(encoding="utf-8"))
+        want, have = info.get("base_fingerprint"), fingerprint(model.config)
+        if want and want != have:
+            raise BackendError(f"adapter {adapter!r} was trained for base model {info.get('base_model')!r} "
+                               f"({want}), not for base model {base_name!r} ({have})", kind="load")
     try:
         model = peft.PeftModel.from_pretrained(model, adapter)
     except (RuntimeError, ValueError, KeyError) as e:

@@ -72,6 +72,21 @@ def combined_suite(names: list[str], limit: int | None) -> tuple[Suite, list[Sui
     return Suite(meta, items, suites[0].path), suites
 
 
+def local_label(tier) -> str:
+    """What the local tier's answers are cached under: the model, its quantization, and its adapter with the
+    adapter weights' size and time (so a re-trained adapter is answered again, not read from the cache)."""
+    label = tier.model
+    quant = getattr(tier, "quantization", None)
+    if quant and quant != "auto":
+        label += f" [{quant}]"
+    adapter = getattr(tier, "adapter", None)
+    if adapter:
+        weights = sorted(Path(adapter).glob("adapter_model.*"))
+        stamp = "-".join(f"{w.stat().st_size}.{w.stat().st_mtime_ns}" for w in weights) or "missing"
+        label += f" + adapter {adapter} ({stamp})"
+    return label
+
+
 def cloud_mode(tier, wanted: str) -> str:
     if wanted in ("live", "replay"):
         return wanted
@@ -123,7 +138,8 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
     cache = AnswerCache(cfg.cache or cache_dir() / "eval-answers.sqlite")
     classifier = load_classifier(policy.classifier)
     try:
-        tiers = {weak: (build_backend(weak, policy.tiers[weak]), policy.tiers[weak], policy.tiers[weak].model, "live")}
+        tiers = {weak: (build_backend(weak, policy.tiers[weak]), policy.tiers[weak], local_label(policy.tiers[weak]),
+                        "live")}
         tiers[strong] = _strong_backend(cfg, policy, strong, suites)
         judge = None
         if cfg.judge:

@@ -1,0 +1,52 @@
+"""Fine-tuning settings: defaults sized for a 135M-parameter model on 2 CPU cores; every one can be set by a
+command-line option or a YAML `--config` file (options win). Unknown keys are rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import HybridAIError
+
+LLAMA_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class FinetuneConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(16, ge=1, le=512, description="LoRA rank r")
+    alpha: float = Field(32, gt=0, description="LoRA alpha (scale = alpha / rank)")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: list(LLAMA_LINEAR),
+                                      description="the linear layers that get adapters (Llama-style names)")
+    epochs: float = Field(8, gt=0, description="passes over the training split (fractions allowed)")
+    learning_rate: float = Field(2e-3, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
+    max_length: int = Field(256, ge=16, description="tokens per example; longer ones are truncated or dropped")
+    heldout: float = Field(0.1, ge=0, lt=1, description="fraction of examples kept out of training for eval loss")
+    seed: int = 0
+    dtype: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="CPU weights: auto = fp32 (safe everywhere)")
+    threads: int | None = Field(None, ge=1)
+
+
+def load_config(path: str | Path | None, overrides: dict) -> FinetuneConfig:
+    data = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise HybridAIError(f"{path}: cannot read the fine-tuning config: {e}") from None
+        if not isinstance(data, dict):
+            raise HybridAIError(f"{path}: the fine-tuning config must be a mapping")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return FinetuneConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise HybridAIError(f"{path or 'options'}: {key}: {why}") from None

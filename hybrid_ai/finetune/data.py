@@ -1,0 +1,115 @@
+"""Training examples for `hybrid-ai finetune`: JSON lines of `{"messages": [...]}` (the last message is the
+assistant's answer; every assistant message is trained on) or `{"prompt": ..., "response": ...}`, or pairs built
+from the route log (distillation: requests the cloud tier answered become the local model's training data).
+
+Every problem names the file, the line and the field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HybridAIError
+from ..jsonl import read_objects
+from ..types import parse_messages
+
+
+class DataError(HybridAIError):
+    """A training data file or route log that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Example:
+    messages: tuple[dict, ...]  # role/content dicts, ending with an assistant message
+    source: str  # "FILE line N" or "route log ID"
+
+
+def _example(row: dict, where: str) -> Example:
+    if "messages" in row:
+        try:
+            msgs = tuple({"role": m.role, "content": m.content} for m in parse_messages(row["messages"]))
+        except HybridAIError as e:
+            raise DataError(f"{where}: field {e}") from None
+    elif "prompt" in row or "response" in row:
+        for key in ("prompt", "response"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise DataError(f"{where}: field '{key}' must be a non-empty string")
+        msgs = ({"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]})
+    else:
+        raise DataError(f"{where}: missing field 'messages' (or 'prompt' and 'response')")
+    if msgs[-1]["role"] != "assistant" or not msgs[-1]["content"].strip():
+        raise DataError(f"{where}: field 'messages': the last message must be a non-empty assistant answer")
+    if not any(m["role"] == "user" for m in msgs):
+        raise DataError(f"{where}: field 'messages': no user message")
+    return Example(msgs, where)
+
+
+def load_examples(path: str | Path) -> list[Example]:
+    path = Path(path)
+    examples = [_example(row, where) for where, row in read_objects(path, DataError)]
+    if not examples:
+        raise DataError(f"{path}: no training examples (the file is empty)")
+    return examples
+
+
+def data_hash(examples: list[Example]) -> str:
+    blob = json.dumps([e.messages for e in examples], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.casefold()).strip()
+
+
+def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_chars: int = 4000) -> tuple[
+        list[Example], dict[str, int]]:
+    """(prompt, cloud answer) pairs from a SQLite route log written with `log_prompts: true`: requests routed to
+    the policy's strong tier that got an answer. Dropped and counted: answers shorter than `min_answer_chars`,
+    prompt + answer over `max_chars`, repeated prompts (the newest answer is kept), and prompts that the
+    policy's pattern rules keep local (personal data never becomes training data from the cloud log)."""
+    from ..policy import PatternRule
+
+    path = Path(db)
+    if not path.is_file():
+        raise DataError(f"{path}: no such route log")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT request_id, prompt, answer FROM route_log WHERE route = ? AND error IS NULL "
+                           "ORDER BY timestamp DESC", (policy.classifier.strong_tier,)).fetchall()
+    except sqlite3.Error as e:
+        raise DataError(f"{path}: not a hybrid-ai route log ({e})") from None
+    finally:
+        con.close()
+    private = [re.compile(p) for r in policy.rules if isinstance(r, PatternRule) and r.route != policy.classifier.strong_tier
+               for p in r.patterns]
+    counts = {"rows": len(rows), "no_text": 0, "too_short": 0, "too_long": 0, "duplicate": 0, "private": 0, "kept": 0}
+    seen, out = set(), []
+    for rid, prompt, answer in rows:
+        if not prompt or not answer:
+            counts["no_text"] += 1
+        elif len(answer.strip()) < min_answer_chars:
+            counts["too_short"] += 1
+        elif len(prompt) + len(answer) > max_chars:
+            counts["too_long"] += 1
+        elif any(p.search(prompt) for p in private):
+            counts["private"] += 1
+        elif _norm(prompt) in seen:
+            counts["duplicate"] += 1
+        else:
+            seen.add(_norm(prompt))
+            out.append(Example(({"role": "user", "content": prompt}, {"role": "assistant", "content": answer}),
+                               f"route log {rid}"))
+    counts["kept"] = len(out)
+    if counts["rows"] and counts["no_text"] == counts["rows"]:
+        raise DataError(f"{path}: the log holds no prompts or answers: set `telemetry.log_prompts: true` in the "
+                        f"policy to collect training data")
+    return out[::-1], counts
+
+
+def export(examples: list[Example], path: str | Path) -> None:
+    Path(path).write_text("".join(json.dumps({"messages": list(e.messages)}, ensure_ascii=False) + "\n"
+                                  for e in examples), encoding="utf-8")

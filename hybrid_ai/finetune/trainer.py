@@ -1,0 +1,150 @@
+"""The LoRA / QLoRA training loop: the policy's local model, PEFT adapters on its linear layers, AdamW with
+linear warmup and decay, loss on assistant tokens only, eval loss on a held-out split, a rich progress bar
+(step, loss, time left). Ctrl-C stops after the current step and saves a usable adapter.
+
+On CUDA the base is loaded in 4-bit nf4 with bitsandbytes and prepared with `prepare_model_for_kbit_training`
+(QLoRA); on CPU it trains in fp32 (or bf16 with `dtype: bf16`)."""
+
+from __future__ import annotations
+
+import math
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+
+from ..errors import require
+
+
+@dataclass
+class TrainResult:
+    model: object
+    tokenizer: object
+    device: str
+    quantization: str
+    metrics: dict = field(default_factory=dict)
+
+
+def load_base(tier, cfg):
+    """(model, tokenizer, device, quantization) ready for PEFT."""
+    torch = require("torch", "local")
+    transformers = require("transformers", "local")
+    from ..backends.local_model import model_path
+
+    transformers.utils.logging.disable_progress_bar()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    path, _ = model_path(tier)
+    device = "cuda" if torch.cuda.is_available() and tier.device != "cpu" else "cpu"
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    if device == "cuda":
+        require("bitsandbytes", "local")
+        peft = require("peft", "local")
+        q = transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                            bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, quantization_config=q, device_map={"": 0})
+        model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        return model, tok, device, "nf4"
+    dtype = torch.bfloat16 if cfg.dtype == "bf16" else torch.float32
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    return model, tok, device, "bf16" if cfg.dtype == "bf16" else "none"
+
+
+def _batches(n: int, size: int, rng: random.Random):
+    """Shuffled batches of example indices, epoch after epoch."""
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        yield from (order[k:k + size] for k in range(0, n, size))
+
+
+def _collate(torch, enc, idx, pad_id: int, device: str):
+    width = max(len(enc.input_ids[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(idx), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for r, i in enumerate(idx):
+        n = len(enc.input_ids[i])
+        ids[r, :n] = torch.tensor(enc.input_ids[i])
+        labels[r, :n] = torch.tensor(enc.labels[i])
+        mask[r, :n] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+def eval_loss(torch, model, enc, pad_id, device, batch_size) -> float | None:
+    """Mean loss per answer token over the held-out split (None when there is none)."""
+    if not enc.input_ids:
+        return None
+    model.eval()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for k in range(0, len(enc.input_ids), batch_size):
+            b = _collate(torch, enc, list(range(k, min(k + batch_size, len(enc.input_ids)))), pad_id, device)
+            n = int((b["labels"][:, 1:] != -100).sum())
+            total += float(model(**b).loss) * n
+            tokens += n
+    model.train()
+    return total / max(tokens, 1)
+
+
+def train(tier, cfg, train_enc, heldout_enc, progress=None) -> TrainResult:
+    torch = require("torch", "local")
+    peft = require("peft", "local")
+    torch.manual_seed(cfg.seed)
+    model, tok, device, quant = load_base(tier, cfg)
+    lora = peft.LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                           target_modules=cfg.target_modules, task_type="CAUSAL_LM")
+    try:
+        model = peft.get_peft_model(model, lora)
+    except ValueError as e:  # e.g. target modules that this architecture does not have
+        from ..errors import HybridAIError
+
+        raise HybridAIError(f"LoRA config does not fit the model: {e}") from None
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    rng = random.Random(cfg.seed)
+    n = len(train_enc.input_ids)
+    per_epoch = math.ceil(n / cfg.batch_size)
+    total_batches = max(1, round(per_epoch * cfg.epochs))
+    total_steps = math.ceil(total_batches / cfg.grad_accum)
+    warm = max(1, int(cfg.warmup_ratio * total_steps))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
+                            weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total_steps - s) / max(1, total_steps - warm))))
+    m = {"eval_loss_before": eval_loss(torch, model, heldout_enc, pad_id, device, cfg.batch_size),
+         "losses": [], "steps": 0, "total_steps": total_steps, "interrupted": False}
+    task = progress.add_task("fine-tuning", total=total_steps, loss=float("nan")) if progress else None
+    model.train()
+    batches = _batches(n, cfg.batch_size, rng)
+    t0 = time.perf_counter()
+    step_times = []
+    try:
+        done = 0
+        while done < total_batches:
+            ts = time.perf_counter()
+            loss_sum = 0.0
+            for _ in range(min(cfg.grad_accum, total_batches - done)):
+                b = _collate(torch, train_enc, next(batches), pad_id, device)
+                loss = model(**b).loss / cfg.grad_accum
+                loss.backward()
+                loss_sum += float(loss.detach())
+                done += 1
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step_times.append(time.perf_counter() - ts)
+            m["losses"].append(round(loss_sum, 4))
+            m["steps"] += 1
+            if progress:
+                progress.update(task, advance=1, loss=loss_sum)
+    except KeyboardInterrupt:
+        m["interrupted"] = True  # the adapter as it is now is saved by the caller
+    m["train_s"] = time.perf_counter() - t0
+    m["step_s_mean"] = sum(step_times) / len(step_times) if step_times else None
+    m["eval_loss_after"] = eval_loss(torch, model, heldout_enc, pad_id, device, cfg.batch_size)
+    m["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device == "cuda":
+        m["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    m["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return TrainResult(model, tok, device, quant, m)
