@@ -41,9 +41,9 @@ def main_() -> None:
     print(f"\n{'run':42s} {'wall s':>8s} {'local items/s':>14s} {'cloud items/s':>14s} {'local load s':>13s}")
     for name, s, r in rows:
         t = r["tiers"] if r else None
-        ips = (lambda k: f"{t[k]['items_per_s']:.2f}" if t and t[k]["items_per_s"] else "-")
+        ips = [f"{t[k]['items_per_s']:.2f}" if t and t[k]["items_per_s"] else "-" for k in ("local", "cloud")]
         load = f"{t['local']['load_s']:.1f}" if t else "-"
-        print(f"{name:42s} {s:8.1f} {ips('local'):>14s} {ips('cloud'):>14s} {load:>13s}")
+        print(f"{name:42s} {s:8.1f} {ips[0]:>14s} {ips[1]:>14s} {load:>13s}")
 
 
 if __name__ == "__main__":

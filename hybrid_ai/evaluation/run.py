@@ -151,11 +151,12 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             judge = Judge(tiers[strong][0], policy.tiers[strong].generation, policy.tiers[strong].model, cache)
         answers, timing = {}, {}
         for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
-            backend, tier, label, mode = tiers[name]
+            backend, _, label, _ = tiers[name]
+            local = name == weak
             t0, stats = time.perf_counter(), {}
             answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
-                                         workers=1 if name == weak else cfg.workers, batch=cfg.local_batch if name == weak
-                                         else 1, progress=progress, stats=stats)
+                                         workers=1 if local else cfg.workers, batch=cfg.local_batch if local else 1,
+                                         progress=progress, stats=stats)
             wall = time.perf_counter() - t0
             fresh = sum(1 for a in answers[name].values() if not a.cached and a.error is None)
             busy = wall - stats["warmup_s"]

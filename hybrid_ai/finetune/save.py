@@ -38,6 +38,9 @@ def atomic_write(out: Path, write) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the adapter folder is an ordinary one
     try:
         write(tmp)
         _replace_dir(tmp, out)
