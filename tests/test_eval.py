@@ -168,6 +168,14 @@ def test_live_cloud_tier_through_litellm(upstream, cloud_key, tmp_path):
     assert r["tiers"]["cloud"]["mode"] == "live" and r["tiers"]["cloud"]["answered"] == 2
     assert all(i["cloud"]["backend"] == "litellm" and i["cloud"]["latency_source"] == "measured" for i in r["items"])
     assert all(i["cloud"]["cost_source"] == "litellm_price_table" for i in r["items"])
+    # later, offline: the answers that live run cached are replayed, with their provenance
+    assert main(["eval", "--suite", str(suite), "--policy", str(policy), "--cache", str(tmp_path / "c.db"),
+                 "--out", str(tmp_path / "offline"), "--cloud", "replay", "--replay-model", "openai/gpt-4o-mini",
+                 "--no-standins"]) == 0
+    off = report(tmp_path / "offline")
+    assert off["tiers"]["cloud"]["mode"] == "replay" and off["tiers"]["cloud"]["replayed"] == {"eval_cache": 2}
+    assert [i["cloud"]["answer"] for i in off["items"]] == [i["cloud"]["answer"] for i in r["items"]]
+    assert all("eval answer cache" in i["cloud"]["provenance"] for i in off["items"])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,7 +4,8 @@ Each recorded answer carries its provenance (where it was recorded) and its kind
 text), `outcome` (only whether the model was right, as in RouteLLM's MMLU files: the answer is replayed as the
 reference when it was right and as an empty answer when not, one token either way), `standin` (an item written
 for this repo whose reference answer stands in for a frontier model's) or `route_log` (an answer the project's
-own SQLite route log kept, with `log_prompts: true`). Token counts come from litellm's
+own SQLite route log kept, with `log_prompts: true`) or `eval_cache` (what an earlier live `hybrid-ai eval` of
+the same model and settings got, from the eval answer cache). Token counts come from litellm's
 `token_counter` for the named model (its bundled tokenizer where litellm has one, else cl100k_base), so cost
 and energy are computed as if that model had produced the answer. A prompt with no recording fails with
 `BackendError(kind="replay_miss")`, which the client treats like any other tier failure."""
@@ -47,8 +48,9 @@ class ReplayBackend(Backend):
     runs_locally = False
     cacheable = False  # the eval cache would only duplicate what is already recorded
 
-    def __init__(self, tier_name: str, model: str, recordings: dict[str, Recorded]):
+    def __init__(self, tier_name: str, model: str, recordings: dict[str, Recorded], answer_cache=None):
         self.tier_name, self.model, self.recordings = tier_name, model, recordings
+        self.answer_cache = answer_cache  # an eval AnswerCache: what an earlier live eval of `model` answered
 
     @classmethod
     def from_suite(cls, tier_name: str, suite, model: str, *, standins: bool = True) -> ReplayBackend:
@@ -90,6 +92,16 @@ class ReplayBackend(Backend):
                for prompt, answer, rid, ts in rows}
         return cls(tier_name, model, rec)
 
+    def _from_answer_cache(self, request, generation) -> Recorded | None:
+        """The answer an earlier live eval got from `model` with these generation settings, if it is cached."""
+        from ..evaluation.cache import answer_key
+
+        key = answer_key(self.model, generation.model_dump(mode="json"), request.as_openai_messages())
+        got = self.answer_cache.get(key)
+        if got is None or got.text is None:
+            return None
+        return Recorded(got.text, f"eval answer cache {self.answer_cache.path} ({self.model})", "eval_cache")
+
     def update(self, other: ReplayBackend) -> ReplayBackend:
         """Add another source's recordings (ours win where both have one)."""
         self.recordings = {**other.recordings, **self.recordings}
@@ -100,6 +112,8 @@ class ReplayBackend(Backend):
 
     def complete(self, request, generation) -> BackendResult:
         hit = self.recordings.get(replay_key(request.messages)) or self.recordings.get(request.text)
+        if hit is None and self.answer_cache is not None:
+            hit = self._from_answer_cache(request, generation)
         if hit is None:
             raise BackendError(f"no recorded answer of {self.model} for this prompt", tier=self.tier_name,
                                kind="replay_miss")

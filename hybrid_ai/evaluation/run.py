@@ -3,7 +3,8 @@ for the target, and return everything the reports show (evaluation/report.py wri
 
 The weak tier (local) always runs live. The strong tier (cloud) runs live when its credentials are there
 (`cloud="auto"`: the policy's `api_key_env` is set, or it needs none) and is otherwise replayed from recorded
-answers: the suites' recordings of `replay_model`, their stand-ins, and, if given, a route log."""
+answers: the suites' recordings of `replay_model`, their stand-ins, if given a route log, and last what an
+earlier live eval of `replay_model` left in the answer cache."""
 
 from __future__ import annotations
 
@@ -94,14 +95,14 @@ def cloud_mode(tier, wanted: str) -> str:
     return "live" if isinstance(tier, LiteLLMTier) and has_key else "replay"
 
 
-def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite]):
+def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cache: AnswerCache):
     from ..backends.replay import ReplayBackend
 
     tier = policy.tiers[name]
     mode = cloud_mode(tier, cfg.cloud)
     if mode == "live":
         return build_backend(name, tier), tier, tier.model, "live"
-    backend = ReplayBackend(name, cfg.replay_model, {})
+    backend = ReplayBackend(name, cfg.replay_model, {}, answer_cache=cache)
     for s in suites:
         backend.update(ReplayBackend.from_suite(name, s, cfg.replay_model, standins=cfg.standins))
     if cfg.replay_log:
@@ -140,7 +141,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
     try:
         tiers = {weak: (build_backend(weak, policy.tiers[weak]), policy.tiers[weak], local_label(policy.tiers[weak]),
                         "live")}
-        tiers[strong] = _strong_backend(cfg, policy, strong, suites)
+        tiers[strong] = _strong_backend(cfg, policy, strong, suites, cache)
         judge = None
         if cfg.judge:
             from .judge import Judge
