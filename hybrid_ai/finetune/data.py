@@ -56,6 +56,47 @@ def load_examples(path: str | Path) -> list[Example]:
     return examples
 
 
+def load_prompts(path: str | Path) -> list[tuple[dict, ...]]:
+    """Prompts for rehearsal: JSON lines with `prompt` or `messages` (without the answer)."""
+    path = Path(path)
+    out = []
+    for where, row in read_objects(path, DataError):
+        if isinstance(row.get("prompt"), str) and row["prompt"].strip():
+            out.append(({"role": "user", "content": row["prompt"]},))
+        elif "messages" in row:
+            try:
+                out.append(tuple({"role": m.role, "content": m.content} for m in parse_messages(row["messages"])))
+            except HybridAIError as e:
+                raise DataError(f"{where}: field {e}") from None
+        else:
+            raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
+    if not out:
+        raise DataError(f"{path}: no prompts (the file is empty)")
+    return out
+
+
+def rehearsal(tier, prompts: list[tuple[dict, ...]], max_tokens: int, progress=None) -> list[Example]:
+    """The local model's own answers to `prompts`, as training examples: mixed into the training set they keep
+    the adapter from forgetting what the model already did well on them (rehearsal / self-distillation)."""
+    from ..backends.transformers_backend import TransformersBackend
+    from ..policy import Generation
+    from ..types import parse_request
+
+    backend = TransformersBackend("local", tier)
+    gen = Generation(max_tokens=max_tokens, temperature=0.0, repetition_penalty=tier.generation.repetition_penalty)
+    task = progress.add_task("rehearsal answers", total=len(prompts), loss=float("nan")) if progress else None
+    out = []
+    for k in range(0, len(prompts), 8):
+        chunk = prompts[k:k + 8]
+        results = backend.complete_batch([parse_request({"messages": list(m)}) for m in chunk], gen)
+        for msgs, r in zip(chunk, results):
+            if not isinstance(r, Exception) and r.text.strip():
+                out.append(Example((*msgs, {"role": "assistant", "content": r.text}), "rehearsal"))
+        if progress:
+            progress.advance(task, len(chunk))
+    return out
+
+
 def data_hash(examples: list[Example]) -> str:
     blob = json.dumps([e.messages for e in examples], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
