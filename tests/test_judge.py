@@ -46,3 +46,18 @@ def test_judge_needs_a_live_cloud_tier(tmp_path, capsys):
     assert main(["eval", "--suite", str(suite), "--policy", str(policy), "--cache", str(tmp_path / "c.db"),
                  "--judge"]) == 2
     assert "--judge needs the cloud tier live" in capsys.readouterr().err
+
+
+def test_a_judge_without_a_verdict_scores_zero_and_is_counted(tmp_path, cloud_key):
+    stub = FailingUpstream(reply="I would rather not say.")
+    try:
+        suite = write_suite(tmp_path / "s", [{**ITEMS[0], "grader": "judge"}])
+        policy = write_policy(tmp_path / "p.yaml", stub.base)
+        assert main(["eval", "--suite", str(suite), "--policy", str(policy), "--cache", str(tmp_path / "c.db"),
+                     "--judge", "--target-quality", "0", "--out", str(tmp_path / "r")]) == 0
+        r = json.loads((tmp_path / "r" / "report.json").read_text())
+        assert r["tiers"]["local"]["judge_unscored"] == 1 and r["tiers"]["cloud"]["judge_unscored"] == 1
+        assert r["items"][0]["local"]["quality"] == 0.0 and r["items"][0]["local"]["unscored"]
+        assert "the judge gave no verdict on 1 local and 1 cloud answers" in (tmp_path / "r" / "report.md").read_text()
+    finally:
+        stub.close()

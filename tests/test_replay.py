@@ -58,3 +58,8 @@ def test_replay_from_the_route_log(tmp_path, upstream, cloud_key):
     assert r.info["replay_kind"] == "route_log" and live.id in r.info["provenance"]
     with pytest.raises(BackendError, match="no recorded answer"):
         replay.complete(parse_request({"messages": user("Something never asked.")}), Generation())
+
+
+def test_a_missing_route_log_is_a_clear_error(tmp_path):
+    with pytest.raises(BackendError, match="no such route log"):
+        ReplayBackend.from_route_log("cloud", tmp_path / "nope.db", GPT4)

@@ -80,6 +80,10 @@ class ReplayBackend(Backend):
         them), keyed by the prompt text; the newest answer per prompt wins."""
         import sqlite3
 
+        from pathlib import Path
+
+        if not Path(path).is_file():
+            raise BackendError(f"{path}: no such route log", tier=tier_name, kind="replay_miss")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             rows = db.execute("SELECT prompt, answer, request_id, timestamp FROM route_log WHERE route = ? AND "

@@ -82,6 +82,9 @@ def provenance_lines(result: dict) -> list[str]:
         if c["standin_items"]:
             lines.append(f"{c['standin_items']} items were scored with their reference answer standing in for the "
                          f"frontier model (written for this repo; no real recorded answer exists)")
+    if t["local"]["judge_unscored"] or c["judge_unscored"]:
+        lines.append(f"the judge gave no verdict on {t['local']['judge_unscored']} local and {c['judge_unscored']} "
+                     f"cloud answers; they count as wrong")
     return lines
 
 

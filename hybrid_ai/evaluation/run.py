@@ -111,14 +111,14 @@ def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cac
     return backend, costed, f"replay:{cfg.replay_model}", "replay"
 
 
-def _grade(item, answer, judge) -> float:
+def _grade(item, answer, judge) -> float | None:
+    """The answer's quality in [0, 1]; None when the judge gave no verdict (scored 0 and counted)."""
     if answer.error is not None or answer.text is None:
         return 0.0
     if answer.info.get("replay_kind") == "outcome":
         return float(bool(answer.info.get("recorded_correct")))
     if item.grader == "judge":
-        verdict = judge.grade(item.messages[-1]["content"], item.reference, answer.text) if judge else None
-        return 0.0 if verdict is None else verdict
+        return judge.grade(item.messages[-1]["content"], item.reference, answer.text) if judge else None
     return GRADERS[item.grader](answer.text, item.reference)
 
 
@@ -174,7 +174,9 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             for name, key in ((weak, "local"), (strong, "cloud")):
                 a = answers[name][item.id]
                 m = measure(tiers[name][1], a)
-                row[key] = {"quality": _grade(item, a, judge), "cost_usd": m.cost_usd, "energy_wh": m.energy_wh,
+                quality = _grade(item, a, judge)
+                row[key] = {"quality": quality or 0.0, "unscored": quality is None, "cost_usd": m.cost_usd,
+                            "energy_wh": m.energy_wh,
                             "latency_s": m.latency_s, "latency_source": m.latency_source,
                             "cost_source": m.cost_source, "energy_source": m.energy_source,
                             "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
@@ -199,6 +201,7 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
     current = sweep.at_threshold(rows, policy.classifier.threshold)
     summary = sweep.summary(chosen, base["all_cloud"]) if chosen else None
     replay_kinds = Counter(r["cloud"]["replay_kind"] for r in rows if r["cloud"]["replay_kind"])
+    unscored = {k: sum(r[k]["unscored"] for r in rows) for k in ("local", "cloud")}
     return {
         "policy": {"name": policy.name, "source": str(resolve_policy_path(cfg.policy or "default"))
                    if not isinstance(cfg.policy, dict) else "dict",
@@ -206,9 +209,11 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
         "suites": [{"name": s.meta.name, "items": len(s.items), "source": s.meta.source, "license": s.meta.license}
                    for s in suites],
         "tiers": {
-            "local": {"tier": weak, "mode": tiers[weak][3], "model": tiers[weak][2], **timing[weak]},
+            "local": {"tier": weak, "mode": tiers[weak][3], "model": tiers[weak][2], **timing[weak],
+                      "judge_unscored": unscored["local"]},
             "cloud": {"tier": strong, "mode": tiers[strong][3], "model": tiers[strong][2], **timing[strong],
-                      "replayed": dict(replay_kinds), "standin_items": replay_kinds.get("standin", 0)},
+                      "replayed": dict(replay_kinds), "standin_items": replay_kinds.get("standin", 0),
+                      "judge_unscored": unscored["cloud"]},
         },
         "target": {k: v for k, v in targets.items() if v is not None},
         "curve": [asdict(p) for p in curve],
