@@ -113,6 +113,7 @@ def test_replay_provenance_and_costs_are_reported(replayed):
     assert m["energy_source"] == "ecologits" and m["energy_wh"] > 0 and m["latency_source"] == "estimated"
     md = (tmp / "r1" / "report.md").read_text()
     assert "replayed, not live" in md and "2 items were scored with their reference answer standing in" in md
+    assert "router trained on these items: skipped (4 items; 5-fold training needs at least 25)" in md
     outcomes = [json.loads(x) for x in (tmp / "r1" / "outcomes.jsonl").read_text().splitlines()]
     assert len(outcomes) == 4 and {"messages", "weak_correct", "strong_correct"} <= set(outcomes[0])
 

@@ -53,3 +53,26 @@ def test_forced_routes_hold_at_every_threshold_and_summary_is_relative_to_all_cl
     assert s["cost_saving"] == pytest.approx(1 - (4 * 0.001 + 3 * 0.01) / (7 * 0.01))
     assert s["energy_saving"] == pytest.approx(1 - (4 * 0.1 + 3 * 0.5) / (7 * 0.5))
     assert s["quality_retention"] == pytest.approx(1.0 / (6 / 7))  # above 1: the router beats all-cloud here
+
+
+def test_a_router_fit_on_the_suites_own_outcomes_is_scored_out_of_fold():
+    """Easy prompts the local tier gets right, hard ones it gets wrong: the cross-validated router learns to
+    keep the easy ones local, which a random score cannot."""
+    from hybrid_ai.evaluation.own_router import cross_validated
+
+    def item(i, easy):
+        text = f"What is the capital of country {i}?" if easy else \
+            f"A train leaves at {i}:15 going {3 * i + 40} km/h; another leaves {i % 5 + 1} hours later at " \
+            f"{2 * i + 55} km/h. After how many hours, and how many km from the start, does it catch up? Show steps."
+        return {**row(0.5, 1.0 if easy else 0.0, 1.0), "messages": [{"role": "user", "content": text}],
+                "tags": ["easy" if easy else "math"]}
+
+    rows = [item(i, i % 2 == 0) for i in range(60)]
+    all_cloud = baselines(rows)["all_cloud"]
+    own = cross_validated(rows, 5, {"target_quality": 0.95}, all_cloud)
+    assert own["folds"] == 5 and len(own["scores"]) == 60
+    assert own["summary"]["local_share"] >= 0.45  # nearly every easy item stays local
+    assert own["summary"]["quality_retention"] >= 0.95
+    assert "needs at least" in cross_validated(rows[:10], 5, {"target_quality": 0.95}, all_cloud)["skipped"]
+    same = [{**r, "local": {**r["local"], "quality": 1.0}} for r in rows]
+    assert "nothing to learn" in cross_validated(same, 5, {"target_quality": 0.95}, all_cloud)["skipped"]

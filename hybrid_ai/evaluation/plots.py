@@ -41,7 +41,11 @@ def _baseline_marks(ax, result, x):
 def quality_vs_share(result: dict) -> bytes:
     fig, ax = _fig()
     c = result["curve"]
-    ax.plot([100 * p["cloud_share"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (router)")
+    ax.plot([100 * p["cloud_share"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (policy's router)")
+    own = result.get("own_router", {}).get("curve")
+    if own:
+        ax.plot([100 * p["cloud_share"] for p in own], [100 * p["quality"] for p in own], "-", lw=1.5,
+                color="tab:purple", label="router trained on these items (out-of-fold)")
     r = result["baselines"]["random"]
     ax.plot([100 * p["cloud_share"] for p in r], [100 * p["quality"] for p in r], "--", color="grey",
             label="random routing")
@@ -56,7 +60,7 @@ def quality_vs_share(result: dict) -> bytes:
 def quality_vs_cost(result: dict) -> bytes:
     fig, ax = _fig()
     c = [p for p in result["curve"] if p["cost_usd"] is not None]
-    ax.plot([p["cost_usd"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (router)")
+    ax.plot([p["cost_usd"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (policy's router)")
     r = [p for p in result["baselines"]["random"] if p["cost_usd"] is not None]
     ax.plot([p["cost_usd"] for p in r], [100 * p["quality"] for p in r], "--", color="grey", label="random routing")
     _baseline_marks(ax, result, lambda p: p["cost_usd"])

@@ -45,6 +45,9 @@ def _rows(result: dict) -> list[tuple[str, dict]]:
     if result["chosen"]:
         rows.append((f"hybrid, chosen (threshold {threshold(result['chosen']['threshold'])})", result["chosen"]))
     rows.append((f"hybrid, policy now (threshold {threshold(result['policy']['threshold'])})", result["current"]))
+    own = result.get("own_router", {})
+    if own.get("chosen"):
+        rows.append((f"hybrid, router fit on these items ({own['folds']}-fold CV)", own["chosen"]))
     rows.append(("random, same cloud share" if result["chosen"] else "random, 50% cloud",
                  _random_at(b["random"], result["chosen"]["cloud_share"] if result["chosen"] else 0.5)))
     rows.append(("oracle", b["oracle"]))
@@ -82,6 +85,15 @@ def provenance_lines(result: dict) -> list[str]:
         if c["standin_items"]:
             lines.append(f"{c['standin_items']} items were scored with their reference answer standing in for the "
                          f"frontier model (written for this repo; no real recorded answer exists)")
+    own = result.get("own_router", {})
+    if own.get("summary"):
+        o = own["summary"]
+        lines.append(f"a router trained on these items' own outcomes ({own['folds']}-fold, each item scored by a model "
+                     f"that did not see it) reaches the target with local share {pct(o['local_share'])}, cost saving "
+                     f"{pct(o['cost_saving'])}, energy saving {pct(o['energy_saving'])}: "
+                     f"`hybrid-ai router train --data outcomes.jsonl` builds it")
+    elif own.get("skipped"):
+        lines.append(f"router trained on these items: skipped ({own['skipped']})")
     if t["local"]["judge_unscored"] or c["judge_unscored"]:
         lines.append(f"the judge gave no verdict on {t['local']['judge_unscored']} local and {c['judge_unscored']} "
                      f"cloud answers; they count as wrong")

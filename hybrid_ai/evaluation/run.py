@@ -46,6 +46,7 @@ class EvalConfig:
     cache: str | None = None
     workers: int = 8
     local_batch: int = 8
+    router_folds: int = 5
     limit: int | None = None
     judge: bool = False
 
@@ -200,6 +201,9 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
     chosen = sweep.choose(curve, base["all_cloud"], **targets)
     current = sweep.at_threshold(rows, policy.classifier.threshold)
     summary = sweep.summary(chosen, base["all_cloud"]) if chosen else None
+    from .own_router import cross_validated
+
+    own = cross_validated(rows, cfg.router_folds, targets, base["all_cloud"])
     replay_kinds = Counter(r["cloud"]["replay_kind"] for r in rows if r["cloud"]["replay_kind"])
     unscored = {k: sum(r[k]["unscored"] for r in rows) for k in ("local", "cloud")}
     return {
@@ -221,5 +225,6 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
         "chosen": asdict(chosen) if chosen else None,
         "current": asdict(current),
         "summary": summary,
-        "items": rows,
+        "own_router": {k: v for k, v in own.items() if k != "scores"},
+        "items": [{**r, "own_router_score": own["scores"][i]} if "scores" in own else r for i, r in enumerate(rows)],
     }

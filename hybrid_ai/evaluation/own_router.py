@@ -1,0 +1,40 @@
+"""A router trained on the suite's own outcomes, scored out-of-fold: what calibrating the classifier on *your*
+traffic would give, next to the policy's router, without scoring any item with a model that saw it.
+
+Each item's outcome is (local quality, cloud quality); `routing.train.out_of_fold` trains on K-1 folds
+(stratified by the item's first tag) and scores the held-out fold. The threshold is then chosen on the same items,
+as it is for the policy's router. Needs the `train` extra (scikit-learn) and enough items (20+ per training fold
+and both right and wrong local answers); otherwise it is skipped with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ..errors import HybridAIError
+from . import sweep
+
+
+def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> dict:
+    from ..routing.data import Outcome
+
+    if folds < 2:
+        return {"skipped": "off (--router-folds 0)"}
+    need = -(-20 * folds // (folds - 1))  # each training fold needs 20 rows
+    if len(rows) < need:
+        return {"skipped": f"{len(rows)} items; {folds}-fold training needs at least {need}"}
+    outcomes = [Outcome("\n".join(m["content"] for m in r["messages"]), r["local"]["quality"], r["cloud"]["quality"],
+                        (r["tags"] or ["-"])[0], len(r["messages"])) for r in rows]
+    if len({o.weak >= 0.5 for o in outcomes}) < 2:
+        return {"skipped": "the local tier was right on every item or on none: nothing to learn"}
+    try:
+        from ..routing.train import out_of_fold
+
+        scores = out_of_fold(outcomes, folds)
+    except (HybridAIError, ValueError) as e:
+        return {"skipped": f"training failed: {e}"}
+    scored = [{**r, "score": s} for r, s in zip(rows, scores)]
+    curve = sweep.curve(scored)
+    chosen = sweep.choose(curve, all_cloud, **targets)
+    return {"folds": folds, "scores": scores, "curve": [asdict(p) for p in curve],
+            "chosen": asdict(chosen) if chosen else None,
+            "summary": sweep.summary(chosen, all_cloud) if chosen else None}
