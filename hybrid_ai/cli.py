@@ -121,8 +121,9 @@ def _add_router(sub) -> None:
 def _eval(args) -> int:
     from pathlib import Path
 
+    from .evaluation import DEFAULT_SUITE
     from .evaluation.command import main
-    from .evaluation.run import DEFAULT_SUITE, EvalConfig
+    from .evaluation.run import EvalConfig
 
     cfg = EvalConfig(policy=args.policy, suites=args.suite or [DEFAULT_SUITE], target_quality=args.target_quality,
                      target_cloud_share=args.target_cloud_share, budget_usd=args.budget_usd, cloud=args.cloud,
@@ -133,7 +134,7 @@ def _eval(args) -> int:
 
 
 def _add_eval(sub) -> None:
-    from .evaluation.run import DEFAULT_SUITE, REPLAY_MODEL
+    from .evaluation import DEFAULT_SUITE, REPLAY_MODEL
 
     p = sub.add_parser("eval", help="quality / cost / energy of routing on eval suites, with a report",
                        description="Answer every item once per tier (cached), grade, evaluate every threshold "

@@ -20,7 +20,7 @@ from ..errors import HybridAIError
 from ..policy import LiteLLMTier, load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
 from ..types import parse_request
-from . import sweep
+from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
 from .graders import GRADERS
 from .measure import measure, replay_tier
@@ -28,8 +28,6 @@ from .runner import answer_items
 from .suite import Suite, SuiteMeta, load_suite
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "evals"
-DEFAULT_SUITE = "assistant-traffic"
-REPLAY_MODEL = "gpt-4-1106-preview"
 
 
 @dataclass
