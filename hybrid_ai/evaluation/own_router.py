@@ -18,7 +18,7 @@ def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> d
     from ..routing.data import Outcome
 
     if folds < 2:
-        return {"skipped": "off (--router-folds 0)"}
+        return {"skipped": "--router-folds 0"}
     need = -(-20 * folds // (folds - 1))  # each training fold needs 20 rows
     if len(rows) < need:
         return {"skipped": f"{len(rows)} items; {folds}-fold training needs at least {need}"}
