@@ -177,7 +177,7 @@ def _add_finetune(sub) -> None:
     src.add_argument("--data", help="JSON lines: {messages: [...]} or {prompt, response}")
     src.add_argument("--from-log", help="SQLite route log: cloud-answered requests become training pairs")
     p.add_argument("--export", help="with --from-log/--data: write the training set here for review, do not train")
-    p.add_argument("--out", required=True, help="adapter folder (replaced atomically)")
+    p.add_argument("--out", help="adapter folder (replaced atomically); not needed with --export")
     p.add_argument("--policy", default=None, help="policy whose local tier is fine-tuned (default: bundled default)")
     p.add_argument("--config", help="YAML with any of the options below (and dropout, target_modules, ...)")
     p.add_argument("--epochs", type=float)

@@ -98,10 +98,9 @@ def test_the_route_log_becomes_distillation_pairs(tmp_path, upstream, cloud_key)
     policy_file.write_text(yaml.safe_dump(p))
     out = tmp_path / "set.jsonl"
     assert main(["finetune", "--from-log", str(tmp_path / "routes.db"), "--policy", str(policy_file),
-                 "--export", str(out), "--out", str(tmp_path / "unused")]) == 0
+                 "--export", str(out)]) == 0
     exported = load_examples(out)
     assert [e.messages for e in exported] == [e.messages for e in examples]
-    assert not (tmp_path / "unused").exists()
 
 
 def test_a_log_without_prompts_says_how_to_collect_them(tmp_path, upstream, cloud_key):
@@ -216,6 +215,8 @@ def test_bad_options_are_clean_errors(tmp_path, capsys):
     data = write_jsonl(tmp_path / "d.jsonl", EXAMPLES)
     assert main(["finetune", "--out", str(tmp_path / "a")]) == 2
     assert "give --data FILE or --from-log DB" in capsys.readouterr().err
+    assert main(["finetune", "--data", str(data)]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
     cfg = tmp_path / "c.yaml"
     cfg.write_text("rank: 4\nlearning_rat: 0.1\n")
     assert main(["finetune", "--data", str(data), "--out", str(tmp_path / "a"), "--config", str(cfg)]) == 2

@@ -48,7 +48,9 @@ def run(args) -> int:
     console = Console()
     policy = load_policy(args.policy)
     tier = _local_tier(policy)
-    out = Path(args.out)
+    if args.out is None and not args.export:
+        raise HybridAIError("give --out DIR (where the adapter goes), or --export FILE to only write the data set")
+    out = Path(args.out or ".")
     if args.data is None and args.from_log is None:
         if not args.merge:
             raise HybridAIError("give --data FILE or --from-log DB (or --merge to merge an existing adapter)")
