@@ -161,7 +161,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             fresh = sum(1 for a in answers[name].values() if not a.cached and a.error is None)
             busy = wall - stats["warmup_s"]
             timing[name] = {"wall_s": wall, "load_s": stats["warmup_s"], "answered": fresh,
-                            "batch": cfg.local_batch if name == weak else 1,
+                            "batch": cfg.local_batch if local else 1,
                             "cached": sum(a.cached for a in answers[name].values()),
                             "failed": sum(a.error is not None for a in answers[name].values()),
                             "items_per_s": fresh / busy if fresh and busy > 0 else None}
