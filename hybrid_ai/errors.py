@@ -51,6 +51,13 @@ class MissingDependency(HybridAIError):
     """An optional dependency is not installed; the message says which extra to install."""
 
 
+def first_problem(e) -> str:
+    """`key.path: reason` of a pydantic ValidationError's first error ("unknown key" for a rejected extra key)."""
+    err = e.errors()[0]
+    key = ".".join(str(x) for x in err["loc"])
+    return f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}"
+
+
 def require(module: str, extra: str):
     """Import `module` or raise MissingDependency with the pip extra that provides it."""
     import importlib

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import KEY_ENV, hybrid_policy
+from conftest import hybrid_policy
 
 from hybrid_ai.cli import main
 from hybrid_ai.evaluation.command import policy_threshold

@@ -92,6 +92,18 @@ def model_path(tier) -> tuple[str, str]:
     return (str(_converted_gguf(folder, gguf)) if gguf else folder), name
 
 
+def bnb_config(quant: str, device: str):
+    """bitsandbytes settings for "nf4" (4-bit NormalFloat, double quantization) or "int8"; compute in bf16 on
+    CUDA, fp32 on CPU. Shared by the local tier and QLoRA training."""
+    torch = require("torch", "local")
+    transformers = require("transformers", "local")
+    require("bitsandbytes", "local")
+    compute = torch.bfloat16 if device == "cuda" else torch.float32
+    return transformers.BitsAndBytesConfig(
+        load_in_4bit=quant == "nf4", load_in_8bit=quant == "int8", bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=True)
+
+
 def _pick(quantization: str, device: str) -> str:
     if quantization != "auto":
         return quantization
@@ -111,11 +123,7 @@ def _load(tier) -> LoadedModel:
     path, name = model_path(tier)
     kwargs: dict[str, Any] = {}
     if quant in ("nf4", "int8"):
-        require("bitsandbytes", "local")
-        compute = torch.bfloat16 if device == "cuda" else torch.float32
-        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
-            load_in_4bit=quant == "nf4", load_in_8bit=quant == "int8", bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=True)
+        kwargs["quantization_config"] = bnb_config(quant, device)
         kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
     else:
         kwargs["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(quant, torch.float32)

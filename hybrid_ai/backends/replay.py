@@ -78,22 +78,15 @@ class ReplayBackend(Backend):
     def from_route_log(cls, tier_name: str, path, model: str, route: str = "cloud") -> ReplayBackend:
         """Answers of `route` kept in a SQLite route log (only a log written with `log_prompts: true` keeps
         them), keyed by the prompt text; the newest answer per prompt wins."""
-        import sqlite3
+        from ..errors import HybridAIError
+        from ..telemetry.sinks import read_answers
 
-        from pathlib import Path
-
-        if not Path(path).is_file():
-            raise BackendError(f"{path}: no such route log", tier=tier_name, kind="replay_miss")
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT prompt, answer, request_id, timestamp FROM route_log WHERE route = ? AND "
-                              "prompt IS NOT NULL AND answer IS NOT NULL ORDER BY timestamp", (route,)).fetchall()
-        except sqlite3.Error as e:
-            raise BackendError(f"{path}: not a readable route log ({e})", tier=tier_name, kind="replay_miss") from None
-        finally:
-            db.close()
+            rows = read_answers(path, route)
+        except HybridAIError as e:
+            raise BackendError(str(e), tier=tier_name, kind="replay_miss") from None
         rec = {prompt: Recorded(answer, f"route log {path}: {rid} at {ts}", "route_log")
-               for prompt, answer, rid, ts in rows}
+               for rid, ts, prompt, answer in rows if prompt is not None and answer is not None}
         return cls(tier_name, model, rec)
 
     def _from_answer_cache(self, request, generation) -> Recorded | None:

@@ -15,15 +15,18 @@ from . import sweep
 
 
 def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> dict:
-    from ..routing.data import Outcome
+    from ..routing.data import Outcome, messages_text
 
     if folds < 2:
         return {"skipped": "--router-folds 0"}
     need = -(-20 * folds // (folds - 1))  # each training fold needs 20 rows
     if len(rows) < need:
         return {"skipped": f"{len(rows)} items; {folds}-fold training needs at least {need}"}
-    outcomes = [Outcome("\n".join(m["content"] for m in r["messages"]), r["local"]["quality"], r["cloud"]["quality"],
-                        (r["tags"] or ["-"])[0], len(r["messages"])) for r in rows]
+    def outcome(r: dict) -> Outcome:
+        text, n = messages_text(r["messages"], str(r.get("id", "eval item")))
+        return Outcome(text, r["local"]["quality"], r["cloud"]["quality"], (r["tags"] or ["-"])[0], n)
+
+    outcomes = [outcome(r) for r in rows]
     if len({o.weak >= 0.5 for o in outcomes}) < 2:
         return {"skipped": "the local tier was right on every item or on none: nothing to learn"}
     try:

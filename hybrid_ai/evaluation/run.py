@@ -121,9 +121,9 @@ def _grade(item, answer, judge) -> float | None:
     return GRADERS[item.grader](answer.text, item.reference)
 
 
-def _route_rule(policy, item) -> str | None:
-    """The tier a hard rule sends this item to (e.g. personal data stays local), else None."""
-    d = decide(policy, parse_request({"messages": item.messages}), None)
+def _route_rule(policy, request) -> str | None:
+    """The tier a hard rule sends this request to (e.g. personal data stays local), else None."""
+    d = decide(policy, request, None)
     return d.tiers[0] if d.rule else None
 
 
@@ -169,7 +169,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
         for item in suite.items:
             request = parse_request({"messages": item.messages})
             row = {"id": item.id, "messages": item.messages, "tags": list(item.tags), "grader": item.grader,
-                   "score": float(classifier.score(request)), "forced": _route_rule(policy, item)}
+                   "score": float(classifier.score(request)), "forced": _route_rule(policy, request)}
             for name, key in ((weak, "local"), (strong, "cloud")):
                 a = answers[name][item.id]
                 m = measure(tiers[name][1], a)

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import HybridAIError
+from ..errors import HybridAIError, first_problem
 from ..jsonl import read_objects
 from ..types import parse_messages
 from .graders import GRADER_NAMES
@@ -115,10 +115,7 @@ def load_suite(path: str | Path) -> Suite:
     try:
         meta = SuiteMeta.model_validate(meta_raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(x) for x in err["loc"])
-        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise SuiteError(f"{manifest}: {key}: {why}") from None
+        raise SuiteError(f"{manifest}: {first_problem(e)}") from None
     if meta.grader not in GRADER_NAMES:
         raise SuiteError(f"{manifest}: grader: unknown grader {meta.grader!r} (graders: {', '.join(GRADER_NAMES)})")
     items_path = folder / meta.items

@@ -95,7 +95,7 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
         if not train_enc.input_ids:
             raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "
                                 f"({train_enc.dropped} dropped)")
-        result = train(tier, cfg, train_enc, held_enc, progress)
+        result = train(tier, cfg, tok, train_enc, held_enc, progress)
     m = result.metrics
     m["total_s"] = time.perf_counter() - t0
     info = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import HybridAIError
+from ..errors import HybridAIError, first_problem
 
 LLAMA_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -47,7 +47,4 @@ def load_config(path: str | Path | None, overrides: dict) -> FinetuneConfig:
     try:
         return FinetuneConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(x) for x in err["loc"])
-        why = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise HybridAIError(f"{path or 'options'}: {key}: {why}") from None
+        raise HybridAIError(f"{path or 'options'}: {first_problem(e)}") from None

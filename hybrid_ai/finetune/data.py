@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,23 +112,18 @@ def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_cha
     prompt + answer over `max_chars`, repeated prompts (the newest answer is kept), and prompts that the
     policy's pattern rules keep local (personal data never becomes training data from the cloud log)."""
     from ..policy import PatternRule
+    from ..telemetry.sinks import read_answers
 
     path = Path(db)
-    if not path.is_file():
-        raise DataError(f"{path}: no such route log")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT request_id, prompt, answer FROM route_log WHERE route = ? AND error IS NULL "
-                           "ORDER BY timestamp DESC", (policy.classifier.strong_tier,)).fetchall()
-    except sqlite3.Error as e:
-        raise DataError(f"{path}: not a hybrid-ai route log ({e})") from None
-    finally:
-        con.close()
+        rows = read_answers(path, policy.classifier.strong_tier)[::-1]  # newest first: its answer is kept
+    except HybridAIError as e:
+        raise DataError(str(e)) from None
     private = [re.compile(p) for r in policy.rules if isinstance(r, PatternRule) and r.route != policy.classifier.strong_tier
                for p in r.patterns]
     counts = {"rows": len(rows), "no_text": 0, "too_short": 0, "too_long": 0, "duplicate": 0, "private": 0, "kept": 0}
     seen, out = set(), []
-    for rid, prompt, answer in rows:
+    for rid, _, prompt, answer in rows:
         if not prompt or not answer:
             counts["no_text"] += 1
         elif len(answer.strip()) < min_answer_chars:

@@ -26,28 +26,25 @@ class TrainResult:
 
 
 def load_base(tier, cfg):
-    """(model, tokenizer, device, quantization) ready for PEFT."""
+    """(model, device, quantization) ready for PEFT."""
     torch = require("torch", "local")
     transformers = require("transformers", "local")
-    from ..backends.local_model import model_path
+    from ..backends.local_model import bnb_config, model_path
 
     transformers.utils.logging.disable_progress_bar()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     path, _ = model_path(tier)
     device = "cuda" if torch.cuda.is_available() and tier.device != "cpu" else "cpu"
-    tok = transformers.AutoTokenizer.from_pretrained(path)
     if device == "cuda":
-        require("bitsandbytes", "local")
         peft = require("peft", "local")
-        q = transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                            bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, quantization_config=q, device_map={"": 0})
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb_config("nf4", device),
+                                                                  device_map={"": 0})
         model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-        return model, tok, device, "nf4"
+        return model, device, "nf4"
     dtype = torch.bfloat16 if cfg.dtype == "bf16" else torch.float32
     model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    return model, tok, device, "bf16" if cfg.dtype == "bf16" else "none"
+    return model, device, "bf16" if cfg.dtype == "bf16" else "none"
 
 
 def _batches(n: int, size: int, rng: random.Random):
@@ -87,11 +84,12 @@ def eval_loss(torch, model, enc, pad_id, device, batch_size) -> float | None:
     return total / max(tokens, 1)
 
 
-def train(tier, cfg, train_enc, heldout_enc, progress=None) -> TrainResult:
+def train(tier, cfg, tok, train_enc, heldout_enc, progress=None) -> TrainResult:
+    """`tok` is the tokenizer that encoded the examples (its pad and end ids are used)."""
     torch = require("torch", "local")
     peft = require("peft", "local")
     torch.manual_seed(cfg.seed)
-    model, tok, device, quant = load_base(tier, cfg)
+    model, device, quant = load_base(tier, cfg)
     lora = peft.LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
                            target_modules=cfg.target_modules, task_type="CAUSAL_LM")
     try:
