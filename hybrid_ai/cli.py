@@ -63,11 +63,11 @@ def _router(args) -> int:
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":
         return commands.score_file(args.input, args.model)
+    fit_kw = {"label": args.label, "c": args.c, "center": args.center} if hasattr(args, "label") else {}
     if args.router_command == "train":
-        return commands.train(args.data, args.out, args.label, args.c, **sw)
+        return commands.train(args.data, args.out, fit_kw, **sw)
     if args.router_command == "evaluate":
-        return commands.evaluate(args.data, args.model, args.folds, args.train, args.json, label=args.label,
-                                 c=args.c, **sw)
+        return commands.evaluate(args.data, args.model, args.folds, args.train, args.json, fit_kw, **sw)
     return commands.calibrate(args.data, args.policy, args.target_cloud_share, args.target_quality, **sw)
 
 
@@ -88,6 +88,9 @@ def _add_router(sub) -> None:
         q.add_argument("--label", choices=["gain", "weak_wrong"], default="gain",
                        help="gain: P(strong answer better than weak); weak_wrong: P(weak answer wrong)")
         q.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
+        q.add_argument("--no-center", dest="center", action="store_false",
+                       help="do not centre the request-shape features within each group (benchmark, file, "
+                            "`group` field); use when the groups are strata of the same traffic")
 
     q = rs.add_parser("score", help="one JSON line {\"score\": float} per input line")
     q.add_argument("--input", required=True, help="JSON lines with 'prompt' or 'messages' ('-' for stdin)")

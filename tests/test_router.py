@@ -93,6 +93,16 @@ def test_outcome_jsonl_accepts_messages_floats_and_invalid_utf8(tmp_path):
         ("s\nhi", 0.25, 1.0, 2), ("caf\ufffd", 0.0, 1.0, 1)]
 
 
+def test_rows_carry_their_group(tmp_path):
+    rows = load_outcomes(_jsonl(tmp_path, [{"prompt": "a", "weak_correct": 1, "strong_correct": 1, "group": "billing"},
+                                           {"prompt": "b", "weak_correct": 1, "strong_correct": 1}]))
+    assert [(r.source, r.group) for r in rows] == [("data", "billing"), ("data", "")]
+    with pytest.raises(DataError, match="line 1: field 'group' must be a string"):
+        load_outcomes(_jsonl(tmp_path, [{"prompt": "a", "weak_correct": 1, "strong_correct": 1, "group": 3}]))
+    mmlu = load_outcomes(DATA / "mmlu" / "responses" / "mmlu_virology.csv")
+    assert {(r.source, r.group) for r in mmlu} == {("mmlu", "mmlu_virology")}
+
+
 def test_missing_data_path(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_outcomes(tmp_path / "nothing")
@@ -109,12 +119,36 @@ def test_scorer_is_bounded_and_round_trips(tmp_path):
 
 
 def test_scorer_puts_multi_step_problems_above_everyday_requests():
+    """The repo's 38 written everyday requests against 200 GSM8K problems. The shipped router is trained with
+    features centred per benchmark/subject (better on unseen MT-Bench), which weakens this separation: AUC about
+    0.66 (0.83 uncentred); see the README's ablation."""
     s = load_scorer(str(DEFAULT_MODEL))
-    easy = ["What is the capital of France?", "Translate 'thank you' into German.", "Say hello.",
-            "Fix the grammar: he go to school.", "Is a tomato a fruit?", "Give me a synonym for happy."]
-    math = [o.prompt for o in load_outcomes(DATA / "gsm8k")[:200]]
-    mean = lambda xs: sum(map(s.score_text, xs)) / len(xs)  # noqa: E731
-    assert mean(math) > mean(easy) + 0.15
+    written = ROOT / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
+    easy = [s.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
+    math = [s.score_text(o.prompt) for o in load_outcomes(DATA / "gsm8k")[:200]]
+    auc = sum((m > e) + 0.5 * (m == e) for m in math for e in easy) / (len(math) * len(easy))
+    assert len(easy) == 38 and auc > 0.6
+    assert sum(math) / len(math) > sum(easy) / len(easy) + 0.05
+
+
+def test_training_centres_features_within_groups():
+    """Two groups where the easy one has the long prompts: across groups, longer looks easier; within each
+    group, longer is harder. Centred training learns the within-group direction, which is what ranks the
+    requests of a third, unseen group; uncentred training learns the between-group artefact."""
+    from hybrid_ai.routing.data import Outcome
+    from hybrid_ai.routing.train import fit
+
+    rng = random.Random(1)
+    rows = []  # one repeated word: the n-grams are the same for every prompt, only the length differs
+    for group, lo, hi, cut in (("short-hard", 4, 16, 7), ("long-easy", 40, 60, 55)):
+        for _ in range(150):
+            n = rng.randint(lo, hi)
+            rows.append(Outcome(" ".join(["word"] * n), weak=float(n <= cut), strong=1.0, source="s", group=group))
+    shorter, longer = " ".join(["word"] * 24), " ".join(["word"] * 75)
+    centred, plain = fit(rows), fit(rows, center=False)
+    assert centred.meta["centred"] and not plain.meta["centred"]
+    assert centred.score_text(longer) > centred.score_text(shorter)
+    assert plain.score_text(longer) < plain.score_text(shorter)
 
 
 def test_unreadable_router_model_is_a_clear_error(tmp_path):
@@ -150,7 +184,10 @@ def test_router_train_then_score_and_evaluate_with_it(tmp_path):
     data = _subset(tmp_path)
     model = tmp_path / "mine.npz"
     assert run("router", "train", "--data", str(data), "--out", str(model)).returncode == 0
-    assert LinearScorer.load(model).meta["rows"] == 300
+    assert LinearScorer.load(model).meta["rows"] == 300 and LinearScorer.load(model).meta["centred"]
+    plain = tmp_path / "plain.npz"
+    assert run("router", "train", "--data", str(data), "--out", str(plain), "--no-center").returncode == 0
+    assert LinearScorer.load(plain).meta["centred"] is False
     scored = run("router", "score", "--input", str(data), "--model", str(model))
     assert scored.returncode == 0 and len(scored.stdout.decode().splitlines()) == 300
     ev = run("router", "evaluate", "--data", str(data), "--folds", "3", "--json")

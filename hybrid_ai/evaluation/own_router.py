@@ -32,7 +32,7 @@ def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> d
     try:
         from ..routing.train import out_of_fold
 
-        scores = out_of_fold(outcomes, folds)
+        scores = out_of_fold(outcomes, folds, center=False)  # tags are strata of one traffic: their levels count
     except (HybridAIError, ValueError) as e:
         return {"skipped": f"training failed: {e}"}
     scored = [{**r, "score": s} for r, s in zip(rows, scores)]

@@ -51,7 +51,7 @@ def score_file(input_path: str, model: str | None, out=None) -> int:
     return 3 if bad else 0
 
 
-def train(data: list[str], out: str, label: str, c: float, strong: str, weak: str) -> int:
+def train(data: list[str], out: str, fit_kw: dict, strong: str, weak: str) -> int:
     from .train import fit
 
     con = _console()
@@ -59,36 +59,36 @@ def train(data: list[str], out: str, label: str, c: float, strong: str, weak: st
         rows = load_many(data, strong, weak)
     sources = sorted({r.source for r in rows})
     with con.status(f"training on {len(rows):,} rows ({', '.join(sources)})") as status:
-        model = fit(rows, c=c, label=label, progress=lambda m: status.update(m),
-                    meta={"trained_on": sources, "rows": len(rows), "label": label, "strong": strong or STRONG, "weak": weak or WEAK})
+        model = fit(rows, progress=lambda m: status.update(m), **fit_kw,
+                    meta={"trained_on": sources, "rows": len(rows), "strong": strong or STRONG, "weak": weak or WEAK})
     path = model.save(out)
     con.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     return 0
 
 
-def _scores(rows, model, folds, train_paths, strong, weak, label, c, status) -> tuple[list[float], str]:
+def _scores(rows, model, folds, train_paths, strong, weak, fit_kw, status) -> tuple[list[float], str]:
     if train_paths:
         from .train import fit
 
         status.update("training on --train data")
-        m = fit(load_many(train_paths, strong, weak), label=label, c=c)
+        m = fit(load_many(train_paths, strong, weak), **fit_kw)
         return [m.score_text(r.prompt, r.n_messages) for r in rows], f"trained on {', '.join(train_paths)}"
     if folds:
         from .train import out_of_fold
 
-        return (out_of_fold(rows, folds, label=label, c=c, progress=lambda msg: status.update(msg)),
+        return (out_of_fold(rows, folds, progress=lambda msg: status.update(msg), **fit_kw),
                 f"{folds}-fold out-of-fold")
     scorer = load_scorer(str(model or DEFAULT_MODEL))
     return [scorer.score_text(r.prompt, r.n_messages) for r in rows], f"model {model or 'shipped default'}"
 
 
-def evaluate(data, model, folds, train_paths, as_json, strong, weak, label, c) -> int:
+def evaluate(data, model, folds, train_paths, as_json, fit_kw, strong, weak) -> int:
     from .metrics import evaluate as metrics
 
     con = _console()
     with con.status("loading outcome data") as status:
         rows = load_many(data, strong, weak)
-        scores, how = _scores(rows, model, folds, train_paths, strong, weak, label, c, status)
+        scores, how = _scores(rows, model, folds, train_paths, strong, weak, fit_kw, status)
     groups = {"all": list(range(len(rows)))}
     sources = sorted({r.source for r in rows})
     if len(sources) > 1:

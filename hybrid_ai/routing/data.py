@@ -6,7 +6,11 @@ Accepted inputs (`load_outcomes(path)`):
   (+ `question.jsonl`), a folder holding several of them, or one such CSV; prompts listed in a
   `contaminated_prompts.jsonl` beside the data are dropped;
 - JSON lines `{"prompt": ..., "weak_correct": bool|float, "strong_correct": bool|float}` (or `messages`
-  instead of `prompt`), the format a user exports from their own logs or evals."""
+  instead of `prompt`; optional `group`, a string such as a product area or task type), the format a user
+  exports from their own logs or evals.
+
+Each row has a source (the benchmark or file) and a group (an MMLU subject, the `group` field, else the
+source): training centres the request-shape features within each group (see train.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ class Outcome:
     strong: float
     source: str
     n_messages: int = 1
+    group: str = ""  # finest known grouping (an MMLU subject, a user's `group` field); training centres within it
 
 
 def messages_text(messages, where: str) -> tuple[str, int]:
@@ -67,7 +72,7 @@ def _truth(v, where: str) -> float:
     raise DataError(f"{where}: expected true/false or a number in [0, 1], got {v!r}")
 
 
-def _csv_outcomes(path: Path, source: str, strong: str, weak: str) -> list[Outcome]:
+def _csv_outcomes(path: Path, source: str, strong: str, weak: str, group: str = "") -> list[Outcome]:
     csv.field_size_limit(1 << 30)
     drop = _contaminated(path.parent) | _contaminated(path.parent.parent)
     out = []
@@ -80,7 +85,7 @@ def _csv_outcomes(path: Path, source: str, strong: str, weak: str) -> list[Outco
             if row["prompt"].strip() in drop:
                 continue
             out.append(Outcome(row["prompt"], _truth(row[weak], f"{path}:{i}:{weak}"),
-                               _truth(row[strong], f"{path}:{i}:{strong}"), source))
+                               _truth(row[strong], f"{path}:{i}:{strong}"), source, group=group))
     return out
 
 
@@ -114,8 +119,11 @@ def _jsonl(path: Path) -> list[Outcome]:
             text, n = messages_text(row["messages"], where)
         else:
             raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
+        group = row.get("group", "")
+        if not isinstance(group, str):
+            raise DataError(f"{where}: field 'group' must be a string")
         out.append(Outcome(text, _truth(row["weak_correct"], f"{where}: weak_correct"),
-                           _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n))
+                           _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n, group))
     return out
 
 
@@ -127,15 +135,16 @@ def load_outcomes(path: str | Path, strong: str = STRONG, weak: str = WEAK) -> l
         if p.suffix == ".jsonl":
             return _jsonl(p)
         if p.suffix == ".csv":
-            source = "mmlu" if p.parent.name == "responses" else p.stem.replace("_responses", "")
-            return _csv_outcomes(p, source, strong, weak)
+            if p.parent.name == "responses":
+                return _csv_outcomes(p, "mmlu", strong, weak, group=p.stem)
+            return _csv_outcomes(p, p.stem.replace("_responses", ""), strong, weak)
         raise DataError(f"{p}: expected a .jsonl or .csv file, or a folder")
     out: list[Outcome] = []
     if (p / "gsm8k_responses.csv").exists():
         out += _csv_outcomes(p / "gsm8k_responses.csv", "gsm8k", strong, weak)
     if (p / "responses").is_dir():
         for f in sorted((p / "responses").glob("*.csv")):
-            out += _csv_outcomes(f, "mmlu", strong, weak)
+            out += _csv_outcomes(f, "mmlu", strong, weak, group=f.stem)
     if (p / "judgements.jsonl").exists():
         out += _mt_bench(p, strong, weak)
     for sub in ("gsm8k", "mmlu", "mt_bench"):

@@ -4,7 +4,13 @@ n-grams, exported to a LinearScorer.
 Labels: `gain` (default) learns P(the strong answer is better than the weak one; ties count half), the
 ordering that matters for routing; `weak_wrong` learns P(the weak answer is wrong), each row weighted by
 |strong - weak| (floored so every row counts). Either way the logit is then Platt-scaled to P(weak answer
-wrong) on the training rows: a monotone map, so the ranking is kept and the score reads as a probability."""
+wrong) on the training rows: a monotone map, so the ranking is kept and the score reads as a probability.
+
+Centring within groups (default): the dense features are fitted as deviations from their group's mean (an
+MMLU subject, a benchmark, a user's `group`), so the weights learn what makes a request harder than its
+neighbours (longer, more numbers, more steps) rather than which benchmark it came from, which does not carry
+over to other traffic. Inference centres on the overall training mean (the group of a new request is unknown);
+within one group that is the same ranking. Word n-grams are not centred, so topic still counts."""
 
 from __future__ import annotations
 
@@ -44,8 +50,19 @@ def featurize(rows: Sequence[Outcome], buckets: int = BUCKETS):
     return dense, hashed
 
 
+def _group_centred(dense, rows: Sequence[Outcome]):
+    """Dense features minus the mean of their (source, group)."""
+    np = _sklearn()[0]
+    keys = [(o.source, o.group) for o in rows]
+    out = dense.copy()
+    for key in set(keys):
+        mask = np.array([k == key for k in keys])
+        out[mask] -= dense[mask].mean(axis=0)
+    return out
+
+
 def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, label: str = "gain",
-        meta: dict | None = None,
+        center: bool = True, meta: dict | None = None,
         progress: Callable[[str], None] | None = None) -> LinearScorer:
     np, sparse, LogisticRegression = _sklearn()
     if len(rows) < 20:
@@ -53,9 +70,11 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
 
         raise DataError(f"need at least 20 rows to train a router, got {len(rows)}")
     dense, hashed = featurize(rows, buckets)
-    mean, std = dense.mean(axis=0), dense.std(axis=0)
+    mean = dense.mean(axis=0)
+    fitted = _group_centred(dense, rows) if center else dense - mean
+    std = fitted.std(axis=0)
     std[std == 0] = 1.0
-    X = sparse.hstack([sparse.csr_matrix((dense - mean) / std), hashed]).tocsr()
+    X = sparse.hstack([sparse.csr_matrix(fitted / std), hashed]).tocsr()
     if label == "gain":  # expected benefit of the strong model, mapped to [0, 1]
         y = np.array([(o.strong - o.weak + 1) / 2 for o in rows])
         weight = np.ones(len(rows))
@@ -73,7 +92,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     clf.fit(X2[keep], y2[keep], sample_weight=w2[keep])
     coef = clf.coef_[0]
     # Platt scaling: map the ranking logit to P(weak answer wrong) on the training rows (monotone: same ranking)
-    z = X @ coef + clf.intercept_[0]
+    z = X @ coef + clf.intercept_[0]  # the fitted logit: mapping it cannot flip the learned ranking
     y_wrong = np.array([1.0 - o.weak for o in rows])
     platt = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), (y_wrong >= 0.5).astype(int))
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
@@ -82,7 +101,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
 
     return LinearScorer(mean.tolist(), std.tolist(), (coef[:k] * a).tolist(),
                         array("f", (coef[k:] * a).astype(np.float32).tobytes()), float(clf.intercept_[0] * a + b),
-                        {"dense": list(DENSE), "buckets": buckets, "c": c, "label": label,
+                        {"dense": list(DENSE), "buckets": buckets, "c": c, "label": label, "centred": center,
                          "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})})
 
 
