@@ -17,10 +17,12 @@ from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
 DATA = ROUTELLM
 
 
-def run(*args, stdin=None):
+def run(*args, stdin=None, env=None):
+    import os
     import subprocess
 
-    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, input=stdin, timeout=600)
+    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, input=stdin, timeout=600,
+                          env={**os.environ, **(env or {})})
 
 
 # ---- metrics -------------------------------------------------------------------------------------
@@ -198,6 +200,20 @@ def test_router_train_then_score_and_evaluate_with_it(tmp_path):
     assert {"apgr", "cpt50", "cpt80"} <= set(r["router"]) and {"random", "length", "oracle"} <= set(r)
     cross = run("router", "evaluate", "--data", str(DATA / "mt_bench"), "--train", str(data), "--json")
     assert cross.returncode == 0 and json.loads(cross.stdout)["benchmarks"]["all"]["rows"] == 72
+
+
+def test_router_training_is_reproducible_across_processes(tmp_path):
+    """Python salts string hashes per process; the trained weights must not depend on it."""
+    import numpy as np
+
+    data = _subset(tmp_path, n=200)
+    for seed in ("1", "2"):
+        out = run("router", "train", "--data", str(data), "--out", str(tmp_path / f"m{seed}.npz"),
+                  env={"PYTHONHASHSEED": seed})
+        assert out.returncode == 0, out.stderr.decode()
+    with np.load(tmp_path / "m1.npz") as a, np.load(tmp_path / "m2.npz") as b:
+        assert np.array_equal(a["hash_w"], b["hash_w"]) and np.array_equal(a["dense_w"], b["dense_w"])
+        assert np.count_nonzero(a["hash_w"]) > 100
 
 
 def test_router_evaluate_table_has_baselines():

@@ -42,7 +42,7 @@ def featurize(rows: Sequence[Outcome], buckets: int = BUCKETS):
     dense = np.array([dense_features(o.prompt, o.n_messages) for o in rows], dtype=np.float64)
     indptr, indices, data = [0], [], []
     for o in rows:
-        idx = hashed_ngrams(o.prompt, buckets)
+        idx = sorted(hashed_ngrams(o.prompt, buckets))  # a fixed order: the fit is the same in every process
         indices.extend(idx)
         data.extend([1.0 / math.sqrt(len(idx))] * len(idx) if idx else [])
         indptr.append(len(indices))

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Rebuild the shipped router (hybrid_ai/assets/router/default.npz) from the RouteLLM outcome data and
+# recalibrate the bundled policies' thresholds with it (about 1 minute). Usage:
+#   bash scripts/build_router.sh [DATA]        # DATA defaults to ../shared/data/routellm
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${1:-../shared/data/routellm}"
+HA=.venv/bin/hybrid-ai
+$HA router train --data "$DATA/gsm8k" "$DATA/mmlu" --out hybrid_ai/assets/router/default.npz
+# cloud share of GSM8K+MMLU prompts each bundled policy sends to the cloud
+for spec in default:0.5 quality-first:0.75 privacy-strict:0.25; do
+    $HA router calibrate --data "$DATA/gsm8k" "$DATA/mmlu" --target-cloud-share "${spec##*:}" \
+        --policy "policies/${spec%%:*}.yaml"
+done
+# the worked example's policy is the default one plus an adapter: same threshold
+t=$(sed -n 's/^  threshold: \([0-9.]*\).*/\1/p' policies/default.yaml)
+sed -i "s/^  threshold: [0-9.]*/  threshold: $t/" examples/support/policy-finetuned.yaml
+echo "shipped router rebuilt; thresholds: $(grep -h '^  threshold' policies/*.yaml | tr -s ' ' | tr '\n' ' ')"
