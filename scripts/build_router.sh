@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the shipped router (hybrid_ai/assets/router/default.npz) from the RouteLLM outcome data and
-# recalibrate the bundled policies' thresholds with it (about 1 minute). Usage:
+# recalibrate the bundled policies' thresholds with it (about 30 s). Usage:
 #   bash scripts/build_router.sh [DATA]        # DATA defaults to ../shared/data/routellm
 set -euo pipefail
 cd "$(dirname "$0")/.."
