@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from hybrid_ai.routing.data import load_outcomes
-from hybrid_ai.routing.metrics import evaluate
+from hybrid_ai.routing.metrics import auc, evaluate
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, load_scorer
 from hybrid_ai.routing.train import fit, out_of_fold
 
@@ -26,8 +26,7 @@ def everyday_vs_gsm8k(model, gsm8k) -> float:
     """AUC of 200 GSM8K problems against the repo's 38 written everyday requests (assistant-traffic suite)."""
     written = Path(__file__).resolve().parents[1] / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
     easy = [model.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
-    math = [model.score_text(o.prompt) for o in gsm8k[:200]]
-    return sum((m > e) + 0.5 * (m == e) for m in math for e in easy) / (len(math) * len(easy))
+    return auc([model.score_text(o.prompt) for o in gsm8k[:200]], easy)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import CLI, ROOT, ROUTELLM
 from hybrid_ai.routing.data import DataError, load_outcomes
-from hybrid_ai.routing.metrics import apgr, cpt, curve, evaluate
+from hybrid_ai.routing.metrics import apgr, auc, cpt, curve, evaluate
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
 
 DATA = ROUTELLM
@@ -39,6 +39,7 @@ def test_curve_apgr_and_cpt_on_a_hand_computed_example():
     assert cpt(pts, wq, sq, 0.5) == pytest.approx(10.0)  # quality 0.8 needs 10% strong calls
     inverted = [1 - s for s in perfect]
     assert apgr(curve(inverted, weak, strong), wq, sq) < 0.5
+    assert auc([0.9, 0.5], [0.5, 0.1]) == pytest.approx(0.875)  # 3 wins and a tie out of 4 pairs
 
 
 def test_baselines_on_gsm8k_match_the_published_figures():
@@ -128,8 +129,7 @@ def test_scorer_puts_multi_step_problems_above_everyday_requests():
     written = ROOT / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
     easy = [s.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
     math = [s.score_text(o.prompt) for o in load_outcomes(DATA / "gsm8k")[:200]]
-    auc = sum((m > e) + 0.5 * (m == e) for m in math for e in easy) / (len(math) * len(easy))
-    assert len(easy) == 38 and auc > 0.6
+    assert len(easy) == 38 and auc(math, easy) > 0.6
     assert sum(math) / len(math) > sum(easy) / len(easy) + 0.05
 
 

@@ -83,6 +83,11 @@ def evaluate(scores, weak, strong, prompts, seeds: int = 10) -> dict:
     return out
 
 
+def auc(high: Sequence[float], low: Sequence[float]) -> float:
+    """P(a score from `high` > a score from `low`), ties counting half: how well a router separates two sets."""
+    return sum((h > lo) + 0.5 * (h == lo) for h in high for lo in low) / (len(high) * len(low))
+
+
 def _uniform(seed: int, n: int) -> list[float]:
     rng = random.Random(seed)
     return [rng.random() for _ in range(n)]
