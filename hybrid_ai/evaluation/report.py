@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from .sweep import routed
+
 
 def clean(x):
     """JSON-safe: inf / nan become None (the all-local threshold is +inf)."""
@@ -122,9 +124,7 @@ def markdown(result: dict) -> str:
     thr = result["chosen"]["threshold"] if result["chosen"] else float("inf")
     for tag, items in by_tag(result["items"]).items():
         n = len(items)
-        to_cloud = sum(r["forced"] == "cloud" or (r["forced"] is None and r["score"] >= (thr if thr is not None
-                                                                                           else math.inf))
-                       for r in items)
+        to_cloud = sum(routed(items, math.inf if thr is None else thr))
         out.append(f"| {tag} | {n} | {pct(sum(r['local']['quality'] for r in items) / n)} | "
                    f"{pct(sum(r['cloud']['quality'] for r in items) / n)} | {pct(to_cloud / n)} |")
     t = result["tiers"]

@@ -85,10 +85,11 @@ def answer_items(suite: Suite, tier: str, backend, generation, model: str, cache
         futures = [pool.submit(run, chunk) for chunk in _chunks(todo, max(1, batch))]
         try:
             for f in as_completed(futures):
-                for a in f.result():
+                done = f.result()
+                for a in done:
                     results[a.item_id] = a
                 if progress:
-                    progress.advance(task, len(f.result()))
+                    progress.advance(task, len(done))
         except KeyboardInterrupt:
             for f in futures:
                 f.cancel()

@@ -37,18 +37,19 @@ def _mix(rows, to_cloud: list[bool], threshold: float) -> Point:
                  None if latency is None else latency / n)
 
 
-def _routed(rows, threshold: float) -> list[bool]:
+def routed(rows, threshold: float) -> list[bool]:
+    """Per row: goes to the cloud at this threshold (a forced route wins)."""
     return [r.get("forced") == "cloud" or (r.get("forced") is None and r["score"] >= threshold) for r in rows]
 
 
 def curve(rows: list[dict]) -> list[Point]:
     thresholds = sorted({r["score"] for r in rows}) + [float("inf")]
-    return sorted((_mix(rows, _routed(rows, t), t) for t in thresholds), key=lambda p: p.cloud_share)
+    return sorted((_mix(rows, routed(rows, t), t) for t in thresholds), key=lambda p: p.cloud_share)
 
 
 def at_threshold(rows: list[dict], threshold: float) -> Point:
     """The point a given threshold (e.g. the policy's current one) gives."""
-    return _mix(rows, _routed(rows, threshold), threshold)
+    return _mix(rows, routed(rows, threshold), threshold)
 
 
 def summary(point: Point, all_cloud: Point) -> dict:

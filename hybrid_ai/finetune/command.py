@@ -108,13 +108,13 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
         "metrics": m, "policy": policy.name,
     }
     size = save_adapter(result, out, info, base_model_name=tier.model)
-    _summary(console, info, out, size)
+    _summary(console, info, out, size, policy.classifier.weak_tier)
     if merge_after:
         console.print(f"merged weights: {merge(tier, out)}")
     return 130 if m["interrupted"] else 0
 
 
-def _summary(console, info, out, size) -> None:
+def _summary(console, info, out, size, tier_name: str) -> None:
     m, d = info["metrics"], info["data"]
     state = "[yellow]interrupted: the adapter saved is the one after the last finished step[/yellow]" \
         if m["interrupted"] else "done"
@@ -124,4 +124,4 @@ def _summary(console, info, out, size) -> None:
                   f"({m['step_s_mean'] or 0:.2f} s/step), {held}; {d['train']} train / {d['heldout']} held-out "
                   f"examples ({d['truncated']} truncated, {d['dropped']} dropped); peak RSS {m['peak_rss_mib']:.0f} MiB; "
                   f"adapter {size / 2**20:.1f} MiB at {out}")
-    console.print(f"use it: set `adapter: {out}` under tiers.{'local'} in your policy, then `hybrid-ai eval`")
+    console.print(f"use it: set `adapter: {out}` under tiers.{tier_name} in your policy, then `hybrid-ai eval`")

@@ -27,12 +27,17 @@ class Example:
     source: str  # "FILE line N" or "route log ID"
 
 
+def _messages(raw, where: str) -> tuple[dict, ...]:
+    """A validated message list as plain role/content dicts; a problem names the line and the field."""
+    try:
+        return tuple({"role": m.role, "content": m.content} for m in parse_messages(raw))
+    except HybridAIError as e:
+        raise DataError(f"{where}: field {e}") from None
+
+
 def _example(row: dict, where: str) -> Example:
     if "messages" in row:
-        try:
-            msgs = tuple({"role": m.role, "content": m.content} for m in parse_messages(row["messages"]))
-        except HybridAIError as e:
-            raise DataError(f"{where}: field {e}") from None
+        msgs = _messages(row["messages"], where)
     elif "prompt" in row or "response" in row:
         for key in ("prompt", "response"):
             if not isinstance(row.get(key), str) or not row[key].strip():
@@ -63,10 +68,7 @@ def load_prompts(path: str | Path) -> list[tuple[dict, ...]]:
         if isinstance(row.get("prompt"), str) and row["prompt"].strip():
             out.append(({"role": "user", "content": row["prompt"]},))
         elif "messages" in row:
-            try:
-                out.append(tuple({"role": m.role, "content": m.content} for m in parse_messages(row["messages"])))
-            except HybridAIError as e:
-                raise DataError(f"{where}: field {e}") from None
+            out.append(_messages(row["messages"], where))
         else:
             raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
     if not out:

@@ -105,8 +105,8 @@ def train(tier, cfg, tok, train_enc, heldout_enc, progress=None) -> TrainResult:
     total_batches = max(1, round(per_epoch * cfg.epochs))
     total_steps = math.ceil(total_batches / cfg.grad_accum)
     warm = max(1, int(cfg.warmup_ratio * total_steps))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
-                            weight_decay=0.0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total_steps - s) / max(1, total_steps - warm))))
     m = {"eval_loss_before": eval_loss(torch, model, heldout_enc, pad_id, device, cfg.batch_size),
@@ -127,7 +127,7 @@ def train(tier, cfg, tok, train_enc, heldout_enc, progress=None) -> TrainResult:
                 loss.backward()
                 loss_sum += float(loss.detach())
                 done += 1
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
@@ -144,5 +144,5 @@ def train(tier, cfg, tok, train_enc, heldout_enc, progress=None) -> TrainResult:
     m["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if device == "cuda":
         m["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    m["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    m["trainable_params"] = sum(p.numel() for p in params)
     return TrainResult(model, tok, device, quant, m)
