@@ -1,9 +1,10 @@
 """Speed and memory of the shipped router (and the heuristic baseline) on one core.
 
-    .venv/bin/python benchmarks/classifier_speed.py [--n 10000]
+    .venv/bin/python benchmarks/classifier_speed.py [--n 10000] [--model PATH]
 
 Scores prompts of 20 to 4,000 characters built from the RouteLLM prompts (and a 1 MB prompt for the
-bounded-work check); prints median / p99 per score, the load time and the memory of the loaded scorer."""
+bounded-work check); prints median / p99 per score, the load time and the memory of the loaded scorer.
+`--model` times another router file (for instance one trained with the group prior) instead of the shipped one."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def stats(xs: list[float]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--model", default=None, help="router .npz (default: the shipped one)")
     args = ap.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     from hybrid_ai.routing.classifier import HeuristicClassifier
@@ -48,15 +50,16 @@ def main() -> None:
     from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer
     from hybrid_ai.types import parse_request
 
+    model = Path(args.model) if args.model else DEFAULT_MODEL
     tracemalloc.start()
     t = time.perf_counter()
-    scorer = LinearScorer.load(DEFAULT_MODEL)
+    scorer = LinearScorer.load(model)
     load_s = time.perf_counter() - t
     mem = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     texts = prompts(args.n)
     reqs = [parse_request({"messages": [{"role": "user", "content": x}]}) for x in texts]
-    print(f"shipped router {DEFAULT_MODEL.name}: file {DEFAULT_MODEL.stat().st_size / 1024:.0f} KiB, "
+    print(f"router {model.name}{' (group prior)' if scorer.group else ''}: file {model.stat().st_size / 1024:.0f} KiB, "
           f"loaded in {load_s * 1000:.0f} ms, {mem / 2**20:.1f} MiB in memory; one core, {args.n:,} prompts")
     for name, clf in (("trained router", scorer), ("heuristic baseline", HeuristicClassifier())):
         for r in reqs[:200]:

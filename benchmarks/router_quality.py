@@ -1,11 +1,12 @@
 """Router quality on the RouteLLM data, with the baselines on the same rows: the README's results table.
 
-    .venv/bin/python benchmarks/router_quality.py [--data ../shared/data/routellm] [--no-center]
+    .venv/bin/python benchmarks/router_quality.py [--data ../shared/data/routellm] [--no-center] [--no-group-prior]
 
 In-domain: 5-fold out-of-fold on each benchmark. Out-of-domain: trained on the other benchmarks, tested on
 this one. Shipped: the packaged router (trained on GSM8K + MMLU) as it is. Prints a markdown table and JSON.
-`--no-center` trains without centring the dense features within groups (the ablation in the README); the
-default run also compares the two on MT-Bench with a paired bootstrap over its rows."""
+`--no-center` trains without centring the dense features within groups, `--no-group-prior` without the
+group-prior feature (the ablations in the README); the default run also compares centred and uncentred on
+MT-Bench with a paired bootstrap over its rows."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
     ap.add_argument("--no-center", dest="center", action="store_false")
+    ap.add_argument("--no-group-prior", dest="group_prior", action="store_false")
     args = ap.parse_args()
+    kw = {"center": args.center, "group_prior": args.group_prior}
     data = {b: load_outcomes(Path(args.data) / b) for b in BENCHES}
     results = []
     shipped = load_scorer(str(DEFAULT_MODEL))
@@ -57,15 +60,15 @@ def main() -> None:
             rows = data[b]
             cols = ([o.weak for o in rows], [o.strong for o in rows], [o.prompt for o in rows])
             if b != "mt_bench":  # 72 rows are too few to train on in folds
-                results.append(("in-domain, 5-fold OOF", b, evaluate(out_of_fold(rows, 5, center=args.center), *cols)))
+                results.append(("in-domain, 5-fold OOF", b, evaluate(out_of_fold(rows, 5, **kw), *cols)))
                 progress.advance(task)
             others = [o for other in BENCHES if other != b for o in data[other]]
-            model = fit(others, center=args.center)
+            model = fit(others, **kw)
             results.append((f"out-of-domain (trained on {'+'.join(x for x in BENCHES if x != b)})", b,
                             evaluate([model.score_text(o.prompt) for o in rows], *cols)))
             if b == "mt_bench":
                 auc = everyday_vs_gsm8k(model, data["gsm8k"])
-                diffs = paired_bootstrap(model, fit(others, center=not args.center), rows) if args.center else None
+                diffs = paired_bootstrap(model, fit(others, **{**kw, "center": False}), rows) if args.center else None
             progress.advance(task)
         rows = data["mt_bench"]
         results.append(("shipped router (GSM8K+MMLU)", "mt_bench",

@@ -63,7 +63,8 @@ def _router(args) -> int:
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":
         return commands.score_file(args.input, args.model)
-    fit_kw = {"label": args.label, "c": args.c, "center": args.center} if hasattr(args, "label") else {}
+    fit_kw = ({"label": args.label, "c": args.c, "center": args.center, "group_prior": args.group_prior}
+              if hasattr(args, "label") else {})
     if args.router_command == "train":
         return commands.train(args.data, args.out, fit_kw, **sw)
     if args.router_command == "evaluate":
@@ -91,6 +92,9 @@ def _add_router(sub) -> None:
         q.add_argument("--no-center", dest="center", action="store_false",
                        help="do not centre the request-shape features within each group (benchmark, file, "
                             "`group` field); use when the groups are strata of the same traffic")
+        q.add_argument("--no-group-prior", dest="group_prior", action="store_false",
+                       help="do not add the group-prior feature (which known group a request looks like, and "
+                            "how much the strong model gains there)")
 
     q = rs.add_parser("score", help="one JSON line {\"score\": float} per input line")
     q.add_argument("--input", required=True, help="JSON lines with 'prompt' or 'messages' ('-' for stdin)")

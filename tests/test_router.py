@@ -190,6 +190,12 @@ def test_router_train_then_score_and_evaluate_with_it(tmp_path):
     plain = tmp_path / "plain.npz"
     assert run("router", "train", "--data", str(data), "--out", str(plain), "--no-center").returncode == 0
     assert LinearScorer.load(plain).meta["centred"] is False
+    two = _jsonl(tmp_path, [{**json.loads(line), "group": "ab"[i % 2]} for i, line in
+                            enumerate(data.read_text().splitlines())], "grouped.jsonl")
+    for flags, has_prior in (((), True), (("--no-group-prior",), False)):
+        out = tmp_path / f"g{has_prior}.npz"
+        assert run("router", "train", "--data", str(two), "--out", str(out), *flags).returncode == 0
+        assert (LinearScorer.load(out).group is not None) is has_prior
     scored = run("router", "score", "--input", str(data), "--model", str(model))
     assert scored.returncode == 0 and len(scored.stdout.decode().splitlines()) == 300
     ev = run("router", "evaluate", "--data", str(data), "--folds", "3", "--json")
@@ -203,16 +209,18 @@ def test_router_train_then_score_and_evaluate_with_it(tmp_path):
 
 
 def test_router_training_is_reproducible_across_processes(tmp_path):
-    """Python salts string hashes per process; the trained weights must not depend on it."""
+    """Python salts string hashes per process; the trained weights (group prior included) must not depend on it."""
     import numpy as np
 
-    data = _subset(tmp_path, n=200)
+    rows = [json.loads(line) for line in _subset(tmp_path, n=200).read_text().splitlines()]
+    data = _jsonl(tmp_path, [{**r, "group": "long" if len(r["prompt"]) > 250 else "short"} for r in rows], "g.jsonl")
     for seed in ("1", "2"):
         out = run("router", "train", "--data", str(data), "--out", str(tmp_path / f"m{seed}.npz"),
                   env={"PYTHONHASHSEED": seed})
         assert out.returncode == 0, out.stderr.decode()
     with np.load(tmp_path / "m1.npz") as a, np.load(tmp_path / "m2.npz") as b:
         assert np.array_equal(a["hash_w"], b["hash_w"]) and np.array_equal(a["dense_w"], b["dense_w"])
+        assert np.array_equal(a["group_weights"], b["group_weights"]) and a["group_w"] == b["group_w"]
         assert np.count_nonzero(a["hash_w"]) > 100
 
 

@@ -1,6 +1,7 @@
-"""The trained router's compact scorer: a logistic model over standardized dense features and hashed
-n-grams, stored as one .npz file (weights) with its metadata. Inference is plain Python over a list
-of floats: no scikit-learn, and numpy only to read the file."""
+"""The trained router's compact scorer: a logistic model over standardized dense features, hashed
+n-grams and (optionally) the group prior (groups.py), stored as one .npz file (weights) with its
+metadata. Inference is plain Python over a list of floats, plus a few numpy calls for the group prior;
+no scikit-learn. Imported only when a trained router is used."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .features import DENSE, dense_features, hashed_ngrams
 
 if TYPE_CHECKING:
     from ..types import ChatRequest
+    from .groups import GroupPrior
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "router" / "default.npz"
 
@@ -25,9 +29,11 @@ class LinearScorer:
     dense_mean: list[float]
     dense_std: list[float]
     dense_w: list[float]
-    hash_w: array  # float32 weights of the hashed n-gram buckets
+    hash_w: array  # float32 weights of the hashed n-gram buckets (indexed from Python: fast for a few hundred)
     bias: float
     meta: dict = field(default_factory=dict)
+    group: GroupPrior | None = None
+    group_w: float = 0.0  # weight of the group-prior feature (a logit; see groups.py)
 
     @property
     def buckets(self) -> int:
@@ -42,6 +48,8 @@ class LinearScorer:
         if idx:
             hw = self.hash_w
             z += sum(hw[i] for i in idx) / math.sqrt(len(idx))
+        if self.group is not None:
+            z += self.group_w * self.group.feature(idx)
         if z < -30:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
@@ -50,22 +58,23 @@ class LinearScorer:
         return self.score_text(request.text, len(request.messages))
 
     def save(self, path: str | Path) -> Path:
-        import numpy as np
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
+        meta, group = dict(self.meta), {}
+        if self.group is not None:
+            meta["groups"] = self.group.names
+            group = {"group_weights": self.group.weights.astype(np.float16), "group_bias": self.group.bias,
+                     "group_gain": self.group.gain, "group_w": np.asarray([self.group_w])}
         np.savez_compressed(tmp, dense_mean=np.asarray(self.dense_mean, np.float64),
                             dense_std=np.asarray(self.dense_std, np.float64),
                             dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
-                            bias=np.asarray([self.bias]), meta=np.asarray(json.dumps(self.meta)))
+                            bias=np.asarray([self.bias]), meta=np.asarray(json.dumps(meta)), **group)
         tmp.replace(path)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> LinearScorer:
-        import numpy as np
-
         from ..errors import HybridAIError
 
         try:
@@ -73,8 +82,16 @@ class LinearScorer:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("dense") != list(DENSE):
                     raise HybridAIError(f"router model {path} was trained with other features; retrain it")
+                group, group_w = None, 0.0
+                if "group_weights" in z:
+                    from .groups import GroupPrior
+
+                    group = GroupPrior(meta.pop("groups"), z["group_weights"].astype(np.float32), z["group_bias"],
+                                       z["group_gain"])
+                    group_w = float(z["group_w"][0])
                 return cls(z["dense_mean"].tolist(), z["dense_std"].tolist(), z["dense_w"].tolist(),
-                           array("f", z["hash_w"].astype(np.float32).tobytes()), float(z["bias"][0]), meta)
+                           array("f", z["hash_w"].astype(np.float32).tobytes()), float(z["bias"][0]), meta,
+                           group, group_w)
         except (OSError, KeyError, ValueError) as e:
             raise HybridAIError(f"cannot read router model {path}: {e}") from None
 

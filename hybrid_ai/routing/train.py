@@ -10,7 +10,11 @@ Centring within groups (default): the dense features are fitted as deviations fr
 MMLU subject, a benchmark, a user's `group`), so the weights learn what makes a request harder than its
 neighbours (longer, more numbers, more steps) rather than which benchmark it came from, which does not carry
 over to other traffic. Inference centres on the overall training mean (the group of a new request is unknown);
-within one group that is the same ranking. Word n-grams are not centred, so topic still counts."""
+within one group that is the same ranking. Word n-grams are not centred, so topic still counts.
+
+Group prior (default, when the data has two or more groups): one more feature, the gain expected from the
+group a request looks like (groups.py); it puts back, for requests of a known kind, the level that centring
+takes out of the dense features."""
 
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ def _group_centred(dense, rows: Sequence[Outcome]):
 
 
 def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, label: str = "gain",
-        center: bool = True, meta: dict | None = None,
+        center: bool = True, group_prior: bool = True, meta: dict | None = None,
         progress: Callable[[str], None] | None = None) -> LinearScorer:
     np, sparse, LogisticRegression = _sklearn()
     if len(rows) < 20:
@@ -72,11 +76,21 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     dense, hashed = featurize(rows, buckets)
     mean = dense.mean(axis=0)
     fitted = _group_centred(dense, rows) if center else dense - mean
+    gain = np.array([(o.strong - o.weak + 1) / 2 for o in rows])  # expected benefit of the strong model, in [0, 1]
+    groups = [f"{o.source}/{o.group}" for o in rows]
+    prior = None
+    if group_prior and len(set(groups)) > 1:
+        from .groups import out_of_fold_feature, train_group_prior
+
+        if progress:
+            progress(f"group prior over {len(set(groups))} groups")
+        fitted = np.column_stack([fitted, out_of_fold_feature(hashed, groups, gain)])
+        prior = train_group_prior(hashed, groups, gain)
     std = fitted.std(axis=0)
     std[std == 0] = 1.0
     X = sparse.hstack([sparse.csr_matrix(fitted / std), hashed]).tocsr()
-    if label == "gain":  # expected benefit of the strong model, mapped to [0, 1]
-        y = np.array([(o.strong - o.weak + 1) / 2 for o in rows])
+    if label == "gain":
+        y = gain
         weight = np.ones(len(rows))
     else:
         y = np.array([1.0 - o.weak for o in rows])
@@ -99,10 +113,14 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     k = len(DENSE)
     from array import array
 
-    return LinearScorer(mean.tolist(), std.tolist(), (coef[:k] * a).tolist(),
-                        array("f", (coef[k:] * a).astype(np.float32).tobytes()), float(clf.intercept_[0] * a + b),
+    hash_w, bias, group_w = coef[k:] * a, float(clf.intercept_[0] * a + b), 0.0
+    if prior is not None:  # the group column sits after the dense ones: scale it into one weight
+        group_w, hash_w = float(coef[k] * a / std[k]), hash_w[1:]
+    return LinearScorer(mean.tolist(), std[:k].tolist(), (coef[:k] * a).tolist(),
+                        array("f", hash_w.astype(np.float32).tobytes()), bias,
                         {"dense": list(DENSE), "buckets": buckets, "c": c, "label": label, "centred": center,
-                         "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})})
+                         "group_prior": prior is not None,
+                         "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})}, prior, group_w)
 
 
 def out_of_fold(rows: Sequence[Outcome], folds: int = 5, seed: int = 0, progress=None, **kw) -> list[float]:
