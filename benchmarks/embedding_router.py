@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from rich.progress import track
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 from hybrid_ai.routing.data import load_outcomes
 from hybrid_ai.routing.metrics import evaluate
 from hybrid_ai.routing.train import featurize, out_of_fold
+from oof import oof_apgr
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"
 
@@ -41,23 +41,6 @@ def embedder():
         return torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1), dim=-1).numpy()
 
     return embed
-
-
-def oof_apgr(X, rows, folds=5) -> float:
-    y = np.array([(o.strong - o.weak + 1) / 2 for o in rows])
-    fold = np.arange(len(rows)) % folds
-    np.random.default_rng(0).shuffle(fold)
-    scores = np.zeros(len(rows))
-    for f in range(folds):
-        tr, te = fold != f, fold == f
-        X2 = sparse.vstack([X[tr], X[tr]])
-        y2 = np.r_[np.ones(tr.sum()), np.zeros(tr.sum())]
-        w2 = np.r_[y[tr], 1 - y[tr]]
-        keep = w2 > 0
-        m = LogisticRegression(C=1.0, max_iter=2000).fit(X2[keep], y2[keep], sample_weight=w2[keep])
-        scores[te] = m.decision_function(X[te])
-    return evaluate(scores.tolist(), [o.weak for o in rows], [o.strong for o in rows], [o.prompt for o in rows])[
-        "router"]["apgr"]
 
 
 def main() -> None:

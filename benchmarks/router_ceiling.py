@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression
 
 from hybrid_ai.routing.data import STRONG, WEAK, load_outcomes
 from hybrid_ai.routing.metrics import summarize
 from hybrid_ai.routing.train import _group_centred, featurize
+from oof import oof_apgr
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
@@ -52,21 +52,6 @@ def label_audit(data: Path, refs: dict[str, str]) -> None:
             stated += any(abs(x - answer) < 1e-6 for x in tail[-3:])
         print(f"GSM8K, {model}: {len(wrong)} answers graded wrong; {stated} of them ({stated / len(wrong):.0%}) "
               "state the reference answer among their last three numbers")
-
-
-def oof_apgr(X, rows, folds: int = 5) -> float:
-    gain = np.array([(o.strong - o.weak + 1) / 2 for o in rows])
-    part = np.arange(len(rows)) % folds
-    np.random.default_rng(0).shuffle(part)
-    scores = np.zeros(len(rows))
-    for k in range(folds):
-        tr, te = part != k, part == k
-        X2 = sparse.vstack([X[tr], X[tr]]).tocsr()
-        y2, w2 = np.r_[np.ones(tr.sum()), np.zeros(tr.sum())], np.r_[gain[tr], 1 - gain[tr]]
-        keep = w2 > 0
-        m = LogisticRegression(max_iter=2000).fit(X2[keep], y2[keep], sample_weight=w2[keep])
-        scores[te] = m.decision_function(X[te])
-    return summarize(scores.tolist(), [o.weak for o in rows], [o.strong for o in rows])["apgr"]
 
 
 def standardized(a):
