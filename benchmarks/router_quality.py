@@ -1,12 +1,15 @@
 """Router quality on the RouteLLM data, with the baselines on the same rows: the README's results table.
 
     .venv/bin/python benchmarks/router_quality.py [--data ../shared/data/routellm] [--no-center] [--no-group-prior]
+                                                  [--heuristic-prior W]
 
 In-domain: 5-fold out-of-fold on each benchmark. Out-of-domain: trained on the other benchmarks, tested on
 this one. Shipped: the packaged router (trained on GSM8K + MMLU) as it is. Prints a markdown table and JSON.
 `--no-center` trains without centring the dense features within groups, `--no-group-prior` without the
-group-prior feature (the ablations in the README); the default run also compares centred and uncentred on
-MT-Bench with a paired bootstrap over its rows."""
+group-prior feature, `--heuristic-prior W` with the heuristic's logit at weight W (the ablations in the
+README); the default run also compares centred and uncentred on MT-Bench with a paired bootstrap over its rows.
+The shipped router's rows come with the same training without its heuristic prior, on MT-Bench's outcomes and
+on how MT-Bench's requests rank above everyday ones."""
 
 from __future__ import annotations
 
@@ -25,11 +28,25 @@ from hybrid_ai.routing.train import fit, out_of_fold
 BENCHES = ("gsm8k", "mmlu", "mt_bench")
 
 
-def everyday_vs_gsm8k(model, gsm8k) -> float:
-    """AUC of 200 GSM8K problems against the repo's 38 written everyday requests (assistant-traffic suite)."""
+def everyday(model) -> list[float]:
+    """Scores of the repo's 38 written everyday requests (assistant-traffic suite)."""
     written = Path(__file__).resolve().parents[1] / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
-    easy = [model.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
-    return auc([model.score_text(o.prompt) for o in gsm8k[:200]], easy)
+    return [model.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
+
+
+def everyday_vs_gsm8k(model, gsm8k) -> float:
+    """AUC of 200 GSM8K problems against the 38 everyday requests."""
+    return auc([model.score_text(o.prompt) for o in gsm8k[:200]], everyday(model))
+
+
+def mt_bench_vs_everyday(model, folder: Path) -> dict[str, float]:
+    """AUC of MT-Bench first turns (all, and per category) against the 38 everyday requests: how well the
+    router tells chat requests that ask for more from the ones any model answers (no outcomes involved)."""
+    easy, cats = everyday(model), {}
+    for line in (folder / "question.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        cats.setdefault(q["category"], []).append(model.score_text(q["turns"][0]))
+    return {"all": auc([s for v in cats.values() for s in v], easy), **{c: auc(v, easy) for c, v in cats.items()}}
 
 
 def paired_bootstrap(a, b, rows, n=1000, seed=0) -> list[float]:
@@ -49,13 +66,14 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
     ap.add_argument("--no-center", dest="center", action="store_false")
     ap.add_argument("--no-group-prior", dest="group_prior", action="store_false")
+    ap.add_argument("--heuristic-prior", type=float, default=0.0)
     args = ap.parse_args()
-    kw = {"center": args.center, "group_prior": args.group_prior}
+    kw = {"center": args.center, "group_prior": args.group_prior, "heuristic_prior": args.heuristic_prior}
     data = {b: load_outcomes(Path(args.data) / b) for b in BENCHES}
     results = []
     shipped = load_scorer(str(DEFAULT_MODEL))
     with Progress() as progress:
-        task = progress.add_task("evaluating", total=7)
+        task = progress.add_task("evaluating", total=8)
         for b in BENCHES:
             rows = data[b]
             cols = ([o.weak for o in rows], [o.strong for o in rows], [o.prompt for o in rows])
@@ -67,14 +85,18 @@ def main() -> None:
             results.append((f"out-of-domain (trained on {'+'.join(x for x in BENCHES if x != b)})", b,
                             evaluate([model.score_text(o.prompt) for o in rows], *cols)))
             if b == "mt_bench":
-                auc = everyday_vs_gsm8k(model, data["gsm8k"])
+                gsm_auc = everyday_vs_gsm8k(model, data["gsm8k"])
                 diffs = paired_bootstrap(model, fit(others, **{**kw, "center": False}), rows) if args.center else None
             progress.advance(task)
         rows = data["mt_bench"]
-        results.append(("shipped router (GSM8K+MMLU)", "mt_bench",
-                        evaluate([shipped.score_text(o.prompt) for o in rows], [o.weak for o in rows],
-                                 [o.strong for o in rows], [o.prompt for o in rows])))
-        progress.advance(task)
+        prior = shipped.meta.get("heuristic_prior", 0.0)
+        unprimed = fit(data["gsm8k"] + data["mmlu"], group_prior=False)  # the shipped training, prior 0
+        for name, model in ((f"shipped router (GSM8K+MMLU, heuristic prior {prior})", shipped),
+                            ("same training, heuristic prior 0", unprimed)):
+            results.append((name, "mt_bench", evaluate([model.score_text(o.prompt) for o in rows],
+                                                       [o.weak for o in rows], [o.strong for o in rows],
+                                                       [o.prompt for o in rows])))
+            progress.advance(task)
 
     def f(m):
         return f"{m['apgr']:.3f} / {m['cpt50']:.1f}% / {m['cpt80']:.1f}%"
@@ -84,7 +106,12 @@ def main() -> None:
     for setting, b, r in results:
         print(f"| {setting} | {b} | {r['rows']} | **{f(r['router'])}** | {f(r['random'])} | {f(r['length'])} | "
               f"{f(r['oracle'])} |")
-    print(f"\nrouter trained on gsm8k+mmlu: 200 GSM8K problems above 38 everyday requests, AUC {auc:.3f}")
+    print(f"\nrouter trained on gsm8k+mmlu: 200 GSM8K problems above 38 everyday requests, AUC {gsm_auc:.3f}")
+    for name, model in (("shipped router", shipped), ("heuristic prior 0", unprimed)):
+        chat = mt_bench_vs_everyday(model, Path(args.data) / "mt_bench")
+        print(f"{name}: MT-Bench first turns above the 38 everyday requests, AUC "
+              + ", ".join(f"{c} {v:.2f}" for c, v in chat.items())
+              + f"; 200 GSM8K problems above them {everyday_vs_gsm8k(model, data['gsm8k']):.3f}")
     if diffs:
         k = len(diffs)
         print(f"MT-Bench, centred minus uncentred APGR, paired bootstrap ({k} resamples): mean "

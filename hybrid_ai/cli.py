@@ -63,13 +63,23 @@ def _router(args) -> int:
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":
         return commands.score_file(args.input, args.model)
-    fit_kw = ({"label": args.label, "c": args.c, "center": args.center, "group_prior": args.group_prior}
-              if hasattr(args, "label") else {})
+    fit_kw = ({"label": args.label, "c": args.c, "center": args.center, "group_prior": args.group_prior,
+               "heuristic_prior": args.heuristic_prior} if hasattr(args, "label") else {})
     if args.router_command == "train":
         return commands.train(args.data, args.out, fit_kw, **sw)
     if args.router_command == "evaluate":
         return commands.evaluate(args.data, args.model, args.folds, args.train, args.json, fit_kw, **sw)
     return commands.calibrate(args.data, args.policy, args.target_cloud_share, args.target_quality, **sw)
+
+
+def _weight(value: str) -> float:
+    try:
+        w = float(value)
+    except ValueError:
+        w = -1.0
+    if not 0 <= w <= 10:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 10, got {value!r}")
+    return w
 
 
 def _add_router(sub) -> None:
@@ -95,6 +105,9 @@ def _add_router(sub) -> None:
         q.add_argument("--no-group-prior", dest="group_prior", action="store_false",
                        help="do not add the group-prior feature (which known group a request looks like, and "
                             "how much the strong model gains there)")
+        q.add_argument("--heuristic-prior", type=_weight, default=0.0, metavar="W",
+                       help="add W x the heuristic classifier's logit (request-kind cues) to the learned one, at a "
+                            "fixed weight (default 0; the shipped router uses 0.25)")
 
     q = rs.add_parser("score", help="one JSON line {\"score\": float} per input line")
     q.add_argument("--input", required=True, help="JSON lines with 'prompt' or 'messages' ('-' for stdin)")

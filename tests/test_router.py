@@ -122,14 +122,14 @@ def test_scorer_is_bounded_and_round_trips(tmp_path):
 
 
 def test_scorer_puts_multi_step_problems_above_everyday_requests():
-    """The repo's 38 written everyday requests against 200 GSM8K problems. The shipped router is trained with
-    features centred per benchmark/subject (better on unseen MT-Bench), which weakens this separation: AUC about
-    0.66 (0.83 uncentred); see the README's ablation."""
+    """The repo's 38 written everyday requests against 200 GSM8K problems: AUC about 0.91 with the shipped
+    router's heuristic prior; the same training without it gives 0.67 (centring per benchmark/subject weakens
+    this separation; see the README)."""
     s = load_scorer(str(DEFAULT_MODEL))
     written = ROOT / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
     easy = [s.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
     math = [s.score_text(o.prompt) for o in load_outcomes(DATA / "gsm8k")[:200]]
-    assert len(easy) == 38 and auc(math, easy) > 0.6
+    assert len(easy) == 38 and auc(math, easy) > 0.85
     assert sum(math) / len(math) > sum(easy) / len(easy) + 0.05
 
 

@@ -5,8 +5,9 @@ logistic model over cheap lexical features, hand-weighted; the trained scorer re
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from .features import Parsed, parse
 
 if TYPE_CHECKING:
     from ..policy import Classifier as ClassifierConfig
@@ -20,7 +21,7 @@ class Classifier(Protocol):
 
 _REASONING = frozenset("prove proof derive reason reasoning analyze analyse compare evaluate justify design "
                        "architecture optimize optimise algorithm complexity theorem calculate compute solve "
-                       "probability estimate tradeoff tradeoffs trade-off trade-offs".split())
+                       "probability estimate tradeoff tradeoffs".split())  # words are [a-z]+ runs: "trade-off" is two
 _REASONING_PHRASES = ("step by step", "step-by-step", "explain why", "why does", "how many", "how much")
 _CODE = frozenset("def class function return python javascript sql regex bug compile refactor import "
                   "traceback exception".split())
@@ -30,9 +31,6 @@ _CONSTRAINTS = frozenset("must exactly constraint constraints requirement requir
 _CONSTRAINT_PHRASES = ("at least", "at most", "no more than", "without using", "only use")
 _EASY = ("what is", "what's", "who is", "who was", "when is", "when was", "when did", "where is", "define",
          "translate", "rewrite", "summarize", "summarise", "classify", "fix the grammar", "say", "list")
-_NUMBER = re.compile(r"\d+")
-_OPERATOR = re.compile(r"\d\s*[-+*/^=%]\s*\d")
-_WORD = re.compile(r"[a-z][a-z'-]*")
 
 # weights of a logistic model over features in roughly [0, 1]
 _WEIGHTS = {
@@ -53,30 +51,35 @@ def _hits(words: set[str], vocab: frozenset, text: str, phrases: tuple = ()) -> 
     return len(vocab & words) + sum(text.count(p) for p in phrases)
 
 
-def features(text: str, n_messages: int = 1) -> dict[str, float]:
-    sample = text[:4000].lower()  # bounded work per request, whatever the prompt size
-    words = set(_WORD.findall(sample))
-    code = _hits(words, _CODE, sample) + sample.count("```") + sample.count(";\n") + sample.count("{\n")
+def features(text: str, n_messages: int = 1, parsed: Parsed | None = None) -> dict[str, float]:
+    """Over the router's own parse of the first MAX_CHARS characters (words, numbers, arithmetic operators), so
+    that the trained router's heuristic prior costs only a few set lookups and substring counts more."""
+    p = parsed or parse(text)
+    low, words = p.low, p.wset
+    code = _hits(words, _CODE, low) + low.count("```") + low.count(";\n") + low.count("{\n")
     return {
         "bias": 1.0,
         "length": min(math.log1p(len(text)) / math.log1p(4000), 1.5),
-        "reasoning": min(_hits(words, _REASONING, sample, _REASONING_PHRASES) / 2, 1.0),
+        "reasoning": min(_hits(words, _REASONING, low, _REASONING_PHRASES) / 2, 1.0),
         "code": min(code / 2, 1.0),
-        "math": min((_hits(words, _MATH, sample) + len(_OPERATOR.findall(sample))) / 2, 1.0),
-        "constraints": min(_hits(words, _CONSTRAINTS, sample, _CONSTRAINT_PHRASES) / 2, 1.0),
-        "numbers": min(len(_NUMBER.findall(sample)) / 6, 1.0),
+        "math": min((_hits(words, _MATH, low) + p.operators) / 2, 1.0),
+        "constraints": min(_hits(words, _CONSTRAINTS, low, _CONSTRAINT_PHRASES) / 2, 1.0),
+        "numbers": min(len(p.numbers) / 6, 1.0),
         "turns": min((n_messages - 1) / 4, 1.0),
-        "easy_opening": 1.0 if sample.lstrip().startswith(_EASY) else 0.0,
+        "easy_opening": 1.0 if low.lstrip().startswith(_EASY) else 0.0,
     }
+
+
+def heuristic_logit(text: str, n_messages: int = 1, parsed: Parsed | None = None) -> float:
+    """The hand-weighted logit: also the trained router's optional request-kind prior (train.py)."""
+    return sum(_WEIGHTS[k] * v for k, v in features(text, n_messages, parsed).items())
 
 
 class HeuristicClassifier:
     """Hand-weighted logistic score over lexical features (no training)."""
 
     def score(self, request: ChatRequest) -> float:
-        f = features(request.text, len(request.messages))
-        z = sum(_WEIGHTS[k] * v for k, v in f.items())
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-heuristic_logit(request.text, len(request.messages))))
 
 
 def load_classifier(config: ClassifierConfig) -> Classifier:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from typing import NamedTuple
 
 MAX_CHARS = 2000  # features read this much (the length features see it all): bounded cost for long prompts
 _TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
@@ -38,12 +39,25 @@ DENSE = ("log_chars", "log_words", "lines", "numbers", "distinct_numbers", "deci
          "percent", "money", "capitalized")
 
 
-def dense_features(text: str, n_messages: int = 1) -> list[float]:
+class Parsed(NamedTuple):
+    """One pass over the first MAX_CHARS characters, shared by the dense features and the heuristic prior."""
+    sample: str
+    low: str
+    words: list[str]
+    wset: set[str]
+    numbers: list[str]
+    operators: int
+
+
+def parse(text: str) -> Parsed:
     sample = text[:MAX_CHARS]
     low = sample.lower()
     words = re.findall(r"[a-z]+", low)
-    wset = set(words)
-    numbers = _NUMBER.findall(sample)
+    return Parsed(sample, low, words, set(words), _NUMBER.findall(sample), len(_OPERATOR.findall(sample)))
+
+
+def dense_features(text: str, n_messages: int = 1, parsed: Parsed | None = None) -> list[float]:
+    sample, low, words, wset, numbers, operators = parsed or parse(text)
     max_num = max(map(float, (n.replace(",", "") for n in numbers[:200])), default=0.0)
     options = _CHOICE.findall(sample)
     mc = len(options) >= 3
@@ -55,7 +69,7 @@ def dense_features(text: str, n_messages: int = 1) -> list[float]:
         math.log1p(len(set(numbers))),
         float(any("." in n for n in numbers)),
         math.log10(1 + max_num),
-        math.log1p(len(_OPERATOR.findall(sample))),
+        math.log1p(operators),
         math.log1p(sample.count("?")),
         math.log1p(sample.count(". ") + sample.count("? ") + sample.count("! ")),
         (sum(map(len, words)) / len(words)) if words else 0.0,

@@ -1,6 +1,6 @@
 """The trained router's compact scorer: a logistic model over standardized dense features, hashed
-n-grams and (optionally) the group prior (groups.py), stored as one .npz file (weights) with its
-metadata. Inference is plain Python over a list of floats, plus a few numpy calls for the group prior;
+n-grams and (optionally) the group prior (groups.py) and the heuristic's logit at a fixed weight (train.py),
+stored as one .npz file (weights) with its metadata. Inference is plain Python over a list of floats, plus a few numpy calls for the group prior;
 no scikit-learn. Imported only when a trained router is used."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .features import DENSE, dense_features, hashed_ngrams
+from .classifier import heuristic_logit
+from .features import DENSE, dense_features, hashed_ngrams, parse
 
 if TYPE_CHECKING:
     from ..types import ChatRequest
@@ -34,13 +35,15 @@ class LinearScorer:
     meta: dict = field(default_factory=dict)
     group: GroupPrior | None = None
     group_w: float = 0.0  # weight of the group-prior feature (a logit; see groups.py)
+    prior_w: float = 0.0  # weight of the heuristic classifier's logit (the request-kind prior; see train.py)
 
     @property
     def buckets(self) -> int:
         return len(self.hash_w)
 
     def score_text(self, text: str, n_messages: int = 1) -> float:
-        d = dense_features(text, n_messages)
+        parsed = parse(text)
+        d = dense_features(text, n_messages, parsed)
         z = self.bias
         for x, m, s, w in zip(d, self.dense_mean, self.dense_std, self.dense_w):
             z += (x - m) / s * w
@@ -50,6 +53,8 @@ class LinearScorer:
             z += sum(hw[i] for i in idx) / math.sqrt(len(idx))
         if self.group is not None:
             z += self.group_w * self.group.feature(idx)
+        if self.prior_w:
+            z += self.prior_w * heuristic_logit(text, n_messages, parsed)
         if z < -30:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
@@ -69,7 +74,8 @@ class LinearScorer:
         np.savez_compressed(tmp, dense_mean=np.asarray(self.dense_mean, np.float64),
                             dense_std=np.asarray(self.dense_std, np.float64),
                             dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
-                            bias=np.asarray([self.bias]), meta=np.asarray(json.dumps(meta)), **group)
+                            bias=np.asarray([self.bias]), prior_w=np.asarray([self.prior_w]),
+                            meta=np.asarray(json.dumps(meta)), **group)
         tmp.replace(path)
         return path
 
@@ -89,9 +95,10 @@ class LinearScorer:
                     group = GroupPrior(meta.pop("groups"), z["group_weights"].astype(np.float32), z["group_bias"],
                                        z["group_gain"])
                     group_w = float(z["group_w"][0])
+                prior_w = float(z["prior_w"][0]) if "prior_w" in z else 0.0  # files from before it existed
                 return cls(z["dense_mean"].tolist(), z["dense_std"].tolist(), z["dense_w"].tolist(),
                            array("f", z["hash_w"].astype(np.float32).tobytes()), float(z["bias"][0]), meta,
-                           group, group_w)
+                           group, group_w, prior_w)
         except (OSError, KeyError, ValueError) as e:
             raise HybridAIError(f"cannot read router model {path}: {e}") from None
 

@@ -14,7 +14,14 @@ within one group that is the same ranking. Word n-grams are not centred, so topi
 
 Group prior (default, when the data has two or more groups): one more feature, the gain expected from the
 group a request looks like (groups.py); it puts back, for requests of a known kind, the level that centring
-takes out of the dense features."""
+takes out of the dense features.
+
+Heuristic prior (`heuristic_prior=W`, default 0): W x the hand-weighted heuristic's logit (classifier.py: asks
+for reasoning, code, math, constraints; easy openings; length) is added to the learned logit, at a fixed weight,
+before Platt scaling. Outcome data of benchmark questions cannot teach how chat requests of different kinds
+compare (fitted as a free feature on GSM8K + MMLU its weight is slightly negative); the prior says it for
+traffic unlike the training data. The shipped router uses it (scripts/build_router.sh); with outcomes of your
+own traffic the data can say it, so it is off by default."""
 
 from __future__ import annotations
 
@@ -66,7 +73,7 @@ def _group_centred(dense, rows: Sequence[Outcome]):
 
 
 def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, label: str = "gain",
-        center: bool = True, group_prior: bool = True, meta: dict | None = None,
+        center: bool = True, group_prior: bool = True, heuristic_prior: float = 0.0, meta: dict | None = None,
         progress: Callable[[str], None] | None = None) -> LinearScorer:
     np, sparse, LogisticRegression = _sklearn()
     if len(rows) < 20:
@@ -107,20 +114,28 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     coef = clf.coef_[0]
     # Platt scaling: map the ranking logit to P(weak answer wrong) on the training rows (monotone: same ranking)
     z = X @ coef + clf.intercept_[0]  # the fitted logit: mapping it cannot flip the learned ranking
+    prior_mean = 0.0
+    if heuristic_prior:
+        from .classifier import heuristic_logit
+
+        h = np.array([heuristic_logit(o.prompt, o.n_messages) for o in rows])
+        prior_mean = float(h.mean())
+        z = z + heuristic_prior * (h - prior_mean)
     y_wrong = np.array([1.0 - o.weak for o in rows])
     platt = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), (y_wrong >= 0.5).astype(int))
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     k = len(DENSE)
     from array import array
 
-    hash_w, bias, group_w = coef[k:] * a, float(clf.intercept_[0] * a + b), 0.0
+    hash_w, bias, group_w = coef[k:] * a, float((clf.intercept_[0] - heuristic_prior * prior_mean) * a + b), 0.0
     if prior is not None:  # the group column sits after the dense ones: scale it into one weight
         group_w, hash_w = float(coef[k] * a / std[k]), hash_w[1:]
     return LinearScorer(mean.tolist(), std[:k].tolist(), (coef[:k] * a).tolist(),
                         array("f", hash_w.astype(np.float32).tobytes()), bias,
                         {"dense": list(DENSE), "buckets": buckets, "c": c, "label": label, "centred": center,
-                         "group_prior": prior is not None,
-                         "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})}, prior, group_w)
+                         "group_prior": prior is not None, "heuristic_prior": heuristic_prior,
+                         "weak_wrong_rate": float(y_wrong.mean()), **(meta or {})}, prior, group_w,
+                        heuristic_prior * a)
 
 
 def out_of_fold(rows: Sequence[Outcome], folds: int = 5, seed: int = 0, progress=None, **kw) -> list[float]:
