@@ -1,7 +1,7 @@
 """The trained router's compact scorer: a logistic model over standardized dense features, hashed
-n-grams and (optionally) the group prior (groups.py) and the heuristic's logit at a fixed weight (train.py),
-stored as one .npz file (weights) with its metadata. Inference is plain Python over a list of floats, plus a few numpy calls for the group prior;
-no scikit-learn. Imported only when a trained router is used."""
+n-grams and, optionally, the group prior (groups.py) and the heuristic's logit at a fixed weight (train.py),
+stored as one .npz file (weights) with its metadata. Inference is plain Python over a list of floats, plus a
+few numpy calls for the group prior; no scikit-learn. Imported only when a trained router is used."""
 
 from __future__ import annotations
 
