@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from functools import cache
 from pathlib import Path
 
 from rich.progress import Progress
@@ -28,10 +29,15 @@ from hybrid_ai.routing.train import fit, out_of_fold
 BENCHES = ("gsm8k", "mmlu", "mt_bench")
 
 
-def everyday(model) -> list[float]:
-    """Scores of the repo's 38 written everyday requests (assistant-traffic suite)."""
+@cache
+def everyday_prompts() -> tuple[str, ...]:
+    """The repo's 38 written everyday requests (assistant-traffic suite)."""
     written = Path(__file__).resolve().parents[1] / "hybrid_ai" / "evals" / "assistant-traffic" / "written.jsonl"
-    return [model.score_text(json.loads(line)["prompt"]) for line in written.read_text().splitlines()]
+    return tuple(json.loads(line)["prompt"] for line in written.read_text().splitlines())
+
+
+def everyday(model) -> list[float]:
+    return [model.score_text(p) for p in everyday_prompts()]
 
 
 def everyday_vs_gsm8k(model, gsm8k) -> float:

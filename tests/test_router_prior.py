@@ -11,12 +11,13 @@ import random
 import numpy as np
 import pytest
 
-from conftest import CLI, ROOT, ROUTELLM
+from conftest import ROOT, ROUTELLM
 from hybrid_ai.routing.classifier import heuristic_logit
 from hybrid_ai.routing.data import load_outcomes
 from hybrid_ai.routing.metrics import auc
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
 from hybrid_ai.routing.train import fit
+from test_router import run
 
 HARD = "Prove, step by step, that the algorithm's worst-case complexity is O(n log n); analyze each case."
 EASY = "What is the capital of France?"
@@ -71,19 +72,15 @@ def test_prior_weight_survives_save_and_old_files_load_without_it(rows, tmp_path
 
 
 def test_router_train_heuristic_prior_option(rows, tmp_path):
-    import subprocess
-
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"prompt": o.prompt, "weak_correct": o.weak, "strong_correct": o.strong})
                             + "\n" for o in rows))
     out = tmp_path / "m.npz"
-    ok = subprocess.run([*CLI, "router", "train", "--data", str(data), "--out", str(out), "--heuristic-prior", "0.5"],
-                        cwd=ROOT, capture_output=True, timeout=600)
+    ok = run("router", "train", "--data", str(data), "--out", str(out), "--heuristic-prior", "0.5")
     assert ok.returncode == 0, ok.stderr.decode()
     assert LinearScorer.load(out).meta["heuristic_prior"] == 0.5
     for bad in ("-1", "abc", "nan"):
-        r = subprocess.run([*CLI, "router", "train", "--data", str(data), "--out", str(out), "--heuristic-prior", bad],
-                           cwd=ROOT, capture_output=True, timeout=600)
+        r = run("router", "train", "--data", str(data), "--out", str(out), "--heuristic-prior", bad)
         assert r.returncode == 2 and "--heuristic-prior" in r.stderr.decode() and "0 to 10" in r.stderr.decode()
 
 

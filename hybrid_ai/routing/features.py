@@ -91,9 +91,10 @@ def dense_features(text: str, n_messages: int = 1, parsed: Parsed | None = None)
     ]
 
 
-def hashed_ngrams(text: str, buckets: int) -> list[int]:
-    """Distinct bucket ids of word unigrams and bigrams (digits collapsed to their length)."""
-    toks = _TOKEN.findall(text[:MAX_CHARS].lower())
+def hashed_ngrams(text: str, buckets: int, low: str | None = None) -> list[int]:
+    """Distinct bucket ids of word unigrams and bigrams (digits collapsed to their length); `low` is the
+    lowercased window when the caller has it already (`parse(text).low`)."""
+    toks = _TOKEN.findall(text[:MAX_CHARS].lower() if low is None else low)
     toks = [f"#{len(t)}" if t[0].isdigit() else t for t in toks]
     grams = set(toks)
     grams.update(f"{a} {b}" for a, b in zip(toks, toks[1:]))

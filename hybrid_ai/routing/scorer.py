@@ -47,7 +47,7 @@ class LinearScorer:
         z = self.bias
         for x, m, s, w in zip(d, self.dense_mean, self.dense_std, self.dense_w):
             z += (x - m) / s * w
-        idx = hashed_ngrams(text, self.buckets)
+        idx = hashed_ngrams(text, self.buckets, parsed.low)
         if idx:
             hw = self.hash_w
             z += sum(hw[i] for i in idx) / math.sqrt(len(idx))

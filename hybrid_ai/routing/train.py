@@ -119,7 +119,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
         from .classifier import heuristic_logit
 
         h = np.array([heuristic_logit(o.prompt, o.n_messages) for o in rows])
-        prior_mean = float(h.mean())
+        prior_mean = float(h.mean())  # centred for the Platt fit's conditioning; folded back into the bias below
         z = z + heuristic_prior * (h - prior_mean)
     y_wrong = np.array([1.0 - o.weak for o in rows])
     platt = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), (y_wrong >= 0.5).astype(int))
