@@ -48,7 +48,7 @@ def main() -> None:
     from hybrid_ai.routing.classifier import HeuristicClassifier
     from hybrid_ai.routing.features import MAX_CHARS
     from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer
-    from hybrid_ai.types import parse_request
+    from hybrid_ai.request import parse_request
 
     model = Path(args.model) if args.model else DEFAULT_MODEL
     tracemalloc.start()

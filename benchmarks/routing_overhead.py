@@ -17,7 +17,7 @@ import time
 from hybrid_ai import EchoBackend, HybridClient
 from hybrid_ai.routing import decide
 from hybrid_ai.telemetry.sinks import SQLiteSink, StderrSink
-from hybrid_ai.types import parse_request
+from hybrid_ai.request import parse_request
 
 WORDS = ("the of and to in is you that it he was for on are as with his they at be this have from or one had by "
          "word but not what all were we when your can said there use an each which she do how their if will up "

@@ -42,10 +42,20 @@ def _serve(args) -> int:
         import uvicorn
     except ImportError:
         raise HybridAIError("the server needs: pip install 'hybrid-ai[server]'") from None
-    client = AsyncHybridClient(policy=args.policy)
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    if args.api_keys_env:
+        policy = policy.model_copy(update={"server": policy.server.model_copy(
+            update={"api_keys_env": args.api_keys_env})})
+    client = AsyncHybridClient(policy=policy)
+    app = create_app(client, auth=False if args.no_auth else None)  # fails here, before loading, without keys
+    if not app.state.auth:
+        print(f"hybrid-ai: warning: authentication is OFF: anyone who can reach {args.host}:{args.port} can use "
+              f"this server and its cloud credentials", file=sys.stderr, flush=True)
     if not args.no_warmup:
         client.warmup()
-    uvicorn.run(create_app(client), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -234,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-warmup", action="store_true", help="load models on the first request, not at start")
+    p.add_argument("--api-keys-env", default=None, metavar="NAME", help="environment variable with the accepted "
+                   "bearer keys, comma-separated (default: the policy's server.api_keys_env, HYBRID_AI_API_KEYS)")
+    p.add_argument("--no-auth", action="store_true", help="accept requests without a key (says so at start)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("policy", help="policy tools")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import nullcontext
+from contextlib import aclosing, closing, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from .routing import Classifier, decide, load_classifier
 from .telemetry.energy import EnergyMeter
 from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
-from .types import ChatRequest, RouteDecision, parse_request
+from .request import parse_request
+from .types import ChatRequest, RouteDecision
 
 
 class BaseClient:
@@ -35,6 +36,7 @@ class BaseClient:
         self.backends = {n: build_backend(n, t) for n, t in self.policy.tiers.items()}
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
+        self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
         self.chat = _Chat(self)
 
     # -- no I/O below: validation, decision, record ------------------------------------------
@@ -55,11 +57,13 @@ class BaseClient:
         backend = self.backends[tier]
         return EnergyMeter(getattr(backend, "device", "cpu")) if backend.runs_locally else nullcontext()
 
-    def _record(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
+    def _record(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=(),
+                error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
                               tier_name=tier, result=result, tier_wall_s=tier_s,
-                              meter=meter if isinstance(meter, EnergyMeter) else None, errors=list(errors))
-        emit(self.sinks, record)
+                              meter=meter if isinstance(meter, EnergyMeter) else None, errors=list(errors),
+                              error=error)
+        self.sink_failures += emit(self.sinks, record)
         return record
 
     def _finish(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
@@ -81,13 +85,25 @@ class BaseClient:
         return make_chunk(rid, self.policy.tiers[tier].model, content=piece)
 
     def _chunks_end(self, request, decision, rid, t0, tier, state, tier_s, meter, errors):
-        """The last chunk: finish reason, usage and the `hybrid` field with the record."""
-        from .response import make_chunk
+        """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
+        its own with no choices when the request asked for stream_options.include_usage)."""
+        from .response import make_chunk, make_usage_chunk
 
         record = self._record(request, decision, rid, t0, tier, state.result, tier_s, meter, errors)
-        return make_chunk(rid, state.result.model, finish=state.result.finish_reason, result=state.result,
+        last = make_chunk(rid, state.result.model, finish=state.result.finish_reason, result=state.result,
                           decision=decision, record=record)
+        return [last, make_usage_chunk(rid, state.result)] if request.include_usage else [last]
 
+    def _abandoned(self, request, decision, rid, t0, tier, pieces, tier_s, meter, errors):
+        """The record of a stream the caller stopped reading: what was sent so far, and why it ended."""
+        from .types import BackendResult
+
+        partial = None
+        if tier is not None:
+            partial = BackendResult(text="".join(pieces), model=self.policy.tiers[tier].model,
+                                    finish_reason="abandoned")
+        self._record(request, decision, rid, t0, tier, partial, tier_s, meter, errors,
+                     error=f"client went away: the stream was closed after {len(pieces)} text chunk(s)")
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -105,7 +121,7 @@ class BaseClient:
 class HybridClient(BaseClient):
     """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
 
-    def _create(self, **params):
+    def _create(self, params: dict):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
@@ -125,30 +141,42 @@ class HybridClient(BaseClient):
 
     def _stream(self, request, decision, t0):
         """Chunks as they are generated. A tier that fails before its first text falls back to the next;
-        one that fails after it ends the stream with its error (the record says so)."""
-        rid, errors = new_request_id(), []
-        for tier in decision.tiers:
-            state, started = StreamState(), False
-            try:
-                self.backends[tier].warmup()
-                t1 = time.perf_counter()
-                with self._meter(tier) as meter:
-                    for piece in self.backends[tier].stream(request, self.policy.tiers[tier].generation, state):
-                        if not started:
-                            started = True
-                            yield self._chunks_start(rid, tier)
-                        yield self._chunk(rid, tier, piece)
-            except BackendError as e:
-                errors.append(e)
-                if started:
-                    self._record(request, decision, rid, t0, errors=errors)
-                    raise
-                continue
-            if not started:
-                yield self._chunks_start(rid, tier)
-            yield self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter, errors)
-            return
-        self._finish(request, decision, rid, t0, errors=errors)
+        one that fails after it ends the stream with its error (the record says so). A stream the caller closes
+        or drops stops its tier's generation and is recorded as abandoned."""
+        rid, errors, recorded = new_request_id(), [], False
+        tier, pieces, t1, meter = None, [], t0, None
+        try:
+            for tier in decision.tiers:
+                state, pieces = StreamState(), []
+                try:
+                    self.backends[tier].warmup()
+                    t1 = time.perf_counter()
+                    with self._meter(tier) as meter, closing(self.backends[tier].stream(
+                            request, self.policy.tiers[tier].generation, state)) as it:
+                        for piece in it:
+                            if not pieces:
+                                yield self._chunks_start(rid, tier)
+                            pieces.append(piece)
+                            yield self._chunk(rid, tier, piece)
+                except BackendError as e:
+                    errors.append(e)
+                    if pieces:
+                        recorded = True
+                        self._record(request, decision, rid, t0, errors=errors)
+                        raise
+                    continue
+                if not pieces:
+                    yield self._chunks_start(rid, tier)
+                last = self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter,
+                                        errors)
+                recorded = True
+                yield from last
+                return
+            recorded = True
+            self._finish(request, decision, rid, t0, errors=errors)
+        finally:
+            if not recorded:
+                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors)
 
     def __enter__(self):
         return self
@@ -160,7 +188,7 @@ class HybridClient(BaseClient):
 class AsyncHybridClient(BaseClient):
     """Asynchronous mirror: `await client.chat.completions.create(...)`."""
 
-    async def _create(self, **params):
+    async def _create(self, params: dict):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
@@ -180,29 +208,42 @@ class AsyncHybridClient(BaseClient):
 
     async def _astream(self, request, decision, t0):
         """The async mirror of HybridClient._stream."""
-        rid, errors = new_request_id(), []
-        for tier in decision.tiers:
-            state, started = StreamState(), False
-            try:
-                await asyncio.to_thread(self.backends[tier].warmup)
-                t1 = time.perf_counter()
-                with self._meter(tier) as meter:
-                    async for piece in self.backends[tier].astream(request, self.policy.tiers[tier].generation, state):
-                        if not started:
-                            started = True
-                            yield self._chunks_start(rid, tier)
-                        yield self._chunk(rid, tier, piece)
-            except BackendError as e:
-                errors.append(e)
-                if started:
-                    self._record(request, decision, rid, t0, errors=errors)
-                    raise
-                continue
-            if not started:
-                yield self._chunks_start(rid, tier)
-            yield self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter, errors)
-            return
-        self._finish(request, decision, rid, t0, errors=errors)
+        rid, errors, recorded = new_request_id(), [], False
+        tier, pieces, t1, meter = None, [], t0, None
+        try:
+            for tier in decision.tiers:
+                state, pieces = StreamState(), []
+                try:
+                    await asyncio.to_thread(self.backends[tier].warmup)
+                    t1 = time.perf_counter()
+                    with self._meter(tier) as meter:
+                        async with aclosing(self.backends[tier].astream(
+                                request, self.policy.tiers[tier].generation, state)) as it:
+                            async for piece in it:
+                                if not pieces:
+                                    yield self._chunks_start(rid, tier)
+                                pieces.append(piece)
+                                yield self._chunk(rid, tier, piece)
+                except BackendError as e:
+                    errors.append(e)
+                    if pieces:
+                        recorded = True
+                        self._record(request, decision, rid, t0, errors=errors)
+                        raise
+                    continue
+                if not pieces:
+                    yield self._chunks_start(rid, tier)
+                last = self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter,
+                                        errors)
+                recorded = True
+                for chunk in last:
+                    yield chunk
+                return
+            recorded = True
+            self._finish(request, decision, rid, t0, errors=errors)
+        finally:
+            if not recorded:
+                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors)
 
     async def aclose(self) -> None:
         self.close()
@@ -218,8 +259,10 @@ class _Completions:
     def __init__(self, client: BaseClient):
         self._client = client
 
-    def create(self, **params):
-        return self._client._create(**params)
+    def create(self, /, **params):
+        """`params` are OpenAI chat-completion parameters (see `hybrid_ai.request`); a dict of them from a request
+        body can be passed as `create(**body)` whatever its keys."""
+        return self._client._create(params)
 
 
 class _Chat:

@@ -103,6 +103,19 @@ class PatternRule(_Strict):
         return v
 
 
+class PersonalDataRule(_Strict):
+    """Requests with personal data (see routing/pii.py for what is detected and how) go to `route`."""
+
+    type: Literal["personal_data"]
+    name: str = "personal-data"
+    kinds: list[Literal["email", "phone", "iban", "card", "national_id", "tax_id", "passport", "date_of_birth",
+                        "address"]] = Field(default_factory=lambda: ["email", "phone", "iban", "card", "national_id",
+                                                                    "tax_id", "passport", "date_of_birth", "address"],
+                                            min_length=1)
+    route: str = "local"
+    fallback: bool = False  # data that must stay local must not leak to the cloud when local fails
+
+
 class ContextRule(_Strict):
     type: Literal["context"]
     name: str = "context"
@@ -112,7 +125,7 @@ class ContextRule(_Strict):
     fallback: bool = True
 
 
-Rule = Annotated[Union[PinnedRule, PatternRule, ContextRule], Field(discriminator="type")]
+Rule = Annotated[Union[PinnedRule, PatternRule, PersonalDataRule, ContextRule], Field(discriminator="type")]
 
 
 class Limits(_Strict):
@@ -133,6 +146,14 @@ class Telemetry(_Strict):
         return self
 
 
+class Server(_Strict):
+    """`hybrid-ai serve`: who may call it and how much it reads."""
+
+    auth: bool = Field(True, description="require a bearer key on every route but /healthz; off only when false")
+    api_keys_env: str = Field("HYBRID_AI_API_KEYS", description="variable holding the accepted keys, comma-separated")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+
+
 class Policy(_Strict):
     name: str
     description: str = ""
@@ -142,6 +163,7 @@ class Policy(_Strict):
     fallback: dict[str, list[str]] = {"local": ["cloud"], "cloud": ["local"]}
     limits: Limits = Limits()
     telemetry: Telemetry = Telemetry()
+    server: Server = Server()
 
     @model_validator(mode="after")
     def _tiers_exist(self):
@@ -165,13 +187,19 @@ class Policy(_Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "Policy":
+        """A copy, with its hash computed afresh (a cached one would describe the original)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("hash", None)
+        return copy
+
 
 def _key(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("transformers", "litellm", "pinned", "pattern", "context"):
+        elif part in ("transformers", "litellm", "pinned", "pattern", "personal_data", "context"):
             continue  # discriminator tags pydantic adds to the location
         else:
             out += f".{part}" if out else str(part)

@@ -20,10 +20,7 @@ class HybridChatCompletion(ChatCompletion):
 
 
 def make_completion(decision: RouteDecision, result: BackendResult, record: RouteRecord) -> HybridChatCompletion:
-    usage = None
-    if result.prompt_tokens is not None and result.completion_tokens is not None:
-        usage = CompletionUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                                total_tokens=result.prompt_tokens + result.completion_tokens)
+    usage = _usage(result)
     finish = result.finish_reason if result.finish_reason in ("stop", "length", "content_filter") else "stop"
     return HybridChatCompletion(
         id=record.request_id,
@@ -42,6 +39,13 @@ def _info(decision: RouteDecision, record: RouteRecord) -> HybridInfo:
                       tiers=list(decision.tiers), fallback=record.fallback, record=record)
 
 
+def _usage(result: BackendResult) -> CompletionUsage | None:
+    if result.prompt_tokens is None or result.completion_tokens is None:
+        return None
+    return CompletionUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                           total_tokens=result.prompt_tokens + result.completion_tokens)
+
+
 class HybridChatCompletionChunk(ChatCompletionChunk):
     hybrid: HybridInfo | None = None  # on the last chunk of a stream
 
@@ -52,12 +56,16 @@ def make_chunk(rid: str, model: str, *, role: str | None = None, content: str | 
     usage = hybrid = None
     if record is not None and decision is not None:
         hybrid = _info(decision, record)
-        if result is not None and result.prompt_tokens is not None and result.completion_tokens is not None:
-            usage = CompletionUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                                    total_tokens=result.prompt_tokens + result.completion_tokens)
+        usage = _usage(result) if result is not None else None
     if finish is not None and finish not in ("stop", "length", "content_filter"):
         finish = "stop"
     return HybridChatCompletionChunk(
         id=rid, object="chat.completion.chunk", created=int(time.time()), model=model,
         choices=[ChunkChoice(index=0, delta=ChoiceDelta(role=role, content=content), finish_reason=finish)],
         usage=usage, hybrid=hybrid)
+
+
+def make_usage_chunk(rid: str, result: BackendResult) -> HybridChatCompletionChunk:
+    """The chunk OpenAI sends last for stream_options.include_usage: no choices, the whole stream's usage."""
+    return HybridChatCompletionChunk(id=rid, object="chat.completion.chunk", created=int(time.time()),
+                                     model=result.model, choices=[], usage=_usage(result))

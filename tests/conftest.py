@@ -25,6 +25,8 @@ ROUTELLM = Path(os.environ.get("HYBRID_AI_ROUTELLM_DATA") or next(
     ROOT.parent / "shared" / "data" / "routellm"))
 CLI = [sys.executable, "-m", "hybrid_ai.cli"]
 KEY_ENV = "HYBRID_AI_TEST_KEY"
+TEST_KEY = "sk-test-0123456789abcdef"  # the cloud tier's key in the tests, and a key the test server accepts
+AUTH = {"authorization": f"Bearer {TEST_KEY}"}
 
 
 def free_port() -> int:
@@ -51,7 +53,7 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 6
 def upstream():
     """A real OpenAI-compatible server answering with the local SLM: the cloud tier of the tests."""
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYBRID_AI_API_KEYS": TEST_KEY}
     proc = subprocess.Popen([*CLI, "serve", "--policy", "local-only", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -85,7 +87,7 @@ def hybrid_policy(cloud_base: str | None, *, threshold: float = 0.5, tmp: Path |
 
 @pytest.fixture
 def cloud_key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, "sk-test-0123456789abcdef")
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
 
 
 def user(text: str) -> list[dict]:

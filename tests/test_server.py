@@ -6,16 +6,18 @@ import httpx
 import openai
 import pytest
 
+from conftest import AUTH, TEST_KEY
+
 
 def test_health_and_models(upstream):
     h = httpx.get(f"{upstream}/healthz").json()
     assert h["status"] == "ok" and h["policy"] == "local-only" and h["tiers"]["local"]["backend"] == "transformers"
-    ids = [m["id"] for m in httpx.get(f"{upstream}/v1/models").json()["data"]]
+    ids = [m["id"] for m in httpx.get(f"{upstream}/v1/models", headers=AUTH).json()["data"]]
     assert ids == ["hybrid", "local"]
 
 
 def test_the_openai_sdk_talks_to_the_server(upstream):
-    client = openai.OpenAI(base_url=f"{upstream}/v1", api_key="unused")
+    client = openai.OpenAI(base_url=f"{upstream}/v1", api_key=TEST_KEY)
     r = client.chat.completions.create(model="hybrid", messages=[{"role": "user", "content": "Capital of France?"}],
                                        max_tokens=6)
     assert r.choices[0].message.content and r.usage.completion_tokens <= 6
@@ -33,9 +35,11 @@ def test_the_openai_sdk_talks_to_the_server(upstream):
     (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 99999999}', 400, "max_tokens", "between"),
     (b'{"messages": [{"role": "user", "content": "hi"}], "stream": 1}', 400, "stream", "true or false"),
     (b'{"messages": [{"role": "user", "content": "hi"}], "route": "cloud"}', 400, "route", "unknown tier"),
+    (b'{"messages": [{"role": "user", "content": "hi"}], "api_base": "http://evil/v1"}', 400, "api_base",
+     "unrecognized request argument"),
 ])
 def test_bad_requests_get_openai_style_4xx(upstream, body, status, param, words):
-    r = httpx.post(f"{upstream}/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    r = httpx.post(f"{upstream}/v1/chat/completions", content=body, headers={"content-type": "application/json", **AUTH})
     assert r.status_code == status
     err = r.json()["error"]
     assert err["type"] == "invalid_request_error" and err["param"] == param and words in err["message"]
@@ -43,11 +47,11 @@ def test_bad_requests_get_openai_style_4xx(upstream, body, status, param, words)
 
 def test_huge_prompts_are_rejected_and_the_server_keeps_serving(upstream):
     big = {"messages": [{"role": "user", "content": "x" * 1_000_000}]}
-    r = httpx.post(f"{upstream}/v1/chat/completions", json=big, timeout=30)
+    r = httpx.post(f"{upstream}/v1/chat/completions", json=big, timeout=30, headers=AUTH)
     assert r.status_code == 400 and "max_prompt_chars" in r.json()["error"]["message"]
-    r = httpx.post(f"{upstream}/v1/chat/completions", content=b"x" * (9 * 1024 * 1024), timeout=30)
+    r = httpx.post(f"{upstream}/v1/chat/completions", content=b"x" * (9 * 1024 * 1024), timeout=30, headers=AUTH)
     assert r.status_code == 413
     assert httpx.get(f"{upstream}/healthz").status_code == 200
-    ok = httpx.post(f"{upstream}/v1/chat/completions", timeout=120,
+    ok = httpx.post(f"{upstream}/v1/chat/completions", timeout=120, headers=AUTH,
                     json={"messages": [{"role": "user", "content": "Say ok"}], "max_tokens": 2})
     assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["role"] == "assistant"

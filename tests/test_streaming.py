@@ -6,7 +6,7 @@ import sqlite3
 
 import openai
 
-from conftest import free_port, hybrid_policy, user
+from conftest import TEST_KEY, free_port, hybrid_policy, user
 from hybrid_ai import AsyncHybridClient, HybridClient
 
 Q = user("What is the capital of France?")
@@ -63,7 +63,7 @@ async def test_async_stream_both_tiers(tmp_path, cloud_key, upstream):
 
 
 def test_server_streams_server_sent_events_to_the_openai_sdk(upstream):
-    client = openai.OpenAI(base_url=f"{upstream}/v1", api_key="unused")
+    client = openai.OpenAI(base_url=f"{upstream}/v1", api_key=TEST_KEY)
     chunks = list(client.chat.completions.create(model="hybrid", messages=Q, max_tokens=8, stream=True))
     assert "paris" in text(chunks).lower()
     last = chunks[-1]

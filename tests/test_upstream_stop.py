@@ -8,14 +8,15 @@ import time
 
 import uvicorn
 
-from conftest import free_port, hybrid_policy, user, wait_http
+from conftest import TEST_KEY, free_port, hybrid_policy, user, wait_http
 from hybrid_ai import AsyncHybridClient, EchoBackend, HybridClient
 from hybrid_ai.serving import create_app
 
 
 def start_upstream(port: int) -> uvicorn.Server:
     """A real OpenAI-compatible hybrid-ai app on 127.0.0.1 whose only tier is the instant EchoBackend."""
-    app = create_app(AsyncHybridClient("local-only", backends={"local": EchoBackend("local")}, sinks=[]))
+    app = create_app(AsyncHybridClient("local-only", backends={"local": EchoBackend("local")}, sinks=[]),
+                     api_keys=[TEST_KEY])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()
     wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30)

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,12 +18,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class StreamState:
-    """Filled by a backend's stream when it ends: the result (text, tokens, ttft) for the record."""
+    """Filled by a backend's stream when it ends: the result (text, tokens, ttft) for the record.
+    `cancelled` is set when the caller stops reading; a generating backend stops within a token or so."""
 
     result: BackendResult | None = None
-
-
-_END = object()
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 class Backend:
@@ -42,12 +42,49 @@ class Backend:
             yield state.result.text
 
     async def astream(self, request: ChatRequest, generation: Generation, state: StreamState) -> AsyncIterator[str]:
-        it = self.stream(request, generation, state)
-        while (piece := await asyncio.to_thread(next, it, _END)) is not _END:
-            yield piece
+        """`stream` run in a worker thread that hands each piece to the event loop. When the caller stops reading
+        (closes or cancels this generator), `state.cancelled` is set and the worker closes `stream`."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def put(item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is reading
+                state.cancelled.set()
+
+        def pump() -> None:
+            it = self.stream(request, generation, state)
+            try:
+                for piece in it:
+                    if state.cancelled.is_set():
+                        break
+                    put(("piece", piece))
+                put(("end", None))
+            except BaseException as e:  # handed to the reader, raised there
+                put(("error", e))
+            finally:
+                it.close()
+
+        worker = loop.run_in_executor(None, pump)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "piece":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    break
+        finally:
+            state.cancelled.set()
 
     def warmup(self) -> None:
         """Load what the first request would otherwise load (models, imports). Optional."""
+
+    def ready(self) -> tuple[bool, str | None]:
+        """Whether this tier can answer now, without loading anything; if not, what is missing (for /healthz)."""
+        return True, None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name}

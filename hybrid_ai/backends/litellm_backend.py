@@ -1,5 +1,8 @@
 """The cloud tier: any litellm model string (OpenAI, Anthropic, ..., or an OpenAI-compatible server
-through `api_base`). The API key is read from the environment variable the policy names."""
+through `api_base`). The API key is read from the environment variable the policy names.
+
+Only the validated fields of a ChatRequest reach litellm: where, how and with which key it calls comes from the
+policy alone, and every error text is scrubbed of the key before it reaches a record or a caller."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import time
 from typing import Any
 
 from ..errors import BackendError
+from ..redact import public_message, watch_env
 from ..types import BackendResult
 from .base import Backend, sampling
 
@@ -44,9 +48,15 @@ class LiteLLMBackend(Backend):
 
     def __init__(self, tier_name: str, tier):
         self.tier_name, self.tier = tier_name, tier
+        watch_env(tier.api_key_env)
 
     def warmup(self) -> None:
         import_litellm()
+
+    def ready(self) -> tuple[bool, str | None]:
+        if self.tier.api_key_env and not os.environ.get(self.tier.api_key_env):
+            return False, f"environment variable {self.tier.api_key_env} is not set (the tier's api_key_env)"
+        return True, None
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "api_base": self.tier.api_base}
@@ -62,13 +72,15 @@ class LiteLLMBackend(Backend):
             key = _NO_KEY
         s = sampling(request, generation)
         kw: dict[str, Any] = {
-            **request.extra, "model": t.model, "messages": request.as_openai_messages(), "api_key": key,
+            "model": t.model, "messages": request.as_openai_messages(), "api_key": key,
             "timeout": t.timeout_s, "num_retries": t.max_retries, "drop_params": True,
             "max_tokens": s["max_tokens"], "temperature": s["temperature"],
         }
         if t.api_base:
             kw["api_base"] = t.api_base
-        for name, value in (("top_p", s["top_p"]), ("seed", request.seed), ("stop", list(request.stop) or None)):
+        for name, value in (("top_p", s["top_p"]), ("seed", request.seed), ("stop", list(request.stop) or None),
+                            ("user", request.user), ("presence_penalty", request.presence_penalty),
+                            ("frequency_penalty", request.frequency_penalty)):
             if value is not None:
                 kw[name] = value
         return kw
@@ -83,8 +95,10 @@ class LiteLLMBackend(Backend):
         )
 
     def _error(self, exc: Exception) -> BackendError:
-        msg = " ".join(str(exc).split())[:300]
-        return BackendError(f"{type(exc).__name__}: {msg}", tier=self.tier_name, kind=_kind(exc))
+        if isinstance(exc, BackendError):
+            return exc
+        return BackendError(public_message(f"{type(exc).__name__}: {exc}", 300), tier=self.tier_name,
+                            kind=_kind(exc))
 
     def complete(self, request, generation) -> BackendResult:
         kw = self._kwargs(request, generation)
@@ -120,6 +134,9 @@ class LiteLLMBackend(Backend):
         return piece or None
 
     def _stream_result(self, acc) -> BackendResult:
+        if "finish" not in acc:  # a stream cut short or garbled by the upstream is a failure, not an empty answer
+            raise BackendError("the upstream stream ended without a finish_reason (cut short or malformed)",
+                               tier=self.tier_name, kind="stream")
         usage = acc.get("usage")
         return BackendResult(text="".join(acc["text"]), model=self.tier.model,
                              prompt_tokens=getattr(usage, "prompt_tokens", None),
@@ -133,9 +150,9 @@ class LiteLLMBackend(Backend):
             for chunk in import_litellm().completion(**kw):
                 if piece := self._consume(chunk, acc):
                     yield piece
+            state.result = self._stream_result(acc)
         except Exception as e:
             raise self._error(e) from e
-        state.result = self._stream_result(acc)
 
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
@@ -144,6 +161,6 @@ class LiteLLMBackend(Backend):
             async for chunk in await import_litellm().acompletion(**kw):
                 if piece := self._consume(chunk, acc):
                     yield piece
+            state.result = self._stream_result(acc)
         except Exception as e:
             raise self._error(e) from e
-        state.result = self._stream_result(acc)

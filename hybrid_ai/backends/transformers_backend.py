@@ -7,7 +7,7 @@ import time
 from ..errors import BackendError
 from ..types import BackendResult
 from .base import Backend, sampling
-from .local_model import LoadedModel, load_model
+from .local_model import LoadedModel, load_model, resolve_source
 
 
 class _FirstToken:
@@ -24,6 +24,18 @@ class _FirstToken:
 
     def end(self):
         pass
+
+
+def _stop_when(event):
+    """A generate() stopping criterion: stop every sequence once `event` is set (the caller went away)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return _Cancelled()
 
 
 class TransformersBackend(Backend):
@@ -49,6 +61,13 @@ class TransformersBackend(Backend):
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "quantization": self.tier.quantization}
+
+    def ready(self):
+        try:
+            resolve_source(self.tier.model, self.tier.gguf_file)
+        except BackendError as e:
+            return False, e.message
+        return True, None
 
     def _prepare(self, request, generation):
         lm = self._model()
@@ -163,6 +182,7 @@ class TransformersBackend(Backend):
 
         lm, kwargs, n_in, max_new = self._prepare(request, generation)
         streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs["stopping_criteria"] = [_stop_when(state.cancelled)]
         box: dict = {}
 
         def run():
@@ -176,15 +196,21 @@ class TransformersBackend(Backend):
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
         hold = max((len(s) for s in request.stop), default=0)  # text that may still turn into a stop string
-        text, sent, ttft = "", 0, None
-        for piece in streamer:
-            if ttft is None and piece:
-                ttft = (time.perf_counter() - t0) * 1000
-            text = (text + piece).lstrip() if not sent else text + piece
-            safe = min(len(_cut_at_stop(text, request.stop)), len(text) - hold)
-            if safe > sent:
-                yield text[sent:safe]
-                sent = safe
+        text, sent, ttft, finished = "", 0, None, False
+        try:
+            for piece in streamer:
+                if ttft is None and piece:
+                    ttft = (time.perf_counter() - t0) * 1000
+                text = (text + piece).lstrip() if not sent else text + piece
+                safe = min(len(_cut_at_stop(text, request.stop)), len(text) - hold)
+                if safe > sent:
+                    yield text[sent:safe]
+                    sent = safe
+            finished = True
+        finally:
+            if not finished:  # the caller closed this stream: generation stops at the next token, freeing the model
+                state.cancelled.set()
+                worker.join(timeout=30)
         worker.join()  # generate() returns just after it ends the streamer
         if "error" in box:
             raise box["error"]

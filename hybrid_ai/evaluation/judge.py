@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BackendError
-from ..types import parse_request
+from ..request import parse_request
 from .cache import Answer, AnswerCache, answer_key
 
 PROMPT = """You are grading an assistant's answer against a reference answer.

@@ -19,7 +19,7 @@ from ..backends.local_model import cache_dir
 from ..errors import HybridAIError
 from ..policy import LiteLLMTier, load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
-from ..types import parse_request
+from ..request import parse_request
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
 from .graders import GRADERS

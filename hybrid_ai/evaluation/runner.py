@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..errors import BackendError
-from ..types import parse_request
+from ..request import parse_request
 from .cache import Answer, AnswerCache, answer_key
 from .suite import Suite
 

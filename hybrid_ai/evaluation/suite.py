@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import HybridAIError, first_problem
 from ..jsonl import read_objects
-from ..types import parse_messages
+from ..request import parse_messages
 from .graders import GRADER_NAMES
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import HybridAIError
 from ..jsonl import read_objects
-from ..types import parse_messages
+from ..request import parse_messages
 
 
 class DataError(HybridAIError):
@@ -81,7 +81,7 @@ def rehearsal(tier, prompts: list[tuple[dict, ...]], max_tokens: int, progress=N
     the adapter from forgetting what the model already did well on them (rehearsal / self-distillation)."""
     from ..backends.transformers_backend import TransformersBackend
     from ..policy import Generation
-    from ..types import parse_request
+    from ..request import parse_request
 
     backend = TransformersBackend("local", tier)
     gen = Generation(max_tokens=max_tokens, temperature=0.0, repetition_penalty=tier.generation.repetition_penalty)

@@ -129,7 +129,7 @@ def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
     policy = load_policy(policy_path)
     rows = load_many(data, strong, weak)
     clf = load_classifier(policy.classifier)
-    from ..types import parse_request
+    from ..request import parse_request
 
     scores = [clf.score(parse_request({"messages": [{"role": "user", "content": r.prompt}]})) for r in rows]
     weak_o, strong_o = [r.weak for r in rows], [r.strong for r in rows]

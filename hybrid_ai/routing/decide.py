@@ -7,8 +7,9 @@ import re
 from functools import lru_cache
 
 from ..errors import InvalidRequest
-from ..policy import ContextRule, PatternRule, PinnedRule, Policy
+from ..policy import ContextRule, PatternRule, PersonalDataRule, PinnedRule, Policy
 from ..types import ChatRequest, RouteDecision
+from . import pii
 
 
 @lru_cache(maxsize=256)
@@ -28,6 +29,8 @@ def _rule_route(rule, policy: Policy, request: ChatRequest) -> str | None:
     if isinstance(rule, PatternRule):
         text = request.text
         return rule.route if any(p.search(text) for p in _compiled(tuple(rule.patterns))) else None
+    if isinstance(rule, PersonalDataRule):
+        return rule.route if pii.find(request.text, tuple(rule.kinds)) else None
     if isinstance(rule, ContextRule):
         tier = policy.tiers[rule.tier]
         need = len(request.text) / rule.chars_per_token + (request.max_tokens or tier.generation.max_tokens)

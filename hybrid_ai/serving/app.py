@@ -1,8 +1,12 @@
 """An OpenAI-compatible app over an AsyncHybridClient: POST /v1/chat/completions, GET /v1/models,
-GET /healthz. Errors come back as OpenAI-style JSON (`{"error": {"message", "type", "param"}}`) with a
-4xx status for bad input and 502 when every tier failed; the server keeps serving either way."""
+GET /healthz. A thin adapter over `serving.protocol`: errors are OpenAI-style JSON with a 4xx status for bad
+input and 502 when every tier failed; no input makes it answer 5xx otherwise or drop a connection, and it keeps
+serving either way. Every route but /healthz needs a bearer key unless authentication is turned off."""
+
+from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
@@ -10,51 +14,81 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import AllTiersFailed, HybridAIError, InvalidRequest
+from ..errors import HybridAIError
+from ..redact import scrub
+from . import protocol
+from .auth import BearerAuth, keys_from_env
+from .body import BodyTooLarge, read_capped
+from .schema import CHAT_OPENAPI
 
 if TYPE_CHECKING:
     from ..client import AsyncHybridClient
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
+
+def _reply(reply: protocol.ErrorReply, close: bool = False) -> JSONResponse:
+    return JSONResponse(reply.body(), status_code=reply.status, headers={"connection": "close"} if close else None)
 
 
-def _error(status: int, message: str, type_: str, param: str | None = None):
-    return JSONResponse({"error": {"message": message, "type": type_, "param": param, "code": None}},
-                        status_code=status)
+def _log_unexpected(exc: BaseException) -> None:
+    import traceback
+
+    print(json.dumps({"event": "hybrid_ai.server_error", "error": scrub("".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__)))}), file=sys.stderr, flush=True)
 
 
-async def _sse(first, rest):
-    """Server-sent events as the OpenAI API sends them; an error after the first chunk ends the stream with
-    an `error` event (the status line is already sent)."""
-    yield f"data: {first.model_dump_json(exclude_none=True)}\n\n"
+async def _events(first, rest):
+    """Server-sent events as the OpenAI API sends them. An error after the first chunk ends the stream with an
+    `error` event (the status line is already sent); a client that goes away closes the hybrid stream, which
+    stops its tier and writes its record."""
     try:
-        async for chunk in rest:
-            yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
-    except HybridAIError as e:
-        yield f"data: {json.dumps({'error': {'message': str(e), 'type': 'backend_error'}})}\n\n"
-    yield "data: [DONE]\n\n"
+        yield protocol.sse(first)
+        try:
+            async for chunk in rest:
+                yield protocol.sse(chunk)
+        except Exception as e:
+            if not isinstance(e, HybridAIError):
+                _log_unexpected(e)
+            yield protocol.sse_error(e)
+        yield protocol.sse(None)
+    finally:
+        await rest.aclose()
 
 
-def create_app(client: "AsyncHybridClient") -> FastAPI:
-    app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__)
+def _health(client: "AsyncHybridClient") -> tuple[int, dict]:
+    policy, tiers = client.policy, {}
+    for name, backend in client.backends.items():
+        ok, problem = backend.ready()
+        tiers[name] = {**backend.describe(), "ready": ok, **({"problem": problem} if problem else {})}
+    ready = sum(t["ready"] for t in tiers.values())
+    status = "ok" if ready == len(tiers) else ("degraded" if ready else "down")
+    return (503 if status == "down" else 200), {
+        "status": status, "policy": policy.name, "policy_hash": policy.hash, "tiers": tiers,
+        "sink_failures": client.sink_failures}
+
+
+def create_app(client: "AsyncHybridClient", *, auth: bool | None = None,
+               api_keys: list[str] | None = None) -> FastAPI:
+    """The app. `auth` defaults to the policy's `server.auth`; keys come from `api_keys` or else from the
+    environment variable `server.api_keys_env` names (PolicyError when authentication is on and there are none)."""
     policy = client.policy
+    limit = policy.server.max_body_bytes
+    app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__)
+    if policy.server.auth if auth is None else auth:
+        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(policy.server.api_keys_env))
+    app.state.auth = bool(app.user_middleware)
 
     @app.exception_handler(HTTPException)
     async def _http(_req, exc: HTTPException):
-        return _error(exc.status_code, str(exc.detail), "invalid_request_error")
+        return _reply(protocol.ErrorReply(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req, exc: RequestValidationError):
-        return _error(400, str(exc.errors()[:1]), "invalid_request_error")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_req, exc: Exception):
-        return _error(500, f"internal error: {type(exc).__name__}: {exc}", "server_error")
+        return _reply(protocol.ErrorReply(400, str(exc.errors()[:1])))
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "policy": policy.name, "policy_hash": policy.hash,
-                "tiers": {n: b.describe() for n, b in client.backends.items()}}
+        status, body = _health(client)
+        return JSONResponse(body, status_code=status)
 
     @app.get("/v1/models")
     async def models():
@@ -62,31 +96,27 @@ def create_app(client: "AsyncHybridClient") -> FastAPI:
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "hybrid-ai"}
                                            for i in ids]}
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=CHAT_OPENAPI)
     async def chat_completions(request: Request):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return _error(413, f"request body is over {MAX_BODY_BYTES} bytes", "invalid_request_error")
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            return _error(413, f"request body is over {MAX_BODY_BYTES} bytes", "invalid_request_error")
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            return _error(400, f"request body is not valid JSON: {e}", "invalid_request_error")
-        if not isinstance(body, dict):
-            return _error(400, "request body must be a JSON object", "invalid_request_error")
-        try:
-            completion = await client.chat.completions.create(**body)
-            if body.get("stream") is True:  # fail over before the response starts, while a status can still say so
-                first = await completion.__anext__()
-        except InvalidRequest as e:
-            return _error(400, str(e), "invalid_request_error", e.field)
-        except AllTiersFailed as e:
-            return _error(502, str(e), "backend_error")
-        except HybridAIError as e:
-            return _error(500, str(e), "server_error")
-        if body.get("stream") is True:
-            return StreamingResponse(_sse(first, completion), media_type="text/event-stream")
-        return completion.model_dump(mode="json")
+            params = protocol.parse_body(await read_capped(request.receive, limit))
+            result = await client.chat.completions.create(**params)
+            if not hasattr(result, "__anext__"):
+                return JSONResponse(result.model_dump(mode="json"))
+            try:  # fail over before the response starts, while a status can still say so
+                first = await result.__anext__()
+            except BaseException:
+                await result.aclose()
+                raise
+            return StreamingResponse(_events(first, result), media_type="text/event-stream")
+        except BodyTooLarge as e:
+            return _reply(protocol.too_large(limit), close=not e.drained)
+        except ConnectionError:
+            return _reply(protocol.ErrorReply(400, "the client went away while sending the body"), close=True)
+        except Exception as e:
+            reply = protocol.error_reply(e)
+            if reply.status >= 500 and reply.type == "server_error":
+                _log_unexpected(e)
+            return _reply(reply)
 
     return app

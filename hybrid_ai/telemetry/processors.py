@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
+from ..redact import REDACTED, scrub
 
-SECRET = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}|AKIA[0-9A-Z]{16})")
 SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token"}
 
 
 def redact_secrets(_logger, _method, event: dict) -> dict:
-    """Drop keys that hold credentials; mask anything that looks like an API key in string values."""
+    """Drop keys that hold credentials; mask secret values and anything key-like in string values
+    (the request id is ours, and is kept as it is)."""
     for k in list(event):
         if k.lower() in SECRET_KEYS:
-            event[k] = "[redacted]"
-        elif isinstance(event[k], str) and SECRET.search(event[k]):
-            event[k] = SECRET.sub("[redacted]", event[k])
+            event[k] = REDACTED
+        elif isinstance(event[k], str) and k != "request_id":
+            event[k] = scrub(event[k])
     return event
 
 

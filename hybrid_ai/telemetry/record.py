@@ -29,8 +29,10 @@ def _energy(policy: Policy, tier, result: BackendResult, meter: EnergyMeter | No
 def build_record(
     *, policy: Policy, request: ChatRequest, decision: RouteDecision, request_id: str, t_start: float,
     tier_name: str | None = None, result: BackendResult | None = None, tier_wall_s: float = 0.0,
-    meter: EnergyMeter | None = None, errors: list | None = None,
+    meter: EnergyMeter | None = None, errors: list | None = None, error: str | None = None,
 ) -> RouteRecord:
+    """`error` ends a request that a tier was answering (an abandoned stream); otherwise a request without a
+    result carries its tiers' errors."""
     errors = errors or []
     fields = {}
     if result is not None and tier_name is not None:
@@ -56,7 +58,8 @@ def build_record(
         latency_ms=(time.perf_counter() - t_start) * 1000,
         fallback=bool(errors) and result is not None,
         fallback_reason="; ".join(str(e) for e in errors) if errors and result is not None else None,
-        error=None if result is not None else "; ".join(str(e) for e in errors) or "no tier was tried",
+        error=error or (None if result is not None else "; ".join(str(e) for e in errors) or "no tier was tried"),
+        stream=request.stream,
         policy=policy.name,
         policy_hash=policy.hash,
         prompt=request.text if log else None,

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import structlog
 
+from ..redact import scrub
 from ..types import RouteRecord
 from .processors import chain
 
@@ -51,7 +52,7 @@ class StructlogSink:
 _COLUMNS = list(RouteRecord.model_fields)
 _TYPES = {"score": "REAL", "threshold": "REAL", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
           "latency_ms": "REAL", "ttft_ms": "REAL", "cost_usd": "REAL", "energy_wh": "REAL", "co2_g": "REAL",
-          "fallback": "INTEGER"}
+          "fallback": "INTEGER", "stream": "INTEGER"}
 
 
 class SQLiteSink:
@@ -66,8 +67,16 @@ class SQLiteSink:
         cols = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "")
                          for c in _COLUMNS)
         self._db.execute(f"CREATE TABLE IF NOT EXISTS route_log ({cols})")
+        self._migrate()
         self._db.execute("CREATE INDEX IF NOT EXISTS route_log_ts ON route_log(timestamp)")
         self._sql = f"INSERT OR REPLACE INTO route_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+    def _migrate(self) -> None:
+        """A route log written by an older version gains the columns it lacks (they read NULL in its rows)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(route_log)")}
+        for c in _COLUMNS:
+            if c not in have:
+                self._db.execute(f"ALTER TABLE route_log ADD COLUMN {c} {_TYPES.get(c, 'TEXT')}")
 
     def write(self, event: dict) -> None:
         for p in self._chain:
@@ -111,11 +120,16 @@ def build_sinks(telemetry) -> list[Sink]:
     return sinks
 
 
-def emit(sinks: list[Sink], record: RouteRecord) -> None:
-    event = record.model_dump()
+def emit(sinks: list[Sink], record: RouteRecord) -> int:
+    """Write the record to every sink; returns how many failed. Telemetry never fails a request, but a sink that
+    fails is never silent: each failure is one `hybrid_ai.sink_error` line on stderr, naming the record."""
+    event, failed = record.model_dump(), 0
     for sink in sinks:
         try:
             sink.write(event)
-        except Exception as e:  # telemetry never fails a request
-            print(json.dumps({"event": "hybrid_ai.sink_error", "sink": type(sink).__name__, "error": str(e)}),
-                  file=sys.stderr)
+        except Exception as e:
+            failed += 1
+            print(json.dumps({"event": "hybrid_ai.sink_error", "sink": type(sink).__name__,
+                              "request_id": record.request_id, "error": scrub(f"{type(e).__name__}: {e}")}),
+                  file=sys.stderr, flush=True)
+    return failed

@@ -1,0 +1,88 @@
+"""The OpenAI protocol without I/O: request body bytes -> parameters; results -> JSON and SSE lines; errors ->
+OpenAI error JSON with an HTTP status. The FastAPI app is a thin adapter over this module.
+
+Every text that reaches a caller goes through `redact.public_message`: no keys, tracebacks or file paths."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AllTiersFailed, HybridAIError, InvalidRequest
+from ..redact import public_message
+
+MAX_DEPTH = 64  # JSON nesting a chat request needs is under 10; deeper is refused before parsing
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    status: int
+    message: str
+    type: str = "invalid_request_error"
+    param: str | None = None
+    code: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": public_message(self.message), "type": self.type,
+                          "param": self.param, "code": self.code}}
+
+
+def too_large(limit: int) -> ErrorReply:
+    return ErrorReply(413, f"request body is over {limit:,} bytes (server.max_body_bytes)", code="body_too_large")
+
+
+def _depth_ok(raw: bytes) -> bool:
+    """Whether brackets nest at most MAX_DEPTH deep (brackets inside strings count too: a safe over-estimate).
+    Most bodies have fewer brackets than that in all; the others are counted in one vectorised pass."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return True
+    import numpy as np
+
+    b = np.frombuffer(raw, dtype=np.uint8)
+    step = (b == 0x5B).astype(np.int32) + (b == 0x7B) - (b == 0x5D) - (b == 0x7D)
+    return int(np.cumsum(step).max()) <= MAX_DEPTH
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a chat request body; InvalidRequest says what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidRequest(f"request body is not valid UTF-8 (byte {e.start})") from None
+    if not _depth_ok(raw):
+        raise InvalidRequest(f"request body nests deeper than {MAX_DEPTH} levels") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidRequest(f"request body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except (ValueError, RecursionError) as e:  # e.g. an integer of more than 4,300 digits
+        raise InvalidRequest(f"request body cannot be read: {str(e)[:120]}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def error_reply(exc: BaseException) -> ErrorReply:
+    """The OpenAI-style error for an exception raised while answering (400 bad input, 502 no tier answered)."""
+    if isinstance(exc, InvalidRequest):
+        return ErrorReply(400, str(exc), param=exc.field)
+    if isinstance(exc, AllTiersFailed):
+        return ErrorReply(502, str(exc), type="backend_error", code="all_tiers_failed")
+    if isinstance(exc, HybridAIError):
+        return ErrorReply(500, str(exc), type="server_error")
+    return ErrorReply(500, f"internal error ({type(exc).__name__}); the server log has the details",
+                      type="server_error")
+
+
+def sse(chunk) -> str:
+    """One server-sent event for a chat.completion.chunk (or the final `[DONE]` for None)."""
+    if chunk is None:
+        return "data: [DONE]\n\n"
+    return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+
+def sse_error(exc: BaseException) -> str:
+    """The event that ends a stream that failed after its first chunk (the status line is already sent)."""
+    reply = error_reply(exc)
+    return f"data: {json.dumps(reply.body())}\n\n"
