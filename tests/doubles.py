@@ -47,3 +47,102 @@ class FailingUpstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def _completion(text: str) -> dict:
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+
+
+def _chunk(delta: dict, finish: str | None = None) -> bytes:
+    body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+class FakeUpstream:
+    """An OpenAI-compatible cloud double on 127.0.0.1 that answers each request with the next mode of `script`
+    (the last one repeats): ok, 500, 429, 401 (its message echoes the key it was sent, as OpenAI's does),
+    timeout (answers after `delay` s), bad_json (200 with a body that is not JSON), stream_cut (a stream that stops
+    after one chunk, connection dropped), bad_stream (200 with malformed SSE data). Keeps every request it got."""
+
+    def __init__(self, *script: str, delay: float = 5.0, text: str = "cloud says hi"):
+        self.script, self.requests = list(script) or ["ok"], []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = json.loads(raw or b"{}")
+                outer.requests.append({"path": self.path, "body": body,
+                                       "headers": {k.lower(): v for k, v in self.headers.items()}})
+                mode = outer.script[min(len(outer.requests), len(outer.script)) - 1]
+                try:
+                    self._answer(mode, body)
+                except OSError:
+                    pass
+
+            def _send(self, status: int, payload: bytes, ctype: str = "application/json"):
+                self.send_response(status)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _answer(self, mode: str, body: dict):
+                key = self.headers.get("authorization", "").removeprefix("Bearer ")
+                if mode == "timeout":
+                    time.sleep(delay)
+                    mode = "ok"
+                if mode in ("500", "429"):
+                    err = {"error": {"message": f"upstream says {mode}", "type": "server_error"}}
+                    return self._send(int(mode), json.dumps(err).encode())
+                if mode == "401":
+                    err = {"error": {"message": f"Incorrect API key provided: {key}. Find your key at the dashboard.",
+                                     "type": "invalid_request_error", "code": "invalid_api_key"}}
+                    return self._send(401, json.dumps(err).encode())
+                if mode == "bad_json":
+                    return self._send(200, b'{"id": "x", "choices": [{"message": ')
+                if not body.get("stream"):
+                    return self._send(200, json.dumps(_completion(text)).encode())
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.wfile.write(_chunk({"role": "assistant", "content": ""}))
+                if mode == "bad_stream":
+                    self.wfile.write(b"data: {\"choices\": [{\"delta\": {\"content\": \"hel\n\ndata: }}}garbage\n\n")
+                    return
+                self.wfile.write(_chunk({"content": text.split()[0]}))
+                self.wfile.flush()
+                if mode == "stream_cut":
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(_chunk({"content": " " + " ".join(text.split()[1:])}))
+                self.wfile.write(_chunk({}, "stop"))
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def hits(self) -> int:
+        return len(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -9,8 +9,8 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from conftest import free_port, hybrid_policy, user
-from doubles import FailingUpstream
-from hybrid_ai import AllTiersFailed, HybridClient, InvalidRequest
+from doubles import FailingUpstream, FakeUpstream
+from hybrid_ai import AllTiersFailed, BackendError, HybridClient, InvalidRequest
 
 RECORD_FIELDS = {"request_id", "timestamp", "route", "reason", "score", "threshold", "model", "prompt_tokens",
                  "completion_tokens", "latency_ms", "ttft_ms", "cost_usd", "cost_source", "energy_wh",
@@ -75,9 +75,17 @@ def test_local_failure_falls_back_to_the_cloud(tmp_path, upstream, cloud_key):
     assert rows(tmp_path / "routes.db")[0]["fallback"] == 1
 
 
-@pytest.mark.parametrize("failure", ["refused", "missing_key", "http_500", "timeout"])
-def test_cloud_failure_falls_back_to_local(tmp_path, monkeypatch, failure):
-    double = FailingUpstream(status=500, delay=3.0 if failure == "timeout" else 0.0)
+FAILURES = {  # how each cloud failure reads in the record
+    "refused": "Connection", "missing_key": "HYBRID_AI_TEST_KEY is not set", "500": "upstream says 500",
+    "429": "RateLimitError", "401": "Incorrect API key", "timeout": "Timeout", "bad_json": "Expecting value",
+    "bad_stream": "Unterminated string", "stream_cut": "",
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_cloud_failure_falls_back_to_local(tmp_path, monkeypatch, failure, stream):
+    double = FakeUpstream("ok" if failure in ("refused", "missing_key") else failure, delay=3.0)
     base = f"http://127.0.0.1:{free_port()}" if failure == "refused" else double.base
     pol = hybrid_policy(base, tmp=tmp_path)
     if failure == "timeout":
@@ -86,16 +94,46 @@ def test_cloud_failure_falls_back_to_local(tmp_path, monkeypatch, failure):
         monkeypatch.setenv("HYBRID_AI_TEST_KEY", "sk-test-0123456789abcdef")
     try:
         with HybridClient(pol) as client:
-            r = client.chat.completions.create(messages=user("What is 2+2?"), route="cloud", max_tokens=4)
+            r = client.chat.completions.create(messages=user("What is 2+2?"), route="cloud", max_tokens=4,
+                                               stream=stream)
+            if stream:
+                chunks = list(r) if failure != "stream_cut" else None
     finally:
         double.close()
-    rec = r.hybrid.record
-    assert rec.route == "local" and rec.fallback is True and rec.reason == "rule:pinned"
-    assert r.choices[0].message.content
-    expected = {"refused": "Connection", "missing_key": "HYBRID_AI_TEST_KEY is not set",
-                "http_500": "upstream exploded", "timeout": "Timeout"}[failure]
+    if failure == "stream_cut" and stream:
+        return  # covered below: the cloud's first text was already sent
+    if stream:
+        text, rec = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks[-1].hybrid.record
+    else:
+        text, rec = r.choices[0].message.content, r.hybrid.record
+    if failure in ("stream_cut", "bad_stream") and not stream:  # a whole (non-streamed) answer is not a stream: the cloud answers
+        assert rec.route == "cloud" and text == "cloud says hi"
+        return
+    assert rec.route == "local" and rec.fallback is True and rec.reason == "rule:pinned" and text
+    expected = "ended without an answer" if stream and failure == "bad_json" else FAILURES[failure]
     assert "[cloud]" in rec.fallback_reason and expected.lower() in rec.fallback_reason.lower()
     assert "sk-test-0123" not in rec.fallback_reason
+
+
+def test_a_cloud_stream_cut_after_its_first_text_ends_with_the_error_and_a_record(tmp_path, cloud_key):
+    with FakeUpstream("stream_cut") as double, HybridClient(hybrid_policy(double.base, tmp=tmp_path)) as client:
+        stream = client.chat.completions.create(messages=user("Hi"), route="cloud", max_tokens=4, stream=True)
+        got = []
+        with pytest.raises(BackendError, match="cloud"):
+            for chunk in stream:
+                got.append(chunk)
+    assert "".join(c.choices[0].delta.content or "" for c in got) == "cloud"
+    [row] = rows(tmp_path / "routes.db")
+    assert row["route"] is None and "[cloud]" in row["error"] and row["stream"] == 1
+
+
+def test_retries_happen_when_the_policy_asks(tmp_path, cloud_key):
+    with FakeUpstream("500", "ok") as double:
+        pol = hybrid_policy(double.base, tmp=tmp_path)
+        pol["tiers"]["cloud"]["max_retries"] = 1
+        with HybridClient(pol) as client:
+            r = client.chat.completions.create(messages=user("Hi"), route="cloud", max_tokens=4)
+    assert double.hits == 2 and r.hybrid.route == "cloud" and r.hybrid.fallback is False
 
 
 def test_personal_data_never_reaches_the_cloud_even_when_local_fails(tmp_path, monkeypatch):

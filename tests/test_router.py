@@ -260,3 +260,32 @@ def test_calibrate_writes_only_the_threshold(tmp_path, layout):
     q = run("router", "calibrate", "--data", str(data), "--target-quality", "0.95", "--policy", str(pol))
     res = json.loads(q.stdout)
     assert res["quality_retention"] >= 0.95 and res["target_reached"] and res["cloud_share"] < 1
+
+
+def test_calibrate_and_evaluate_errors_are_clean(tmp_path):
+    rows = [{"prompt": f"question {i}", "weak_correct": i % 2 == 0, "strong_correct": True} for i in range(5)]
+    few = _jsonl(tmp_path, rows)
+    out = run("router", "evaluate", "--data", str(few))
+    assert out.returncode == 2 and b"needs at least 10" in out.stderr and b"Traceback" not in out.stderr
+    out = run("router", "calibrate", "--data", str(few), "--target-quality", "0.9", "--policy", "default")
+    assert out.returncode == 2 and b"bundled" in out.stderr and b"cp " in out.stderr and b"Traceback" not in out.stderr
+    out = run("router", "calibrate", "--data", str(few), "--target-quality", "0.9", "--policy", str(tmp_path / "x.yaml"))
+    assert out.returncode == 2 and b"no such policy file" in out.stderr
+
+
+def test_calibrate_scores_multi_turn_rows_as_evaluate_does(tmp_path):
+    turns = [{"role": "user", "content": "Plan a trip."}, {"role": "assistant", "content": "Where to?"},
+             {"role": "user", "content": "Kyoto, for a week, on a budget."}]
+    rows = [{"messages": turns if i % 2 else turns[:1], "weak_correct": i % 3 == 0, "strong_correct": True}
+            for i in range(12)]
+    data = _jsonl(tmp_path, rows)
+    pol = tmp_path / "policy.yaml"
+    pol.write_text((ROOT / "policies" / "default.yaml").read_text())
+    ev = json.loads(run("router", "evaluate", "--data", str(data), "--json").stdout)
+    cal = json.loads(run("router", "calibrate", "--data", str(data), "--target-cloud-share", "0.5",
+                         "--policy", str(pol)).stdout)
+    scores = [load_scorer(str(DEFAULT_MODEL)).score_text(*(("Plan a trip.\nWhere to?\nKyoto, for a week, on a "
+                                                           "budget.", 3) if i % 2 else ("Plan a trip.", 1)))
+              for i in range(12)]
+    assert cal["cloud_share"] == pytest.approx(sum(s >= cal["threshold"] for s in scores) / 12)
+    assert ev["benchmarks"]["all"]["rows"] == 12

@@ -55,3 +55,24 @@ def test_huge_prompts_are_rejected_and_the_server_keeps_serving(upstream):
     ok = httpx.post(f"{upstream}/v1/chat/completions", timeout=120, headers=AUTH,
                     json={"messages": [{"role": "user", "content": "Say ok"}], "max_tokens": 2})
     assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_healthz_says_which_tier_is_not_ready_and_why(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from conftest import KEY_ENV, hybrid_policy
+    from hybrid_ai import AsyncHybridClient
+    from hybrid_ai.serving import create_app
+
+    pol = hybrid_policy("http://127.0.0.1:9", tmp=tmp_path)
+    pol["tiers"]["local"]["model"] = str(tmp_path / "no-such-model")
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    down = TestClient(create_app(AsyncHybridClient(pol), auth=False)).get("/healthz")
+    tiers = down.json()["tiers"]
+    assert down.status_code == 503 and down.json()["status"] == "down"
+    assert tiers["local"]["ready"] is False and str(tmp_path / "no-such-model") in tiers["local"]["problem"]
+    assert tiers["cloud"]["ready"] is False and f"{KEY_ENV} is not set" in tiers["cloud"]["problem"]
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    degraded = TestClient(create_app(AsyncHybridClient(pol), api_keys=["k" * 16])).get("/healthz")
+    assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+    assert degraded.json()["sink_failures"] == 0

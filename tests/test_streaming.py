@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import openai
 
@@ -68,3 +69,46 @@ def test_server_streams_server_sent_events_to_the_openai_sdk(upstream):
     assert "paris" in text(chunks).lower()
     last = chunks[-1]
     assert last.model_extra["hybrid"]["route"] == "local" and last.usage.completion_tokens <= 8
+
+
+LONG = user("Write a long story about a dragon who learns to bake bread, with many details.")
+
+
+def _abandoned_rows(db):
+    return sqlite3.connect(db).execute(
+        "SELECT route, error, stream FROM route_log WHERE error LIKE 'client went away%'").fetchall()
+
+
+def test_an_abandoned_local_stream_stops_generating_and_is_recorded(tmp_path, cloud_key, upstream):
+    with HybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
+        stream = client.chat.completions.create(messages=LONG, route="local", max_tokens=400, stream=True)
+        first = [next(stream) for _ in range(3)]
+        t0 = time.perf_counter()
+        stream.close()  # the caller walks away after three chunks
+        nxt = client.chat.completions.create(messages=Q, route="local", max_tokens=2)
+        waited = time.perf_counter() - t0
+    assert first[0].choices[0].delta.role == "assistant" and nxt.hybrid.route == "local"
+    assert waited < 5, f"the next local request waited {waited:.1f} s: the abandoned generation kept the model"
+    [(route, error, streamed)] = _abandoned_rows(tmp_path / "routes.db")
+    assert route == "local" and streamed == 1 and "after 2 text chunk(s)" in error
+
+
+async def test_an_abandoned_async_stream_is_recorded_and_frees_the_model(tmp_path, cloud_key, upstream):
+    async with AsyncHybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
+        stream = await client.chat.completions.create(messages=LONG, route="local", max_tokens=400, stream=True)
+        await stream.__anext__()
+        await stream.__anext__()
+        t0 = time.perf_counter()
+        await stream.aclose()
+        nxt = await client.chat.completions.create(messages=Q, route="local", max_tokens=2)
+        waited = time.perf_counter() - t0
+    assert nxt.hybrid.route == "local" and waited < 5
+    [(route, error, _)] = _abandoned_rows(tmp_path / "routes.db")
+    assert route == "local" and "client went away" in error
+
+
+def test_include_usage_adds_a_last_chunk_with_usage_and_no_choices(tmp_path, cloud_key, upstream):
+    with HybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
+        chunks = list(client.chat.completions.create(messages=Q, max_tokens=4, stream=True,
+                                                     stream_options={"include_usage": True}))
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == chunks[-2].hybrid.record.completion_tokens

@@ -121,9 +121,50 @@ def test_a_broken_sink_never_fails_the_request(capsys):
             raise OSError("disk full")
 
     buf = io.StringIO()
-    emit([Broken(), StderrSink(stream=buf)], record())
-    assert "disk full" in capsys.readouterr().err
+    assert emit([Broken(), StderrSink(stream=buf)], record()) == 1  # the count the client keeps and /healthz shows
+    err = json.loads(capsys.readouterr().err)
+    assert err["event"] == "hybrid_ai.sink_error" and "disk full" in err["error"] and err["request_id"] == "r1"
     assert json.loads(buf.getvalue())["request_id"] == "r1"
+
+
+V010_SCHEMA = (  # the route log as hybrid-ai 0.1.0 created it
+    "CREATE TABLE route_log (request_id TEXT PRIMARY KEY, timestamp TEXT, route TEXT, reason TEXT, score REAL, "
+    "threshold REAL, model TEXT, backend TEXT, quantization TEXT, adapter TEXT, prompt_tokens INTEGER, "
+    "completion_tokens INTEGER, latency_ms REAL, ttft_ms REAL, cost_usd REAL, cost_source TEXT, energy_wh REAL, "
+    "energy_source TEXT, co2_g REAL, fallback INTEGER, fallback_reason TEXT, error TEXT, policy TEXT, "
+    "policy_hash TEXT, prompt TEXT, answer TEXT)")
+
+
+def test_sqlite_sink_migrates_a_route_log_of_an_older_version(tmp_path):
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute(V010_SCHEMA)
+    db.execute("INSERT INTO route_log (request_id, timestamp, route, reason, latency_ms, policy, policy_hash) "
+               "VALUES ('old-1', '2026-01-01T00:00:00+00:00', 'local', 'score<threshold', 5.0, 'default', 'x')")
+    db.commit()
+    db.close()
+    sink = SQLiteSink(tmp_path / "old.db")
+    emit([sink], record(request_id="new-1", stream=True))
+    sink.close()
+    got = dict(sqlite3.connect(tmp_path / "old.db").execute("SELECT request_id, stream FROM route_log").fetchall())
+    assert got == {"old-1": None, "new-1": 1}
+
+
+def test_secret_values_named_by_a_policy_are_redacted_whatever_their_shape(monkeypatch):
+    from hybrid_ai.redact import public_message, watch_env
+
+    monkeypatch.setenv("HYBRID_AI_TEST_ODD_KEY", "k9Zq-77-ODDLY-shaped")
+    watch_env("HYBRID_AI_TEST_ODD_KEY")
+    ev = redact_secrets(None, "info", {"error": "upstream refused key k9Zq-77-ODDLY-shaped", "request_id": "c" * 40})
+    assert ev["error"] == "upstream refused key [redacted]" and ev["request_id"] == "c" * 40
+    msg = public_message('boom: Traceback (most recent call last):\n  File "/srv/app/x.py", line 3\nKeyError: 1')
+    assert msg == "boom: KeyError: 1"
+    assert public_message("failed in /usr/lib/python3.11/site-packages/litellm/main.py") == "failed in <path>"
+
+
+def test_policy_hash_follows_copies():
+    copy = POLICY.model_copy(update={"classifier": POLICY.classifier.model_copy(update={"threshold": 0.9})})
+    assert copy.hash != POLICY.hash
+    assert copy.hash == load_policy(copy.model_dump()).hash
 
 
 def test_structlog_sink_uses_the_applications_configuration():

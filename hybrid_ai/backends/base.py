@@ -66,7 +66,7 @@ class Backend:
             finally:
                 it.close()
 
-        worker = loop.run_in_executor(None, pump)
+        loop.run_in_executor(None, pump)
         try:
             while True:
                 kind, value = await queue.get()

@@ -134,10 +134,13 @@ class LiteLLMBackend(Backend):
         return piece or None
 
     def _stream_result(self, acc) -> BackendResult:
-        if "finish" not in acc:  # a stream cut short or garbled by the upstream is a failure, not an empty answer
-            raise BackendError("the upstream stream ended without a finish_reason (cut short or malformed)",
-                               tier=self.tier_name, kind="stream")
         usage = acc.get("usage")
+        # A stream cut short or garbled by the upstream is a failure, not an empty answer. litellm closes a stream
+        # with a finish_reason of its own even when the upstream sent none, so a stream with neither text nor
+        # usage (which is always asked for) is taken as broken too.
+        if "finish" not in acc or (not acc["text"] and usage is None):
+            raise BackendError("the upstream stream ended without an answer (cut short or malformed)",
+                               tier=self.tier_name, kind="stream")
         return BackendResult(text="".join(acc["text"]), model=self.tier.model,
                              prompt_tokens=getattr(usage, "prompt_tokens", None),
                              completion_tokens=getattr(usage, "completion_tokens", None),

@@ -79,7 +79,10 @@ class HeuristicClassifier:
     """Hand-weighted logistic score over lexical features (no training)."""
 
     def score(self, request: ChatRequest) -> float:
-        return 1.0 / (1.0 + math.exp(-heuristic_logit(request.text, len(request.messages))))
+        return self.score_text(request.text, len(request.messages))
+
+    def score_text(self, text: str, n_messages: int = 1) -> float:
+        return 1.0 / (1.0 + math.exp(-heuristic_logit(text, n_messages)))
 
 
 def load_classifier(config: ClassifierConfig) -> Classifier:

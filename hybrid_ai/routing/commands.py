@@ -10,6 +10,8 @@ from ..errors import HybridAIError
 from .data import STRONG, WEAK, DataError, load_many, messages_text
 from .scorer import DEFAULT_MODEL, load_scorer
 
+MIN_ROWS = 10  # fewer rows give no meaningful APGR or CPT
+
 
 def _console():
     from rich.console import Console
@@ -88,11 +90,15 @@ def evaluate(data, model, folds, train_paths, as_json, fit_kw, strong, weak) -> 
     con = _console()
     with con.status("loading outcome data") as status:
         rows = load_many(data, strong, weak)
+        if len(rows) < MIN_ROWS:
+            raise DataError(f"{', '.join(data)}: {len(rows)} usable row(s); evaluating a router needs at least "
+                            f"{MIN_ROWS}")
         scores, how = _scores(rows, model, folds, train_paths, strong, weak, fit_kw, status)
     groups = {"all": list(range(len(rows)))}
     sources = sorted({r.source for r in rows})
     if len(sources) > 1:
-        groups.update({s: [i for i, r in enumerate(rows) if r.source == s] for s in sources})
+        groups.update({s: idx for s in sources
+                       if len(idx := [i for i, r in enumerate(rows) if r.source == s]) >= MIN_ROWS})
     result = {"scores_from": how, "data": data, "benchmarks": {}}
     for name, idx in groups.items():
         result["benchmarks"][name] = metrics([scores[i] for i in idx], [rows[i].weak for i in idx],
@@ -126,12 +132,20 @@ def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
 
     if (cloud_share is None) == (quality is None):
         raise HybridAIError("give exactly one of --target-cloud-share or --target-quality")
+    if not Path(policy_path).is_file():
+        from ..policy import BUNDLED_DIR, bundled_policies
+
+        if str(policy_path) in bundled_policies():
+            raise HybridAIError(f"--policy {policy_path}: calibrate writes the threshold into a policy file and does "
+                                f"not change the bundled ones; copy it first: cp {BUNDLED_DIR / policy_path}.yaml "
+                                f"my-policy.yaml")
+        raise HybridAIError(f"--policy {policy_path}: no such policy file")
     policy = load_policy(policy_path)
     rows = load_many(data, strong, weak)
+    if not rows:
+        raise DataError(f"{', '.join(data)}: no usable rows to calibrate on")
     clf = load_classifier(policy.classifier)
-    from ..request import parse_request
-
-    scores = [clf.score(parse_request({"messages": [{"role": "user", "content": r.prompt}]})) for r in rows]
+    scores = [clf.score_text(r.prompt, r.n_messages) for r in rows]  # as `router evaluate` scores them
     weak_o, strong_o = [r.weak for r in rows], [r.strong for r in rows]
     if cloud_share is not None:
         t, reached = threshold_for_cloud_share(scores, cloud_share), True

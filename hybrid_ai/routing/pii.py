@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 KINDS = ("email", "phone", "iban", "card", "national_id", "tax_id", "passport", "date_of_birth", "address")
 
-_EMAIL_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b(?!:)")  # not git@host:path
+_EMAIL_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b(?!:\S)")  # not git@host:path
 _TLD = r"(?:com|org|net|edu|gov|io|co|de|uk|fr|es|it|nl|ch|at|be|ca|au|in|info|me|us|eu|mail)"
 _EMAIL_SPELLED = re.compile(
     r"\b[\w.+-]+(?:\s*(?:\[dot\]|\(dot\)|\s+dot\s+)\s*\w+)*\s*(?:\[at\]|\(at\)|\{at\}|\s+at\s+)\s*[\w-]+"
@@ -114,9 +114,9 @@ def _isbn(cand: str) -> bool:
     return isbn.is_valid(cand)
 
 
-def _checked(pattern: re.Pattern, module: str, *, keyword: bool | str = False) -> Callable[[str], Iterator[str]]:
-    """Candidates of `pattern` that `stdnum.<module>` validates; with keyword=True only next to an ID word, with
-    keyword="spaced" also when written in its grouped form (with spaces)."""
+def _checked(pattern: re.Pattern, module: str, *, keyword: bool | str = False, **check) -> Callable[[str], Iterator[str]]:
+    """Candidates of `pattern` that `stdnum.<module>` validates (`check`: its options); with keyword=True only next
+    to an ID word, with keyword="spaced" also when written in its grouped form (with spaces)."""
     def find(text: str) -> Iterator[str]:
         import importlib
 
@@ -125,8 +125,11 @@ def _checked(pattern: re.Pattern, module: str, *, keyword: bool | str = False) -
             cand = m.group(0)
             if keyword and not (keyword == "spaced" and " " in cand) and not _near(_ID_WORDS, text, m.start(), 60):
                 continue
-            if mod.is_valid(re.sub(r"[ -]", "", cand)):
-                yield cand
+            try:
+                mod.validate(re.sub(r"[ -]", "", cand), **check)
+            except ValueError:  # stdnum's ValidationError and its subclasses
+                continue
+            yield cand
     return find
 
 
@@ -146,7 +149,7 @@ def _regex(pattern: re.Pattern) -> Callable[[str], Iterator[str]]:
 _DETECTORS: dict[str, tuple[Callable[[str], Iterator[str]], ...]] = {
     "email": (_email, _regex(_EMAIL_SPELLED)),
     "phone": (_phone,),
-    "iban": (_checked(_IBAN, "iban"),),
+    "iban": (_checked(_IBAN, "iban", check_country=False),),  # the ISO 7064 checksum; not each bank's own
     "card": (_card,),
     "national_id": (_checked(_SSN, "us.ssn"), _checked(_NIR, "fr.nir"), _checked(_NHS, "gb.nhs", keyword=True),
                     _checked(_DNI, "es.nie"), _checked(_DNI, "es.dni"), _checked(_CF, "it.codicefiscale"),
@@ -162,9 +165,9 @@ _ISLAND = re.compile(r"\d(?:[ \-./]?\d)+")  # a run of digits with single separa
 _LONG_NUMBER = frozenset({"phone", "iban", "card", "national_id", "tax_id"})  # need 7+ digits in a run...
 _SHORT_ID = (_CF, _NINO)  # ...except these two national ids, with their letters between short digit runs
 _WORDS = {  # a kind's detectors run only when the lower-cased text has one of these
-    "passport": ("pass",),
-    "date_of_birth": ("birth", "dob", "d.o.b", "born", "geboren", "naissance", "nacimiento", "nato il", "nata il",
-                      "née le", "né le", "nee le", "ne le"),
+    "passport": ("pass", "pasaporte"),
+    "date_of_birth": ("birth", "dob", "d.o.b", "born", "geboren", "geburt", "naissance", "nacimiento", "nato il",
+                      "nata il", "née le", "né le", "nee le", "ne le"),
 }
 
 
