@@ -2,7 +2,7 @@
 row (the record is written before the response is sent). Three runs by default; each has 8 client threads
 sending requests (half of them streamed) that the cloud tier (a fake upstream on 127.0.0.1) answers.
 
-    .venv/bin/python benchmarks/kill9_sqlite.py [--runs 3] [--seconds 3]
+    .venv/bin/python benchmarks/kill9_sqlite.py [--runs 3] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def one_run(seconds: float) -> tuple[int, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
     args = ap.parse_args()
     for run in range(1, args.runs + 1):
         answered, missing, cut = one_run(args.seconds)

@@ -94,16 +94,20 @@ class BaseClient:
                           decision=decision, record=record)
         return [last, make_usage_chunk(rid, state.result)] if request.include_usage else [last]
 
-    def _abandoned(self, request, decision, rid, t0, tier, pieces, tier_s, meter, errors):
-        """The record of a stream the caller stopped reading: what was sent so far, and why it ended."""
+    def _abandoned(self, request, decision, rid, t0, tier, pieces, tier_s, meter, errors, why: BaseException):
+        """The record of a stream that ended early: what was sent so far, and why (the caller stopped reading, or
+        something unexpected was raised)."""
         from .types import BackendResult
 
         partial = None
         if tier is not None:
             partial = BackendResult(text="".join(pieces), model=self.policy.tiers[tier].model,
                                     finish_reason="abandoned")
-        self._record(request, decision, rid, t0, tier, partial, tier_s, meter, errors,
-                     error=f"client went away: the stream was closed after {len(pieces)} text chunk(s)")
+        if isinstance(why, (GeneratorExit, asyncio.CancelledError)):
+            error = f"client went away: the stream was closed after {len(pieces)} text chunk(s)"
+        else:
+            error = f"the stream ended after {len(pieces)} text chunk(s) on {type(why).__name__}: {why}"
+        self._record(request, decision, rid, t0, tier, partial, tier_s, meter, errors, error=error)
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -174,9 +178,10 @@ class HybridClient(BaseClient):
                 return
             recorded = True
             self._finish(request, decision, rid, t0, errors=errors)
-        finally:
+        except BaseException as e:  # GeneratorExit (closed), CancelledError, or a bug: the record says which
             if not recorded:
-                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors)
+                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors, e)
+            raise
 
     def __enter__(self):
         return self
@@ -241,9 +246,10 @@ class AsyncHybridClient(BaseClient):
                 return
             recorded = True
             self._finish(request, decision, rid, t0, errors=errors)
-        finally:
+        except BaseException as e:  # GeneratorExit (closed), CancelledError, or a bug: the record says which
             if not recorded:
-                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors)
+                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors, e)
+            raise
 
     async def aclose(self) -> None:
         self.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 REDACTED = "[redacted]"
 MIN_SECRET = 6  # shorter values would redact ordinary words
@@ -35,10 +36,15 @@ def watch_env(*names: str | None) -> None:
     _watched.update(n for n in names if n)
 
 
-def _values() -> list[str]:
-    vals = {v for n in _watched if (v := os.environ.get(n))}
+def _values() -> tuple[str, ...]:
+    return _secret_values(tuple(os.environ.get(n) for n in sorted(_watched)))
+
+
+@lru_cache(maxsize=8)
+def _secret_values(current: tuple[str | None, ...]) -> tuple[str, ...]:
+    vals = {v for v in current if v}
     parts = {p.strip() for v in vals for p in v.split(",")}  # a variable may hold several comma-separated keys
-    return sorted((s for s in vals | parts if len(s) >= MIN_SECRET), key=len, reverse=True)
+    return tuple(sorted((s for s in vals | parts if len(s) >= MIN_SECRET), key=len, reverse=True))
 
 
 def scrub(text: str) -> str:

@@ -19,7 +19,8 @@ BODY_LIMIT = 64 * 1024
 
 
 class Gateway:
-    def __init__(self, tmp, upstream, *, max_body_bytes: int = 8 * 1024 * 1024, sinks=("stderr", "sqlite")):
+    def __init__(self, tmp, upstream, *, max_body_bytes: int = 8 * 1024 * 1024, sinks=("stderr", "sqlite"),
+                 **policy_extra):
         self.tmp, self.upstream, self.port = tmp, upstream, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.db, self.stderr_path = tmp / "routes.db", tmp / "stderr.log"
@@ -36,6 +37,7 @@ class Gateway:
             "telemetry": {"sinks": list(sinks), "sqlite_path": str(self.db)},
             "server": {"max_body_bytes": max_body_bytes},
         }
+        policy.update(policy_extra)
         path = tmp / "policy.yaml"
         path.write_text(yaml.safe_dump(policy))
         env = {**os.environ, KEY_ENV: SECRET, "HYBRID_AI_API_KEYS": ",".join(SERVER_KEYS), "OMP_NUM_THREADS": "1"}

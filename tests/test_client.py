@@ -205,3 +205,12 @@ def test_model_names_a_tier_only_under_a_pinning_policy(tmp_path, cloud_key, ups
         free = client.chat.completions.create(messages=user("Say hi"), model="cloud", max_tokens=4)
     assert pinned.hybrid.route == "cloud" and pinned.hybrid.reason == "rule:pinned"
     assert free.hybrid.route == "local" and free.hybrid.reason == "score<threshold"
+
+
+def test_a_vanishing_temperature_is_greedy_not_a_failure(tmp_path, cloud_key, upstream):
+    """Found by schemathesis: temperature 8.8e-271 made the local sampler divide by ~0 (inf logits) and fail."""
+    with HybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
+        tiny = client.chat.completions.create(messages=user("Capital of France?"), route="local", max_tokens=4,
+                                              temperature=8.779286472872037e-271, top_p=0.42)
+        greedy = client.chat.completions.create(messages=user("Capital of France?"), route="local", max_tokens=4)
+    assert tiny.hybrid.fallback is False and tiny.choices[0].message.content == greedy.choices[0].message.content

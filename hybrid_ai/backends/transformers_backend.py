@@ -26,6 +26,9 @@ class _FirstToken:
         pass
 
 
+MIN_TEMPERATURE = 1e-4  # below it, greedy: dividing logits by 1e-270 makes them inf and sampling fails
+
+
 def _stop_when(event):
     """A generate() stopping criterion: stop every sequence once `event` is set (the caller went away)."""
     import torch
@@ -83,7 +86,7 @@ class TransformersBackend(Backend):
                                tier=self.tier_name, kind="context")
         max_new = max(1, min(s["max_tokens"], self.tier.context_window - n_in))
         kwargs = {"max_new_tokens": max_new, "pad_token_id": lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id}
-        if s["temperature"] > 0:
+        if s["temperature"] >= MIN_TEMPERATURE:
             kwargs.update(do_sample=True, temperature=s["temperature"], top_p=s["top_p"] or 1.0)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)

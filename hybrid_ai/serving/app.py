@@ -19,7 +19,7 @@ from ..redact import scrub
 from . import protocol
 from .auth import BearerAuth, keys_from_env
 from .body import BodyTooLarge, read_capped
-from .schema import CHAT_OPENAPI
+from .schema import chat_openapi
 
 if TYPE_CHECKING:
     from ..client import AsyncHybridClient
@@ -96,7 +96,7 @@ def create_app(client: "AsyncHybridClient", *, auth: bool | None = None,
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "hybrid-ai"}
                                            for i in ids]}
 
-    @app.post("/v1/chat/completions", openapi_extra=CHAT_OPENAPI)
+    @app.post("/v1/chat/completions", openapi_extra=chat_openapi(policy.limits.max_tokens, list(policy.tiers)))
     async def chat_completions(request: Request):
         try:
             params = protocol.parse_body(await read_capped(request.receive, limit))

@@ -5,15 +5,18 @@ from __future__ import annotations
 from ..redact import REDACTED, scrub
 
 SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token"}
+# Record fields whose values hybrid-ai writes itself (ids, names from the policy, enums): nothing to scrub there.
+# Everything else that is a string (error texts, prompts, answers, any other event key) is scrubbed.
+OWN_FIELDS = frozenset({"request_id", "timestamp", "route", "reason", "model", "backend", "quantization",
+                        "cost_source", "energy_source", "policy", "policy_hash"})
 
 
 def redact_secrets(_logger, _method, event: dict) -> dict:
-    """Drop keys that hold credentials; mask secret values and anything key-like in string values
-    (the request id is ours, and is kept as it is)."""
+    """Drop keys that hold credentials; mask secret values and anything key-like in string values."""
     for k in list(event):
         if k.lower() in SECRET_KEYS:
             event[k] = REDACTED
-        elif isinstance(event[k], str) and k != "request_id":
+        elif k not in OWN_FIELDS and isinstance(event[k], str):
             event[k] = scrub(event[k])
     return event
 
