@@ -75,7 +75,10 @@ class FakeUpstream:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                try:
+                    raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                except OSError:  # the caller went away (a killed gateway)
+                    return
                 body = json.loads(raw or b"{}")
                 outer.requests.append({"path": self.path, "body": body,
                                        "headers": {k.lower(): v for k, v in self.headers.items()}})
