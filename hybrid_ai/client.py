@@ -1,24 +1,28 @@
 """HybridClient and AsyncHybridClient: drop-ins for `client.chat.completions.create`.
 
-`BaseClient` does everything that is not I/O (validation, rules, classifier, decision, records);
-the two clients are mirror images that differ only in how they call a backend."""
+One request path: prepare (validate, classify) -> decide (rules, threshold, tier order) -> run the decision's
+fallback chain of metered tiers (`backends.fallback`, `backends.metered`) -> record (one RouteRecord with every
+attempt) -> a ChatCompletion or a stream object. `BaseClient` holds everything that is not I/O; the two clients
+are mirror images that differ only in how they run the chain."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import aclosing, closing, nullcontext
+from contextlib import aclosing, closing
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend, StreamState, build_backend
-from .errors import AllTiersFailed, BackendError, InvalidRequest
+from .backends.base import Backend, build_backend
+from .backends.fallback import FallbackChain
+from .backends.metered import CLIENT_WENT_AWAY, Metered
+from .errors import BackendError, InvalidRequest
 from .policy import Policy, load_policy
+from .request import parse_request
 from .routing import Classifier, decide, load_classifier
-from .telemetry.energy import EnergyMeter
+from .stream import AsyncHybridStream, HybridStream
 from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
-from .request import parse_request
 from .types import ChatRequest, RouteDecision
 
 
@@ -39,7 +43,7 @@ class BaseClient:
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
         self.chat = _Chat(self)
 
-    # -- no I/O below: validation, decision, record ------------------------------------------
+    # -- no I/O below: validation, decision, chain, record -------------------------------------
     def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision]:
         limits = self.policy.limits
         model = params.get("model")
@@ -53,28 +57,25 @@ class BaseClient:
         score = float(self.classifier.score(request))
         return request, decide(self.policy, request, score)
 
-    def _meter(self, tier: str):
-        backend = self.backends[tier]
-        return EnergyMeter(getattr(backend, "device", "cpu")) if backend.runs_locally else nullcontext()
+    def chain(self, decision: RouteDecision) -> FallbackChain:
+        """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`)."""
+        attempts: list = []
+        chain = FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers])
+        chain.attempts = attempts
+        return chain
 
-    def _record(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=(),
-                error=None):
+    def _record(self, request, decision, rid, t0, chain, error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
-                              tier_name=tier, result=result, tier_wall_s=tier_s,
-                              meter=meter if isinstance(meter, EnergyMeter) else None, errors=list(errors),
-                              error=error)
+                              attempts=chain.attempts, result=chain.result if chain.answered else None, error=error)
         self.sink_failures += emit(self.sinks, record)
         return record
 
-    def _finish(self, request, decision, rid, t0, tier=None, result=None, tier_s=0.0, meter=None, errors=()):
-        record = self._record(request, decision, rid, t0, tier, result, tier_s, meter, errors)
-        if result is None:
-            raise AllTiersFailed(list(errors))
+    def _completion(self, request, decision, rid, t0, chain):
         from .response import make_completion
 
-        return make_completion(decision, result, record)
+        return make_completion(decision, chain.result, self._record(request, decision, rid, t0, chain))
 
-    def _chunks_start(self, rid, tier):
+    def _start_chunk(self, rid, tier):
         from .response import make_chunk
 
         return make_chunk(rid, self.policy.tiers[tier].model, role="assistant", content="")
@@ -84,30 +85,28 @@ class BaseClient:
 
         return make_chunk(rid, self.policy.tiers[tier].model, content=piece)
 
-    def _chunks_end(self, request, decision, rid, t0, tier, state, tier_s, meter, errors):
+    def _end_chunks(self, request, decision, rid, t0, chain):
         """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
         its own with no choices when the request asked for stream_options.include_usage)."""
         from .response import make_chunk, make_usage_chunk
 
-        record = self._record(request, decision, rid, t0, tier, state.result, tier_s, meter, errors)
-        last = make_chunk(rid, state.result.model, finish=state.result.finish_reason, result=state.result,
-                          decision=decision, record=record)
-        return [last, make_usage_chunk(rid, state.result)] if request.include_usage else [last]
+        record, result = self._record(request, decision, rid, t0, chain), chain.result
+        last = make_chunk(rid, result.model, finish=result.finish_reason, result=result, decision=decision,
+                          record=record)
+        return [last, make_usage_chunk(rid, result)] if request.include_usage else [last]
 
-    def _abandoned(self, request, decision, rid, t0, tier, pieces, tier_s, meter, errors, why: BaseException):
-        """The record of a stream that ended early: what was sent so far, and why (the caller stopped reading, or
-        something unexpected was raised)."""
-        from .types import BackendResult
-
-        partial = None
-        if tier is not None:
-            partial = BackendResult(text="".join(pieces), model=self.policy.tiers[tier].model,
-                                    finish_reason="abandoned")
-        if isinstance(why, (GeneratorExit, asyncio.CancelledError)):
-            error = f"client went away: the stream was closed after {len(pieces)} text chunk(s)"
+    def _ended_early(self, request, decision, rid, t0, chain, pieces: int, why: BaseException | None):
+        """The record of a stream that ended early: closed by the caller (or never read), or broken by something
+        unexpected. The tier that was answering is the last attempt."""
+        if why is None or isinstance(why, (GeneratorExit, asyncio.CancelledError)):
+            error = f"{CLIENT_WENT_AWAY}: the stream was closed after {pieces} text chunk(s)"
         else:
-            error = f"the stream ended after {len(pieces)} text chunk(s) on {type(why).__name__}: {why}"
-        self._record(request, decision, rid, t0, tier, partial, tier_s, meter, errors, error=error)
+            error = f"the stream ended after {pieces} text chunk(s) on {type(why).__name__}: {why}"
+        self._record(request, decision, rid, t0, chain, error=error)
+
+    def _stream_parts(self, request, decision, t0):
+        rid, chain = new_request_id(), self.chain(decision)
+        return rid, chain, (lambda: self._ended_early(request, decision, rid, t0, chain, 0, None))
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -129,58 +128,39 @@ class HybridClient(BaseClient):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
-            return self._stream(request, decision, t0)
-        rid, errors = new_request_id(), []
-        for tier in decision.tiers:
-            try:
-                self.backends[tier].warmup()  # a first load counts in latency, not in the request's cost
-                t1 = time.perf_counter()
-                with self._meter(tier) as meter:
-                    result = self.backends[tier].complete(request, self.policy.tiers[tier].generation)
-            except BackendError as e:
-                errors.append(e)
-                continue
-            return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
-        return self._finish(request, decision, rid, t0, errors=errors)
-
-    def _stream(self, request, decision, t0):
-        """Chunks as they are generated. A tier that fails before its first text falls back to the next;
-        one that fails after it ends the stream with its error (the record says so). A stream the caller closes
-        or drops stops its tier's generation and is recorded as abandoned."""
-        rid, errors, recorded = new_request_id(), [], False
-        tier, pieces, t1, meter = None, [], t0, None
+            rid, chain, unread = self._stream_parts(request, decision, t0)
+            return HybridStream(self._chunks(request, decision, t0, rid, chain), unread)
+        rid, chain = new_request_id(), self.chain(decision)
         try:
-            for tier in decision.tiers:
-                state, pieces = StreamState(), []
-                try:
-                    self.backends[tier].warmup()
-                    t1 = time.perf_counter()
-                    with self._meter(tier) as meter, closing(self.backends[tier].stream(
-                            request, self.policy.tiers[tier].generation, state)) as it:
-                        for piece in it:
-                            if not pieces:
-                                yield self._chunks_start(rid, tier)
-                            pieces.append(piece)
-                            yield self._chunk(rid, tier, piece)
-                except BackendError as e:
-                    errors.append(e)
-                    if pieces:
-                        recorded = True
-                        self._record(request, decision, rid, t0, errors=errors)
-                        raise
-                    continue
-                if not pieces:
-                    yield self._chunks_start(rid, tier)
-                last = self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter,
-                                        errors)
+            chain.complete(request)
+        except BackendError:
+            self._record(request, decision, rid, t0, chain)
+            raise
+        return self._completion(request, decision, rid, t0, chain)
+
+    def _chunks(self, request, decision, t0, rid, chain):
+        """Chunks as the chain yields text. A tier that fails before its first text falls back to the next; one
+        that fails after it ends the stream with its error (the record says so)."""
+        pieces, tier, recorded = 0, None, False
+        try:
+            with closing(chain.stream(request)) as deltas:
+                for tier, piece in deltas:
+                    if not pieces:
+                        yield self._start_chunk(rid, tier)
+                    pieces += 1
+                    yield self._chunk(rid, tier, piece)
+            if not pieces:
+                yield self._start_chunk(rid, chain.answered)
+            last, recorded = self._end_chunks(request, decision, rid, t0, chain), True
+            yield from last
+        except BackendError:
+            if not recorded:
                 recorded = True
-                yield from last
-                return
-            recorded = True
-            self._finish(request, decision, rid, t0, errors=errors)
+                self._record(request, decision, rid, t0, chain)
+            raise
         except BaseException as e:  # GeneratorExit (closed), CancelledError, or a bug: the record says which
             if not recorded:
-                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors, e)
+                self._ended_early(request, decision, rid, t0, chain, pieces, e)
             raise
 
     def __enter__(self):
@@ -197,58 +177,39 @@ class AsyncHybridClient(BaseClient):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
-            return self._astream(request, decision, t0)
-        rid, errors = new_request_id(), []
-        for tier in decision.tiers:
-            try:
-                await asyncio.to_thread(self.backends[tier].warmup)
-                t1 = time.perf_counter()
-                with self._meter(tier) as meter:
-                    result = await self.backends[tier].acomplete(request, self.policy.tiers[tier].generation)
-            except BackendError as e:
-                errors.append(e)
-                continue
-            return self._finish(request, decision, rid, t0, tier, result, time.perf_counter() - t1, meter, errors)
-        return self._finish(request, decision, rid, t0, errors=errors)
-
-    async def _astream(self, request, decision, t0):
-        """The async mirror of HybridClient._stream."""
-        rid, errors, recorded = new_request_id(), [], False
-        tier, pieces, t1, meter = None, [], t0, None
+            rid, chain, unread = self._stream_parts(request, decision, t0)
+            return AsyncHybridStream(self._chunks(request, decision, t0, rid, chain), unread)
+        rid, chain = new_request_id(), self.chain(decision)
         try:
-            for tier in decision.tiers:
-                state, pieces = StreamState(), []
-                try:
-                    await asyncio.to_thread(self.backends[tier].warmup)
-                    t1 = time.perf_counter()
-                    with self._meter(tier) as meter:
-                        async with aclosing(self.backends[tier].astream(
-                                request, self.policy.tiers[tier].generation, state)) as it:
-                            async for piece in it:
-                                if not pieces:
-                                    yield self._chunks_start(rid, tier)
-                                pieces.append(piece)
-                                yield self._chunk(rid, tier, piece)
-                except BackendError as e:
-                    errors.append(e)
-                    if pieces:
-                        recorded = True
-                        self._record(request, decision, rid, t0, errors=errors)
-                        raise
-                    continue
-                if not pieces:
-                    yield self._chunks_start(rid, tier)
-                last = self._chunks_end(request, decision, rid, t0, tier, state, time.perf_counter() - t1, meter,
-                                        errors)
-                recorded = True
-                for chunk in last:
-                    yield chunk
-                return
-            recorded = True
-            self._finish(request, decision, rid, t0, errors=errors)
-        except BaseException as e:  # GeneratorExit (closed), CancelledError, or a bug: the record says which
+            await chain.acomplete(request)
+        except BackendError:
+            self._record(request, decision, rid, t0, chain)
+            raise
+        return self._completion(request, decision, rid, t0, chain)
+
+    async def _chunks(self, request, decision, t0, rid, chain):
+        """The async mirror of HybridClient._chunks."""
+        pieces, tier, recorded = 0, None, False
+        try:
+            async with aclosing(chain.astream(request)) as deltas:
+                async for tier, piece in deltas:
+                    if not pieces:
+                        yield self._start_chunk(rid, tier)
+                    pieces += 1
+                    yield self._chunk(rid, tier, piece)
+            if not pieces:
+                yield self._start_chunk(rid, chain.answered)
+            last, recorded = self._end_chunks(request, decision, rid, t0, chain), True
+            for chunk in last:
+                yield chunk
+        except BackendError:
             if not recorded:
-                self._abandoned(request, decision, rid, t0, tier, pieces, time.perf_counter() - t1, meter, errors, e)
+                recorded = True
+                self._record(request, decision, rid, t0, chain)
+            raise
+        except BaseException as e:
+            if not recorded:
+                self._ended_early(request, decision, rid, t0, chain, pieces, e)
             raise
 
     async def aclose(self) -> None:
@@ -267,7 +228,8 @@ class _Completions:
 
     def create(self, /, **params):
         """`params` are OpenAI chat-completion parameters (see `hybrid_ai.request`); a dict of them from a request
-        body can be passed as `create(**body)` whatever its keys."""
+        body can be passed as `create(**body)` whatever its keys. With `stream=True`: a HybridStream
+        (AsyncHybridStream from the async client)."""
         return self._client._create(params)
 
 

@@ -78,8 +78,29 @@ class BackendResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+class Attempt(BaseModel):
+    """One try of one tier within a request: answered, failed, or cut short (an abandoned stream)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str
+    model: str | None = None
+    backend: str | None = None
+    latency_ms: float
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_source: str = "unknown"
+    energy_wh: float | None = None
+    energy_source: str = "unknown"
+    co2_g: float | None = None
+    error: str | None = None
+
+
 class RouteRecord(BaseModel):
-    """One record per request: what was routed where, and what it cost."""
+    """One record per request: what was routed where, and what it cost. Cost, energy and CO2 are totals over
+    every attempt (a failed local try costs its machine time too); `attempts` has each one."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +127,7 @@ class RouteRecord(BaseModel):
     fallback_reason: str | None = None
     error: str | None = None
     stream: bool = False
+    attempts: list[Attempt] = []
     policy: str
     policy_hash: str
     prompt: str | None = None

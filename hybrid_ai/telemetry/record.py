@@ -1,4 +1,5 @@
-"""Build the RouteRecord of one request from the decision, the backend result and the timings."""
+"""What one request cost: an `Attempt` per tier tried (`measure_attempt`), and the `RouteRecord` over them
+(`build_record`): the answering attempt's facts, and cost, energy and CO2 totalled over every attempt."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 from ..policy import Policy, TransformersTier
-from ..types import BackendResult, ChatRequest, RouteDecision, RouteRecord
+from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 from .cost import request_cost
 from .energy import EnergyMeter, cloud_energy, estimate_local
 
@@ -16,50 +17,73 @@ def new_request_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def _energy(policy: Policy, tier, result: BackendResult, meter: EnergyMeter | None, wall_s: float):
+def _energy(policy: Policy, tier, completion_tokens: int | None, meter: EnergyMeter | None, wall_s: float):
     if isinstance(tier, TransformersTier):
         if meter is not None and meter.wh is not None:
             wh, source = meter.wh, meter.source
         else:
             wh, source = estimate_local(tier.cost.device_watts, wall_s), "estimated_device_watts"
         return wh, wh * policy.telemetry.carbon_intensity_g_per_kwh / 1000, source
-    return cloud_energy(tier, result.completion_tokens, wall_s)
+    return cloud_energy(tier, completion_tokens, wall_s)
+
+
+def measure_attempt(policy: Policy, tier_name: str, result: BackendResult | None, wall_s: float,
+                    meter: EnergyMeter | None = None, error: str | None = None) -> Attempt:
+    """One tier's try: its tokens, latency, cost and energy (a failed cloud try: unknown; a failed or cut local
+    try: the machine time it held)."""
+    tier = policy.tiers[tier_name]
+    tokens = (result.prompt_tokens, result.completion_tokens) if result is not None else (None, None)
+    energy_wh, co2_g, energy_source = _energy(policy, tier, tokens[1], meter, wall_s)
+    cost_usd, cost_source = request_cost(tier, *tokens, wall_s, energy_wh)
+    info = result.info if result is not None else {}
+    return Attempt(tier=tier_name, model=result.model if result is not None else tier.model,
+                   backend=info.get("backend", tier.backend), latency_ms=wall_s * 1000,
+                   ttft_ms=result.ttft_ms if result is not None else None, prompt_tokens=tokens[0],
+                   completion_tokens=tokens[1], cost_usd=cost_usd, cost_source=cost_source, energy_wh=energy_wh,
+                   energy_source=energy_source, co2_g=co2_g, error=error)
+
+
+def _total(attempts: list[Attempt], field: str, answered: Attempt | None) -> float | None:
+    """The sum over attempts; None when the answering attempt's own figure is unknown (or none is known)."""
+    if answered is not None and getattr(answered, field) is None:
+        return None
+    known = [getattr(a, field) for a in attempts if getattr(a, field) is not None]
+    return sum(known) if known else None
 
 
 def build_record(
     *, policy: Policy, request: ChatRequest, decision: RouteDecision, request_id: str, t_start: float,
-    tier_name: str | None = None, result: BackendResult | None = None, tier_wall_s: float = 0.0,
-    meter: EnergyMeter | None = None, errors: list | None = None, error: str | None = None,
+    attempts: list[Attempt], result: BackendResult | None = None, error: str | None = None,
 ) -> RouteRecord:
-    """`error` ends a request that a tier was answering (an abandoned stream); otherwise a request without a
-    result carries its tiers' errors."""
-    errors = errors or []
+    """`result` is the answer (its tier is the last attempt); `error` ends a request that a tier was answering (an
+    abandoned stream); a request without a result carries its attempts' errors."""
+    answered = attempts[-1] if attempts and (result is not None or error) else None
+    failed = [a for a in attempts if a.error and a is not answered]
     fields = {}
-    if result is not None and tier_name is not None:
-        tier = policy.tiers[tier_name]
-        energy_wh, co2_g, energy_source = _energy(policy, tier, result, meter, tier_wall_s)
-        cost_usd, cost_source = request_cost(tier, result.prompt_tokens, result.completion_tokens,
-                                             tier_wall_s, energy_wh)
-        fields = dict(
-            model=result.model, backend=result.info.get("backend", tier.backend),
-            quantization=result.info.get("quantization"),
-            adapter=result.info.get("adapter"), prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, ttft_ms=result.ttft_ms, cost_usd=cost_usd,
-            cost_source=cost_source, energy_wh=energy_wh, energy_source=energy_source, co2_g=co2_g,
-        )
+    if answered is not None:
+        fields = dict(model=answered.model, backend=answered.backend, prompt_tokens=answered.prompt_tokens,
+                      completion_tokens=answered.completion_tokens, ttft_ms=answered.ttft_ms,
+                      cost_source=answered.cost_source, energy_source=answered.energy_source)
+        if result is not None:
+            fields.update(quantization=result.info.get("quantization"), adapter=result.info.get("adapter"))
     log = policy.telemetry.log_prompts
+    errors = "; ".join(f"[{a.tier}] {a.error}" for a in failed)
     return RouteRecord(
         request_id=request_id,
         timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        route=tier_name if result is not None else None,
+        route=answered.tier if answered is not None else None,
         reason=decision.reason,
         score=decision.score,
         threshold=decision.threshold,
         latency_ms=(time.perf_counter() - t_start) * 1000,
-        fallback=bool(errors) and result is not None,
-        fallback_reason="; ".join(str(e) for e in errors) if errors and result is not None else None,
-        error=error or (None if result is not None else "; ".join(str(e) for e in errors) or "no tier was tried"),
+        cost_usd=_total(attempts, "cost_usd", answered),
+        energy_wh=_total(attempts, "energy_wh", answered),
+        co2_g=_total(attempts, "co2_g", answered),
+        fallback=bool(failed) and answered is not None,
+        fallback_reason=errors if failed and answered is not None else None,
+        error=error or (None if answered is not None else errors or "no tier was tried"),
         stream=request.stream,
+        attempts=attempts,
         policy=policy.name,
         policy_hash=policy.hash,
         prompt=request.text if log else None,

@@ -81,7 +81,7 @@ class SQLiteSink:
     def write(self, event: dict) -> None:
         for p in self._chain:
             event = p(None, "info", dict(event))
-        row = [event.get(c) for c in _COLUMNS]
+        row = [json.dumps(v) if isinstance(v := event.get(c), (list, dict)) else v for c in _COLUMNS]
         with self._lock:
             self._db.execute(self._sql, row)
 

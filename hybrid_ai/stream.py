@@ -1,0 +1,97 @@
+"""Stream objects returned by `create(stream=True)`: iterate them for `ChatCompletionChunk`s, as with the OpenAI
+SDK. `close()` / `aclose()` (or leaving a `with` block, or dropping the object) stops the tier's generation and
+writes the request's record, whether the stream finished, failed, was abandoned half-way or never read.
+After the last chunk, `hybrid` holds the routing facts and the record, and `text` the whole answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+
+class _Base:
+    def __init__(self, on_unread: Callable[[], None]):
+        self._on_unread, self._started, self._closed = on_unread, False, False
+        self.hybrid: Any = None  # HybridInfo, from the last chunk
+        self._text: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    def _seen(self, chunk):
+        if chunk.choices and chunk.choices[0].delta.content:
+            self._text.append(chunk.choices[0].delta.content)
+        if getattr(chunk, "hybrid", None) is not None:
+            self.hybrid = chunk.hybrid
+        return chunk
+
+    def _close_unread(self) -> bool:
+        """Record a stream closed before it was read; True when there is nothing else to close."""
+        if self._closed:
+            return True
+        self._closed = True
+        if not self._started:
+            self._on_unread()
+            return True
+        return False
+
+
+class HybridStream(_Base):
+    def __init__(self, chunks: Iterator, on_unread: Callable[[], None]):
+        super().__init__(on_unread)
+        self._chunks = chunks
+
+    def __iter__(self) -> HybridStream:
+        return self
+
+    def __next__(self):
+        self._started = True
+        return self._seen(next(self._chunks))
+
+    def close(self) -> None:
+        if not self._close_unread():
+            self._chunks.close()
+
+    def __enter__(self) -> HybridStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
+class AsyncHybridStream(_Base):
+    def __init__(self, chunks: AsyncIterator, on_unread: Callable[[], None]):
+        super().__init__(on_unread)
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncHybridStream:
+        return self
+
+    async def __anext__(self):
+        self._started = True
+        return self._seen(await self._chunks.__anext__())
+
+    async def aclose(self) -> None:
+        if not self._close_unread():
+            await self._chunks.aclose()
+
+    async def __aenter__(self) -> AsyncHybridStream:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    def __del__(self):
+        if not self._closed and not self._started:  # a started one is closed by the event loop's finalizer
+            try:
+                self._closed = True
+                self._on_unread()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
