@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import aclosing, closing
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from .backends.base import Backend, build_backend
+from .backends.base import Backend
+from .backends.registry import build_backend
 from .backends.fallback import FallbackChain
 from .backends.metered import CLIENT_WENT_AWAY, Metered
 from .errors import BackendError, InvalidRequest
@@ -24,6 +26,9 @@ from .stream import AsyncHybridStream, HybridStream
 from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
 from .types import ChatRequest, RouteDecision
+
+if TYPE_CHECKING:
+    from .response import HybridChatCompletion
 
 
 class BaseClient:
@@ -41,7 +46,6 @@ class BaseClient:
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
-        self.chat = _Chat(self)
 
     # -- no I/O below: validation, decision, chain, record -------------------------------------
     def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision]:
@@ -60,9 +64,8 @@ class BaseClient:
     def chain(self, decision: RouteDecision) -> FallbackChain:
         """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`)."""
         attempts: list = []
-        chain = FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers])
-        chain.attempts = attempts
-        return chain
+        return FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers],
+                             attempts=attempts)
 
     def _record(self, request, decision, rid, t0, chain, error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
@@ -124,6 +127,10 @@ class BaseClient:
 class HybridClient(BaseClient):
     """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
 
+    @cached_property
+    def chat(self) -> _Chat:
+        return _Chat(_Completions(self))
+
     def _create(self, params: dict):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
@@ -172,6 +179,10 @@ class HybridClient(BaseClient):
 
 class AsyncHybridClient(BaseClient):
     """Asynchronous mirror: `await client.chat.completions.create(...)`."""
+
+    @cached_property
+    def chat(self) -> _AsyncChat:
+        return _AsyncChat(_AsyncCompletions(self))
 
     async def _create(self, params: dict):
         t0 = time.perf_counter()
@@ -223,16 +234,43 @@ class AsyncHybridClient(BaseClient):
 
 
 class _Completions:
-    def __init__(self, client: BaseClient):
+    """`client.chat.completions` of HybridClient."""
+
+    def __init__(self, client: HybridClient):
         self._client = client
 
-    def create(self, /, **params):
+    @overload
+    def create(self, /, *, stream: Literal[True], **params: Any) -> HybridStream: ...
+    @overload
+    def create(self, /, **params: Any) -> HybridChatCompletion: ...
+
+    def create(self, /, **params: Any) -> HybridChatCompletion | HybridStream:
         """`params` are OpenAI chat-completion parameters (see `hybrid_ai.request`); a dict of them from a request
-        body can be passed as `create(**body)` whatever its keys. With `stream=True`: a HybridStream
-        (AsyncHybridStream from the async client)."""
+        body can be passed as `create(**body)` whatever its keys. With `stream=True`: a HybridStream."""
         return self._client._create(params)
 
 
+class _AsyncCompletions:
+    """`client.chat.completions` of AsyncHybridClient."""
+
+    def __init__(self, client: AsyncHybridClient):
+        self._client = client
+
+    @overload
+    async def create(self, /, *, stream: Literal[True], **params: Any) -> AsyncHybridStream: ...
+    @overload
+    async def create(self, /, **params: Any) -> HybridChatCompletion: ...
+
+    async def create(self, /, **params: Any) -> HybridChatCompletion | AsyncHybridStream:
+        """As HybridClient's, awaited; with `stream=True`: an AsyncHybridStream."""
+        return await self._client._create(params)
+
+
 class _Chat:
-    def __init__(self, client: BaseClient):
-        self.completions = _Completions(client)
+    def __init__(self, completions: _Completions):
+        self.completions = completions
+
+
+class _AsyncChat:
+    def __init__(self, completions: _AsyncCompletions):
+        self.completions = completions

@@ -27,7 +27,10 @@ class InvalidRequest(HybridAIError):
 class BackendError(HybridAIError):
     """A tier could not answer (failed to load, timed out, refused, 5xx, missing key).
 
-    `kind` is a short machine-readable cause: load, timeout, connection, http_status, auth, config, generation.
+    `kind` is a short machine-readable cause, kept in the record's attempts (`error_kind`): `load` (the model or
+    library cannot load), `context` (the prompt does not fit), `generation` (the engine failed), `timeout`,
+    `connection`, `auth` (missing or refused key), `http_status` (another error status), `stream` (a stream cut
+    short or malformed), `replay_miss` (no recorded answer), `all_failed` (AllTiersFailed).
     """
 
     def __init__(self, message: str, *, tier: str | None = None, kind: str = "generation"):

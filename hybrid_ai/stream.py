@@ -5,7 +5,7 @@ After the last chunk, `hybrid` holds the routing facts and the record, and `text
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 
@@ -38,7 +38,7 @@ class _Base:
 
 
 class HybridStream(_Base):
-    def __init__(self, chunks: Iterator, on_unread: Callable[[], None]):
+    def __init__(self, chunks: Generator, on_unread: Callable[[], None]):
         super().__init__(on_unread)
         self._chunks = chunks
 
@@ -67,7 +67,7 @@ class HybridStream(_Base):
 
 
 class AsyncHybridStream(_Base):
-    def __init__(self, chunks: AsyncIterator, on_unread: Callable[[], None]):
+    def __init__(self, chunks: AsyncGenerator, on_unread: Callable[[], None]):
         super().__init__(on_unread)
         self._chunks = chunks
 

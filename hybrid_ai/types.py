@@ -96,6 +96,7 @@ class Attempt(BaseModel):
     energy_source: str = "unknown"
     co2_g: float | None = None
     error: str | None = None
+    error_kind: str | None = None  # BackendError.kind: load, context, timeout, connection, auth, ...
 
 
 class RouteRecord(BaseModel):

@@ -65,3 +65,11 @@ def test_the_rule_keeps_personal_data_local_with_no_fallback():
 def test_kinds_can_be_narrowed():
     assert pii.find("Call 07911 123456", ("email",)) is None
     assert pii.find("Call 07911 123456", ("phone",))[0] == "phone"
+
+
+def test_personal_data_never_becomes_training_data_from_the_cloud_log():
+    from hybrid_ai.routing.decide import keeps_from
+
+    policy = load_policy("default")
+    assert keeps_from(policy, "Text me on 07911 123456 about the refund", "cloud")
+    assert not keeps_from(policy, "What is the refund window?", "cloud")

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT, user
 from hybrid_ai import AllTiersFailed, HybridClient
-from hybrid_ai.backends.replay import ReplayBackend
+from hybrid_ai.evaluation.replay import ReplayBackend
 from hybrid_ai.errors import BackendError
 from hybrid_ai.evaluation.suite import load_suite
 from hybrid_ai.policy import Generation

@@ -47,10 +47,10 @@ def test_local_cost_is_hardware_time_plus_electricity():
 
 
 def test_cloud_energy_from_ecologits_and_unknown_models():
-    wh, co2, source = cloud_energy(CLOUD, 200, 2.0)
+    wh, co2, source = cloud_energy(CLOUD.model, CLOUD.cost, 200, 2.0)
     assert source == "ecologits" and wh > 0 and co2 > 0
     unknown = CLOUD.model_copy(update={"model": "openai/not-a-model-ecologits-knows"})
-    assert cloud_energy(unknown, 200, 2.0) == (None, None, "unknown")
+    assert cloud_energy(unknown.model, unknown.cost, 200, 2.0) == (None, None, "unknown")
 
 
 def test_rapl_counter_is_read_with_wraparound(tmp_path, monkeypatch):

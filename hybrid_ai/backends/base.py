@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..policy import Generation
+    from ..config import Generation
     from ..types import BackendResult, ChatRequest
 
 
@@ -35,13 +35,14 @@ class Backend:
     async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         return await asyncio.to_thread(self.complete, request, generation)
 
-    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Iterator[str]:
+    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Generator[str, None, None]:
         """Text deltas as they are generated; sets `state.result` at the end. Default: one delta."""
         state.result = self.complete(request, generation)
         if state.result.text:
             yield state.result.text
 
-    async def astream(self, request: ChatRequest, generation: Generation, state: StreamState) -> AsyncIterator[str]:
+    async def astream(self, request: ChatRequest, generation: Generation,
+                      state: StreamState) -> AsyncGenerator[str, None]:
         """`stream` run in a worker thread that hands each piece to the event loop. When the caller stops reading
         (closes or cancels this generator), `state.cancelled` is set and the worker closes `stream`."""
         loop = asyncio.get_running_loop()
@@ -98,15 +99,3 @@ def sampling(request: ChatRequest, generation: Generation) -> dict[str, Any]:
         "top_p": request.top_p if request.top_p is not None else generation.top_p,
     }
 
-
-def build_backend(tier_name: str, tier) -> Backend:
-    """The Backend serving one tier of a policy. Heavy libraries load later, on first use."""
-    if tier.backend == "transformers":
-        from .transformers_backend import TransformersBackend
-
-        return TransformersBackend(tier_name, tier)
-    if tier.backend == "litellm":
-        from .litellm_backend import LiteLLMBackend
-
-        return LiteLLMBackend(tier_name, tier)
-    raise ValueError(f"unknown backend {tier.backend!r}")  # unreachable: the policy validates it

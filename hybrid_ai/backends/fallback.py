@@ -7,7 +7,7 @@ doubts, in cascade mode, later."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing, closing
 
 from ..errors import AllTiersFailed, BackendError
@@ -21,8 +21,10 @@ def any_error(error: BackendError) -> bool:
 
 
 class FallbackChain:
-    def __init__(self, tiers: list[Metered], fallback_on: Callable[[BackendError], bool] = any_error):
+    def __init__(self, tiers: list[Metered], fallback_on: Callable[[BackendError], bool] = any_error,
+                 attempts: list | None = None):
         self.tiers, self.fallback_on = tiers, fallback_on
+        self.attempts = attempts if attempts is not None else []  # the list the tiers note their attempts in
         self.errors: list[BackendError] = []
         self.answered: str | None = None  # the tier that answered
         self.result: BackendResult | None = None
@@ -56,7 +58,7 @@ class FallbackChain:
             return self.result
         raise AllTiersFailed(self.errors)
 
-    def stream(self, request: ChatRequest) -> Iterator[tuple[str, str]]:
+    def stream(self, request: ChatRequest) -> Generator[tuple[str, str], None, None]:
         """(tier, text delta) pairs; `answered` and `result` are set when it ends."""
         for tier in self.tiers:
             state, started = StreamState(), False
@@ -76,7 +78,7 @@ class FallbackChain:
             return
         raise AllTiersFailed(self.errors)
 
-    async def astream(self, request: ChatRequest) -> AsyncIterator[tuple[str, str]]:
+    async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, str], None]:
         for tier in self.tiers:
             state, started = StreamState(), False
             try:

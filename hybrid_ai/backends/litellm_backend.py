@@ -8,12 +8,44 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
+
+from pydantic import Field
+
+from ..config import CloudCost, Generation, TierConfig
 from ..errors import BackendError
 from ..redact import public_message, watch_env
 from ..types import BackendResult
 from .base import Backend, sampling
+
+
+class LiteLLMTier(TierConfig):
+    """`backend: litellm`: any litellm model string (a cloud provider, or an OpenAI-compatible server through
+    `api_base`). Priced per token (the policy's prices or litellm's table); energy from EcoLogits."""
+
+    backend: Literal["litellm"] = "litellm"
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(1, ge=0, le=10)
+    context_window: int = Field(128_000, ge=16)
+    generation: Generation = Generation(max_tokens=512)
+    cost: CloudCost = CloudCost()
+
+    engine = "hybrid_ai.backends.litellm_backend:LiteLLMBackend"
+
+    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
+        from ..telemetry.cost import token_cost
+
+        return token_cost(self.cost, prompt_tokens, completion_tokens, lambda: table_prices(self.model))
+
+    def energy(self, completion_tokens, wall_s, measured_wh, measured_source, carbon_g_per_kwh):
+        from ..telemetry.energy import cloud_energy
+
+        return cloud_energy(self.model, self.cost, completion_tokens, wall_s)
 
 _NO_KEY = "sk-no-key-required"  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
 
@@ -26,6 +58,19 @@ def import_litellm():
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     return litellm
+
+
+@lru_cache(maxsize=128)
+def table_prices(model: str) -> tuple[float, float] | None:
+    """USD per input and per output token from litellm's bundled table, looked up once per model, or None.
+    Prices are taken as linear (the first tier of tiered long-context pricing)."""
+    try:
+        litellm = import_litellm()
+        usd_in, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
+        _, usd_out = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
+        return float(usd_in) / 1e6, float(usd_out) / 1e6
+    except Exception:
+        return None
 
 
 def _kind(exc: Exception) -> str:

@@ -34,6 +34,12 @@ class LoadedModel:
     lock: threading.Lock  # one generation at a time: two on 2 cores only slow each other down
 
 
+def fingerprint(config) -> dict:
+    """What must match between an adapter and a base model."""
+    return {k: getattr(config, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers",
+                                                   "num_attention_heads", "vocab_size")}
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("HYBRID_AI_CACHE", Path.home() / ".cache" / "hybrid-ai")) / "models"
 
@@ -149,7 +155,6 @@ def _attach_adapter(model, adapter: str, base_name: str):
     if trained.is_file():
         import json
 
-        from ..finetune.save import fingerprint
 
         info = json.loads(trained.read_text(encoding="utf-8"))
         want, have = info.get("base_fingerprint"), fingerprint(model.config)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, nullcontext
 
 from ..errors import BackendError
@@ -28,13 +28,15 @@ class Metered:
             return nullcontext()
         return EnergyMeter(getattr(self.backend, "device", "cpu"))  # loaded by warmup() just before
 
-    def _note(self, result: BackendResult | None, t0: float, meter, error: str | None = None) -> None:
+    def _note(self, result: BackendResult | None, t0: float, meter, error: BackendError | str | None = None) -> None:
+        kind = error.kind if isinstance(error, BackendError) else ("cancelled" if error else None)
+        text = error.message if isinstance(error, BackendError) else error
         self.attempts.append(measure_attempt(self.policy, self.name, result, time.perf_counter() - t0,
-                                             meter if isinstance(meter, EnergyMeter) else None, error))
+                                             meter if isinstance(meter, EnergyMeter) else None, text, kind))
 
     def _load_failed(self, e: BackendError, t0: float) -> None:
         e.tier = e.tier or self.name
-        self._note(None, t0, None, e.message)
+        self._note(None, t0, None, e)
 
     def complete(self, request: ChatRequest) -> BackendResult:
         t0 = time.perf_counter()
@@ -48,7 +50,7 @@ class Metered:
             with meter:
                 result = self.backend.complete(request, self.generation)
         except BackendError as e:
-            self._note(None, t0, meter, e.message)
+            self._note(None, t0, meter, e)
             raise
         self._note(result, t0, meter)
         return result
@@ -65,7 +67,7 @@ class Metered:
             with meter:
                 result = await self.backend.acomplete(request, self.generation)
         except BackendError as e:
-            self._note(None, t0, meter, e.message)
+            self._note(None, t0, meter, e)
             raise
         self._note(result, t0, meter)
         return result
@@ -74,7 +76,7 @@ class Metered:
         return state.result or BackendResult(text="".join(pieces), model=self.policy.tiers[self.name].model,
                                              finish_reason="abandoned")
 
-    def stream(self, request: ChatRequest, state: StreamState) -> Iterator[str]:
+    def stream(self, request: ChatRequest, state: StreamState) -> Generator[str, None, None]:
         """Text deltas; `state.result` at the end. A stream closed early notes a cut-short attempt."""
         t0 = time.perf_counter()
         try:
@@ -89,14 +91,14 @@ class Metered:
                     pieces.append(piece)
                     yield piece
         except BackendError as e:
-            self._note(None, t0, meter, e.message)
+            self._note(None, t0, meter, e)
             raise
         except BaseException:  # closed by the caller (GeneratorExit) or cancelled
             self._note(self._partial(pieces, state), t0, meter, CLIENT_WENT_AWAY)
             raise
         self._note(state.result, t0, meter)
 
-    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncIterator[str]:
+    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncGenerator[str, None]:
         t0 = time.perf_counter()
         try:
             await asyncio.to_thread(self.backend.warmup)
@@ -111,7 +113,7 @@ class Metered:
                         pieces.append(piece)
                         yield piece
         except BackendError as e:
-            self._note(None, t0, meter, e.message)
+            self._note(None, t0, meter, e)
             raise
         except BaseException:
             self._note(self._partial(pieces, state), t0, meter, CLIENT_WENT_AWAY)

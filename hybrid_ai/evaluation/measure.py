@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..policy import LiteLLMTier, TransformersTier
 from ..telemetry.cost import request_cost
-from ..telemetry.energy import cloud_energy, estimate_local
 
 CLOUD_FIRST_TOKEN_S = 0.6   # typical time to first token of a GPT-4-class API (estimate for replayed answers)
 CLOUD_TOKENS_PER_S = 50.0   # typical decode speed of a GPT-4-class API (estimate for replayed answers)
@@ -35,7 +33,7 @@ class Measured:
     latency_source: str
 
 
-def replay_tier(tier: LiteLLMTier, model: str) -> LiteLLMTier:
+def replay_tier(tier, model: str):
     """The policy's cloud tier as if `model` answered: that model's price-table prices and EcoLogits entry."""
     cost = tier.cost.model_copy(update={"usd_per_mtok_input": None, "usd_per_mtok_output": None,
                                         "ecologits_model": ECOLOGITS_ALIASES.get(model.split("/")[-1])})
@@ -46,17 +44,17 @@ def measure(tier, answer) -> Measured:
     """`tier` is the policy tier that answered (for a replayed answer: `replay_tier(...)`)."""
     if answer.error is not None or answer.text is None:
         return Measured(0.0, "failed", 0.0, "failed", answer.latency_s, "measured")
-    if isinstance(tier, TransformersTier):
+    if tier.runs_locally:
         wall = answer.latency_s or 0.0
         busy = wall / max(1, answer.batch_size or 1)
-        wh = estimate_local(tier.cost.device_watts, busy)
+        wh, _, energy_source = tier.energy(answer.completion_tokens, busy, None, "unknown", 0.0)
         usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, busy, wh)
-        return Measured(usd, source, wh, "estimated_device_watts", wall, "measured")
+        return Measured(usd, source, wh, energy_source, wall, "measured")
     if answer.backend == "replay":
         latency = CLOUD_FIRST_TOKEN_S + (answer.completion_tokens or 0) / CLOUD_TOKENS_PER_S
         latency_source = "estimated"
     else:
         latency, latency_source = answer.latency_s, "measured"
     usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, latency or 0.0, None)
-    wh, _, energy_source = cloud_energy(tier, answer.completion_tokens, latency or 0.0)
+    wh, _, energy_source = tier.energy(answer.completion_tokens, latency or 0.0, None, "unknown", 0.0)
     return Measured(usd, source, wh, energy_source, latency, latency_source)

@@ -7,23 +7,20 @@ import io
 
 
 def _fig():
-    import matplotlib
+    """A figure of its own (the object API, no pyplot): the host application's matplotlib backend and
+    figure registry are left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    fig = Figure(figsize=(6.4, 4.2), dpi=100)
+    ax = fig.subplots()
     ax.grid(alpha=0.3)
     return fig, ax
 
 
 def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    fig.savefig(buf, format="png")  # Agg canvas by default for a bare Figure
     return buf.getvalue()
 
 

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from .format import pct, provenance_lines, secs, summary_rows, threshold, usd, wh  # noqa: F401
 from .sweep import routed
 
 
@@ -19,87 +20,6 @@ def clean(x):
     if isinstance(x, list):
         return [clean(v) for v in x]
     return x
-
-
-def pct(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def usd(x) -> str:
-    return "n/a" if x is None else f"${x:.4f}"
-
-
-def wh(x) -> str:
-    return "n/a" if x is None else f"{x:.3f} Wh"
-
-
-def threshold(x) -> str:
-    return "all local" if x is None or math.isinf(x) else f"{x:.4g}"
-
-
-def secs(x) -> str:
-    return "n/a" if x is None else f"{x:.2f} s"
-
-
-def _rows(result: dict) -> list[tuple[str, dict]]:
-    b = result["baselines"]
-    rows = [("all-local", b["all_local"]), ("all-cloud", b["all_cloud"])]
-    if result["chosen"]:
-        rows.append((f"hybrid, chosen (threshold {threshold(result['chosen']['threshold'])})", result["chosen"]))
-    rows.append((f"hybrid, policy now (threshold {threshold(result['policy']['threshold'])})", result["current"]))
-    own = result.get("own_router", {})
-    if own.get("chosen"):
-        rows.append((f"hybrid, router fit on these items ({own['folds']}-fold CV)", own["chosen"]))
-    rows.append(("random, same cloud share" if result["chosen"] else "random, 50% cloud",
-                 _random_at(b["random"], result["chosen"]["cloud_share"] if result["chosen"] else 0.5)))
-    rows.append(("oracle", b["oracle"]))
-    return rows
-
-
-def _random_at(points: list[dict], share: float) -> dict:
-    """Random routing interpolated to a cloud share (the baseline is computed at 0, 10, ..., 100%)."""
-    lo = max((p for p in points if p["cloud_share"] <= share), key=lambda p: p["cloud_share"])
-    hi = min((p for p in points if p["cloud_share"] >= share), key=lambda p: p["cloud_share"])
-    w = 0.0 if hi["cloud_share"] == lo["cloud_share"] else (share - lo["cloud_share"]) / (hi["cloud_share"] - lo["cloud_share"])
-
-    def mix(k):
-        a, b = lo[k], hi[k]
-        return None if a is None or b is None else a + w * (b - a)
-
-    return {"cloud_share": share, "quality": mix("quality"), "cost_usd": mix("cost_usd"),
-            "energy_wh": mix("energy_wh"), "latency_s": mix("latency_s")}
-
-
-def provenance_lines(result: dict) -> list[str]:
-    t = result["tiers"]
-    lines = [f"local tier `{t['local']['tier']}`: {t['local']['model']} ran live "
-             f"({t['local']['answered']} answered now, {t['local']['cached']} from the answer cache, "
-             f"{t['local']['failed']} failed)"]
-    c = t["cloud"]
-    if c["mode"] == "live":
-        lines.append(f"cloud tier `{c['tier']}`: {c['model']} ran live ({c['answered']} answered now, "
-                     f"{c['cached']} from the answer cache, {c['failed']} failed)")
-    else:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(c["replayed"].items())) or "none"
-        lines.append(f"cloud tier `{c['tier']}`: replayed, not live: answers of {c['model'].removeprefix('replay:')} "
-                     f"({kinds}; {c['failed']} items had no recording and count as failed); costed and energy-rated "
-                     f"as that model from their token counts; latency estimated")
-        if c["standin_items"]:
-            lines.append(f"{c['standin_items']} items were scored with their reference answer standing in for the "
-                         f"frontier model (written for this repo; no real recorded answer exists)")
-    own = result.get("own_router", {})
-    if own.get("summary"):
-        o = own["summary"]
-        lines.append(f"a router trained on these items' own outcomes ({own['folds']}-fold, each item scored by a model "
-                     f"that did not see it) reaches the target with local share {pct(o['local_share'])}, cost saving "
-                     f"{pct(o['cost_saving'])}, energy saving {pct(o['energy_saving'])}: "
-                     f"`hybrid-ai router train --data outcomes.jsonl` builds it")
-    elif own.get("skipped"):
-        lines.append(f"router trained on these items: skipped ({own['skipped']})")
-    if t["local"]["judge_unscored"] or c["judge_unscored"]:
-        lines.append(f"the judge gave no verdict on {t['local']['judge_unscored']} local and {c['judge_unscored']} "
-                     f"cloud answers; they count as wrong")
-    return lines
 
 
 def markdown(result: dict) -> str:
@@ -116,7 +36,7 @@ def markdown(result: dict) -> str:
     else:
         out.append("**No threshold meets the target on these items.**")
     out += ["", "| routing | cloud share | quality | cost | energy | mean latency |", "|---|---|---|---|---|---|"]
-    for name, p in _rows(result):
+    for name, p in summary_rows(result):
         out.append(f"| {name} | {pct(p['cloud_share'])} | {pct(p['quality'])} | {usd(p['cost_usd'])} | "
                    f"{wh(p['energy_wh'])} | {secs(p['latency_s'])} |")
     out += ["", "## By tag (quality of each tier; share sent to the cloud at the chosen threshold)", "",
@@ -176,7 +96,7 @@ def print_summary(result: dict, paths: dict[str, Path], console=None) -> None:
     table = Table(title="hybrid-ai eval", show_lines=False)
     for col in ("routing", "cloud share", "quality", "cost", "energy", "latency"):
         table.add_column(col, justify="left" if col == "routing" else "right")
-    for name, p in _rows(result):
+    for name, p in summary_rows(result):
         table.add_row(name, pct(p["cloud_share"]), pct(p["quality"]), usd(p["cost_usd"]), wh(p["energy_wh"]),
                       secs(p["latency_s"]))
     console.print(table)

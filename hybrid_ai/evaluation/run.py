@@ -14,10 +14,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..backends.base import build_backend
+from ..backends.registry import build_backend
 from ..backends.local_model import cache_dir
 from ..errors import HybridAIError
-from ..policy import LiteLLMTier, load_policy, resolve_policy_path
+from ..policy import load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
 from ..request import parse_request
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
@@ -90,12 +90,11 @@ def local_label(tier) -> str:
 def cloud_mode(tier, wanted: str) -> str:
     if wanted in ("live", "replay"):
         return wanted
-    has_key = tier.api_key_env is None or bool(os.environ.get(tier.api_key_env))
-    return "live" if isinstance(tier, LiteLLMTier) and has_key else "replay"
+    return "live" if not tier.runs_locally and build_backend("strong", tier).ready()[0] else "replay"
 
 
 def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cache: AnswerCache):
-    from ..backends.replay import ReplayBackend
+    from .replay import ReplayBackend
 
     tier = policy.tiers[name]
     mode = cloud_mode(tier, cfg.cloud)
@@ -106,7 +105,7 @@ def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cac
         backend.update(ReplayBackend.from_suite(name, s, cfg.replay_model, standins=cfg.standins))
     if cfg.replay_log:
         backend.update(ReplayBackend.from_route_log(name, cfg.replay_log, cfg.replay_model, route=name))
-    costed = replay_tier(tier, cfg.replay_model) if isinstance(tier, LiteLLMTier) else tier
+    costed = tier if tier.runs_locally else replay_tier(tier, cfg.replay_model)
     return backend, costed, f"replay:{cfg.replay_model}", "replay"
 
 
@@ -146,14 +145,14 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             from .judge import Judge
 
             if tiers[strong][3] != "live":
-                raise HybridAIError("--judge needs the cloud tier live (its credentials in "
-                                    f"${policy.tiers[strong].api_key_env}, or --cloud live)")
+                raise HybridAIError(f"--judge needs the cloud tier live (its credentials: "
+                                    f"{build_backend(strong, policy.tiers[strong]).ready()[1]}; or --cloud live)")
             judge = Judge(tiers[strong][0], policy.tiers[strong].generation, policy.tiers[strong].model, cache)
         answers, timing = {}, {}
         for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
             backend, _, label, _ = tiers[name]
             local = name == weak
-            t0, stats = time.perf_counter(), {}
+            t0, stats = time.perf_counter(), dict[str, int]()
             answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
                                          workers=1 if local else cfg.workers, batch=cfg.local_batch if local else 1,
                                          progress=progress, stats=stats)

@@ -64,7 +64,7 @@ def summary(point: Point, all_cloud: Point) -> dict:
             "threshold": point.threshold, "quality": point.quality, "all_cloud_quality": all_cloud.quality}
 
 
-def baselines(rows: list[dict], seeds: int = 10) -> dict[str, Point | list[Point]]:
+def baselines(rows: list[dict], seeds: int = 10) -> dict:
     n = len(rows)
     out: dict = {"all_local": _mix(rows, [False] * n, float("inf")), "all_cloud": _mix(rows, [True] * n, 0.0)}
     out["oracle"] = _mix(rows, [r["cloud"]["quality"] > r["local"]["quality"] for r in rows], float("nan"))

@@ -8,16 +8,16 @@ import time
 from pathlib import Path
 
 from ..errors import HybridAIError
-from ..policy import TransformersTier, load_policy
+from ..policy import load_policy
 from . import data as ft_data
 from .config import load_config
 
 
 def _local_tier(policy):
     tier = policy.tiers.get(policy.classifier.weak_tier)
-    if not isinstance(tier, TransformersTier):
+    if tier is None or not tier.trainable:
         raise HybridAIError(f"policy {policy.name!r}: the weak tier {policy.classifier.weak_tier!r} is not a "
-                            f"transformers tier, so there is no local model to fine-tune")
+                            f"kind that can be fine-tuned (transformers), so there is no local model to train")
     return tier
 
 

@@ -35,7 +35,7 @@ class FinetuneConfig(BaseModel):
 
 
 def load_config(path: str | Path | None, overrides: dict) -> FinetuneConfig:
-    data = {}
+    data: dict = {}
     if path is not None:
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}

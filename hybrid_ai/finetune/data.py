@@ -63,7 +63,7 @@ def load_examples(path: str | Path) -> list[Example]:
 def load_prompts(path: str | Path) -> list[tuple[dict, ...]]:
     """Prompts for rehearsal: JSON lines with `prompt` or `messages` (without the answer)."""
     path = Path(path)
-    out = []
+    out: list[tuple[dict, ...]] = []
     for where, row in read_objects(path, DataError):
         if isinstance(row.get("prompt"), str) and row["prompt"].strip():
             out.append(({"role": "user", "content": row["prompt"]},))
@@ -112,8 +112,9 @@ def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_cha
     """(prompt, cloud answer) pairs from a SQLite route log written with `log_prompts: true`: requests routed to
     the policy's strong tier that got an answer. Dropped and counted: answers shorter than `min_answer_chars`,
     prompt + answer over `max_chars`, repeated prompts (the newest answer is kept), and prompts that the
-    policy's pattern rules keep local (personal data never becomes training data from the cloud log)."""
-    from ..policy import PatternRule
+    policy's pattern and personal-data rules keep away from the strong tier (personal data never becomes training
+    data from the cloud log)."""
+    from ..routing.decide import keeps_from
     from ..telemetry.sinks import read_answers
 
     path = Path(db)
@@ -121,8 +122,10 @@ def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_cha
         rows = read_answers(path, policy.classifier.strong_tier)[::-1]  # newest first: its answer is kept
     except HybridAIError as e:
         raise DataError(str(e)) from None
-    private = [re.compile(p) for r in policy.rules if isinstance(r, PatternRule) and r.route != policy.classifier.strong_tier
-               for p in r.patterns]
+
+    def private(prompt: str) -> bool:
+        return keeps_from(policy, prompt, policy.classifier.strong_tier)
+
     counts = {"rows": len(rows), "no_text": 0, "too_short": 0, "too_long": 0, "duplicate": 0, "private": 0, "kept": 0}
     seen, out = set(), []
     for rid, _, prompt, answer in rows:
@@ -132,7 +135,7 @@ def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_cha
             counts["too_short"] += 1
         elif len(prompt) + len(answer) > max_chars:
             counts["too_long"] += 1
-        elif any(p.search(prompt) for p in private):
+        elif private(prompt):
             counts["private"] += 1
         elif _norm(prompt) in seen:
             counts["duplicate"] += 1

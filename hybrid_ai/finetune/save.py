@@ -14,13 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..backends.local_model import fingerprint  # noqa: F401  (what an adapter records of its base)
 from ..errors import HybridAIError, require
-
-
-def fingerprint(config) -> dict:
-    """What must match between an adapter and a base model."""
-    return {k: getattr(config, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers",
-                                                   "num_attention_heads", "vocab_size")}
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:

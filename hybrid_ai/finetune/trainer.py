@@ -11,6 +11,7 @@ import math
 import random
 import resource
 import time
+from typing import Any
 from dataclasses import dataclass, field
 
 from ..errors import require
@@ -18,7 +19,7 @@ from ..errors import require
 
 @dataclass
 class TrainResult:
-    model: object
+    model: Any  # a peft PeftModel
     tokenizer: object
     device: str
     quantization: str

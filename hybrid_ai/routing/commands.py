@@ -145,7 +145,7 @@ def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
     if not rows:
         raise DataError(f"{', '.join(data)}: no usable rows to calibrate on")
     clf = load_classifier(policy.classifier)
-    scores = [clf.score_text(r.prompt, r.n_messages) for r in rows]  # as `router evaluate` scores them
+    scores = [clf.score_text(r.prompt, r.n_messages) for r in rows]  # type: ignore[attr-defined]  # as evaluate does
     weak_o, strong_o = [r.weak for r in rows], [r.strong for r in rows]
     if cloud_share is not None:
         t, reached = threshold_for_cloud_share(scores, cloud_share), True

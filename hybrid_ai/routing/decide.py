@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from ..errors import InvalidRequest
 from ..policy import ContextRule, PatternRule, PersonalDataRule, PinnedRule, Policy
-from ..types import ChatRequest, RouteDecision
+from ..types import ChatRequest, Message, RouteDecision
 from . import pii
 
 
@@ -59,3 +59,14 @@ def decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDe
     first = policy.classifier.strong_tier if strong else policy.classifier.weak_tier
     reason = "score>=threshold" if strong else "score<threshold"
     return RouteDecision(_with_fallback(policy, first, True), reason, score, threshold)
+
+
+def keeps_from(policy: Policy, text: str, tier: str) -> bool:
+    """Whether a content rule of the policy (pattern, personal data) would send `text` somewhere other than `tier`:
+    such text must not reach `tier`, nor become training data taken from it."""
+    request = ChatRequest(messages=(Message("user", text),))
+    for rule in policy.rules:
+        if isinstance(rule, (PatternRule, PersonalDataRule)) and rule.route != tier:
+            if _rule_route(rule, policy, request) is not None:
+                return True
+    return False

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .classifier import heuristic_logit
+from .heuristic import heuristic_logit
 from .features import DENSE, dense_features, hashed_ngrams, parse
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class LinearScorer:
                             dense_std=np.asarray(self.dense_std, np.float64),
                             dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
                             bias=np.asarray([self.bias]), prior_w=np.asarray([self.prior_w]),
-                            meta=np.asarray(json.dumps(meta)), **group)
+                            meta=np.asarray(json.dumps(meta)), **group)  # type: ignore[arg-type]
         tmp.replace(path)
         return path
 

@@ -116,7 +116,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     z = X @ coef + clf.intercept_[0]  # the fitted logit: mapping it cannot flip the learned ranking
     prior_mean = 0.0
     if heuristic_prior:
-        from .classifier import heuristic_logit
+        from .heuristic import heuristic_logit
 
         h = np.array([heuristic_logit(o.prompt, o.n_messages) for o in rows])
         prior_mean = float(h.mean())  # centred for the Platt fit's conditioning; folded back into the bias below

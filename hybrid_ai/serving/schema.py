@@ -3,6 +3,8 @@ clients and API fuzzers (schemathesis) know what the server accepts and answers.
 
 from __future__ import annotations
 
+from typing import Any
+
 _TEXT_PART = {"type": "object", "required": ["type", "text"], "additionalProperties": False,
               "properties": {"type": {"const": "text"}, "text": {"type": "string"}}}
 _MESSAGE = {
@@ -26,7 +28,7 @@ def request_schema(max_tokens: int, tiers: list[str]) -> dict:
     }}
 
 
-REQUEST = {
+REQUEST: dict[str, Any] = {
     "type": "object", "required": ["messages"], "additionalProperties": False,
     "dependentSchemas": {"stream_options": {"required": ["stream"], "properties": {"stream": {"const": True}}}},
     "properties": {

@@ -1,57 +1,40 @@
-"""Cost of one request in USD, and how it was obtained. Unknown is None, never 0; never raises.
+"""Cost of one answer in USD, and how it was obtained. Unknown is None, never 0; never raises.
+A tier's kind chooses the rule (its config's `price`); these are the two rules the built-in kinds use:
 
-- cloud: the policy's own prices if set ("policy_price"), else litellm's bundled price table
+- per token (`token_cost`): the policy's own prices if set ("policy_price"), else litellm's bundled price table
   ("litellm_price_table", LITELLM_LOCAL_MODEL_COST_MAP=True, no network), else unknown.
-- local: hardware $/hour over the request's wall time plus the energy at the electricity price
-  ("local_hardware_rate")."""
+- machine time (`local_cost`): hardware $/hour over the answer's wall time plus the energy at the electricity
+  price ("local_hardware_rate")."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from ..policy import LiteLLMTier, TransformersTier
 
 
-def cloud_cost(tier: LiteLLMTier, prompt_tokens: int | None, completion_tokens: int | None):
+def token_cost(prices, prompt_tokens: int | None, completion_tokens: int | None, table=None):
+    """`prices`: a CloudCost (`usd_per_mtok_input` / `_output`, None to use the table); `table()`: the model's
+    (USD per input token, per output token) from a price table, or None when the model is not in it."""
     if prompt_tokens is None or completion_tokens is None:
         return None, "unknown"
-    c = tier.cost
-    if c.usd_per_mtok_input is not None and c.usd_per_mtok_output is not None:
-        return (prompt_tokens * c.usd_per_mtok_input + completion_tokens * c.usd_per_mtok_output) / 1e6, "policy_price"
-    prices = _table_prices(tier.model)
-    if prices is None:  # model not in the table (e.g. a self-hosted server): unknown, not free
+    if prices.usd_per_mtok_input is not None and prices.usd_per_mtok_output is not None:
+        usd = (prompt_tokens * prices.usd_per_mtok_input + completion_tokens * prices.usd_per_mtok_output) / 1e6
+        return usd, "policy_price"
+    per_token = table() if table is not None else None
+    if per_token is None:  # model not in the table (e.g. a self-hosted server): unknown, not free
         return None, "unknown"
-    return prompt_tokens * prices[0] + completion_tokens * prices[1], "litellm_price_table"
+    return prompt_tokens * per_token[0] + completion_tokens * per_token[1], "litellm_price_table"
 
 
-@lru_cache(maxsize=128)
-def _table_prices(model: str) -> tuple[float, float] | None:
-    """USD per input and per output token from litellm's bundled table, looked up once per model.
-    Prices are taken as linear (the first tier of tiered long-context pricing)."""
-    try:
-        from ..backends.litellm_backend import import_litellm
-
-        litellm = import_litellm()
-        usd_in, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
-        _, usd_out = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
-        return float(usd_in) / 1e6, float(usd_out) / 1e6
-    except Exception:
-        return None
-
-
-def local_cost(tier: TransformersTier, wall_s: float, energy_wh: float | None):
-    c = tier.cost
-    usd = c.usd_per_hour * wall_s / 3600
+def local_cost(rates, wall_s: float, energy_wh: float | None):
+    """`rates`: a LocalCost (`usd_per_hour`, `electricity_usd_per_kwh`)."""
+    usd = rates.usd_per_hour * wall_s / 3600
     if energy_wh is not None:
-        usd += energy_wh / 1000 * c.electricity_usd_per_kwh
+        usd += energy_wh / 1000 * rates.electricity_usd_per_kwh
     return usd, "local_hardware_rate"
 
 
 def request_cost(tier, prompt_tokens, completion_tokens, wall_s, energy_wh):
-    """-> (cost_usd or None, cost_source). Never raises."""
+    """-> (cost_usd or None, cost_source) by the tier's kind. Never raises."""
     try:
-        if isinstance(tier, TransformersTier):
-            return local_cost(tier, wall_s, energy_wh)
-        return cloud_cost(tier, prompt_tokens, completion_tokens)
+        return tier.price(prompt_tokens, completion_tokens, wall_s, energy_wh)
     except Exception:
         return None, "unknown"

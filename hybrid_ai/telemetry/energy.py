@@ -88,8 +88,9 @@ def _provider_model(model: str, provider: str | None, name: str | None) -> tuple
     return provider or p, name or n
 
 
-def cloud_energy(tier, completion_tokens: int | None, latency_s: float):
-    """-> (energy_wh, co2_g, source) from EcoLogits, or (None, None, 'unknown')."""
+def cloud_energy(model: str, names, completion_tokens: int | None, latency_s: float):
+    """-> (energy_wh, co2_g, source) from EcoLogits, or (None, None, 'unknown'). `names`: a CloudCost
+    (`ecologits_provider` / `ecologits_model` override what `model` says)."""
     if completion_tokens is None:
         return None, None, "unknown"
     try:
@@ -97,7 +98,7 @@ def cloud_energy(tier, completion_tokens: int | None, latency_s: float):
 
         logging.getLogger("ecologits").setLevel(logging.ERROR)  # after import: ecologits installs its own logger
 
-        provider, name = _provider_model(tier.model, tier.cost.ecologits_provider, tier.cost.ecologits_model)
+        provider, name = _provider_model(model, names.ecologits_provider, names.ecologits_model)
         impacts = llm_impacts(provider=provider, model_name=name, output_token_count=int(completion_tokens),
                               request_latency=float(latency_s))
         if impacts is None or impacts.energy is None:

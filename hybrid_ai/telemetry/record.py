@@ -7,10 +7,14 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from ..policy import Policy, TransformersTier
+from typing import TYPE_CHECKING
+
 from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 from .cost import request_cost
-from .energy import EnergyMeter, cloud_energy, estimate_local
+from .energy import EnergyMeter
+
+if TYPE_CHECKING:
+    from ..policy import Policy
 
 
 def new_request_id() -> str:
@@ -18,17 +22,17 @@ def new_request_id() -> str:
 
 
 def _energy(policy: Policy, tier, completion_tokens: int | None, meter: EnergyMeter | None, wall_s: float):
-    if isinstance(tier, TransformersTier):
-        if meter is not None and meter.wh is not None:
-            wh, source = meter.wh, meter.source
-        else:
-            wh, source = estimate_local(tier.cost.device_watts, wall_s), "estimated_device_watts"
-        return wh, wh * policy.telemetry.carbon_intensity_g_per_kwh / 1000, source
-    return cloud_energy(tier, completion_tokens, wall_s)
+    """By the tier's kind: a measured counter or an estimate (in-process), a model of the provider (remote)."""
+    try:
+        return tier.energy(completion_tokens, wall_s, meter.wh if meter else None,
+                           meter.source if meter else "unknown", policy.telemetry.carbon_intensity_g_per_kwh)
+    except Exception:  # energy estimation never fails a request
+        return None, None, "unknown"
 
 
 def measure_attempt(policy: Policy, tier_name: str, result: BackendResult | None, wall_s: float,
-                    meter: EnergyMeter | None = None, error: str | None = None) -> Attempt:
+                    meter: EnergyMeter | None = None, error: str | None = None,
+                    error_kind: str | None = None) -> Attempt:
     """One tier's try: its tokens, latency, cost and energy (a failed cloud try: unknown; a failed or cut local
     try: the machine time it held)."""
     tier = policy.tiers[tier_name]
@@ -40,7 +44,7 @@ def measure_attempt(policy: Policy, tier_name: str, result: BackendResult | None
                    backend=info.get("backend", tier.backend), latency_ms=wall_s * 1000,
                    ttft_ms=result.ttft_ms if result is not None else None, prompt_tokens=tokens[0],
                    completion_tokens=tokens[1], cost_usd=cost_usd, cost_source=cost_source, energy_wh=energy_wh,
-                   energy_source=energy_source, co2_g=co2_g, error=error)
+                   energy_source=energy_source, co2_g=co2_g, error=error, error_kind=error_kind)
 
 
 def _total(attempts: list[Attempt], field: str, answered: Attempt | None) -> float | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import BackendError
 from ..types import BackendResult
-from .base import Backend
+from ..backends.base import Backend
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def replay_key(messages) -> str:
 
 def count_tokens(model: str, text: str) -> int | None:
     try:
-        from .litellm_backend import import_litellm
+        from ..backends.litellm_backend import import_litellm
 
         return int(import_litellm().token_counter(model=model, text=text))
     except Exception:  # unknown is None, never a failed request
@@ -91,7 +91,7 @@ class ReplayBackend(Backend):
 
     def _from_answer_cache(self, request, generation) -> Recorded | None:
         """The answer an earlier live eval got from `model` with these generation settings, if it is cached."""
-        from ..evaluation.cache import answer_key
+        from .cache import answer_key
 
         key = answer_key(self.model, generation.model_dump(mode="json"), request.as_openai_messages())
         got = self.answer_cache.get(key)

@@ -1,0 +1,55 @@
+"""Backend kinds, registered by name: the policy's `backend:` value -> its tier config model (which names the
+engine class, where it runs and how it is priced). The built-in kinds are `transformers` and `litellm`; a third
+party adds one with an entry point in the group `hybrid_ai.backends` whose value is its config class:
+
+    [project.entry-points."hybrid_ai.backends"]
+    mykind = "my_package.hybrid:MyTier"   # a hybrid_ai.config.TierConfig with backend: Literal["mykind"]
+
+Entry points are read once, when the policy module is first imported (the policy's tier union is built then)."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from ..config import TierConfig
+from ..errors import PolicyError
+from .litellm_backend import LiteLLMTier
+from .transformers_backend import TransformersTier
+
+GROUP = "hybrid_ai.backends"
+BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, LiteLLMTier)
+
+
+def _kind(config: type[TierConfig]) -> str:
+    return config.model_fields["backend"].default
+
+
+@lru_cache(maxsize=1)
+def tier_configs() -> tuple[type[TierConfig], ...]:
+    """Every registered kind's config model: the built-ins, then those of installed entry points."""
+    from importlib.metadata import entry_points
+
+    found = list(BUILTIN)
+    for ep in entry_points(group=GROUP):
+        try:
+            config = ep.load()
+        except Exception as e:
+            raise PolicyError(f"backend kind {ep.name!r} ({ep.value}, entry point group {GROUP}) cannot be "
+                              f"loaded: {type(e).__name__}: {e}") from None
+        if not (isinstance(config, type) and issubclass(config, TierConfig) and _kind(config) == ep.name):
+            raise PolicyError(f"entry point {ep.name!r} in {GROUP} must name a TierConfig subclass whose "
+                              f"`backend` is {ep.name!r}, got {ep.value}")
+        if ep.name not in {_kind(c) for c in found}:
+            found.append(config)
+    return tuple(found)
+
+
+def kind_names() -> frozenset[str]:
+    return frozenset(_kind(c) for c in tier_configs())
+
+
+def build_backend(tier_name: str, tier: TierConfig):
+    """The Backend serving one tier, by its kind's `engine` (imported now; heavy libraries still load later)."""
+    module, _, cls = type(tier).engine.partition(":")
+    return getattr(importlib.import_module(module), cls)(tier_name, tier)

@@ -1,0 +1,61 @@
+"""Configuration shared by policies and the backend kinds: strict models (unknown keys rejected, frozen),
+generation defaults, and `TierConfig`, the base of every backend kind's tier configuration.
+
+A kind's config model says, besides its keys, where it runs (`runs_locally`), whether it can be fine-tuned
+(`trainable`), which class serves it (`engine`, imported on first use) and how its cost and energy are obtained
+(`price`, `energy`): nothing outside a backend's module asks which class a tier is."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generation(Strict):
+    """Defaults for a tier; a request's own parameters win."""
+
+    max_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    repetition_penalty: float | None = Field(None, gt=0)
+
+
+class LocalCost(Strict):
+    usd_per_hour: float = Field(0.10, ge=0, description="hardware cost of the machine serving the local tier")
+    device_watts: float = Field(30.0, ge=0, description="average power draw while generating, for the estimate")
+    electricity_usd_per_kwh: float = Field(0.15, ge=0)
+
+
+class CloudCost(Strict):
+    usd_per_mtok_input: float | None = Field(None, ge=0, description="overrides litellm's price table")
+    usd_per_mtok_output: float | None = Field(None, ge=0)
+    ecologits_provider: str | None = None
+    ecologits_model: str | None = None
+
+
+class TierConfig(Strict):
+    """The keys every tier has. Subclasses set `backend: Literal["<kind>"]` and the class variables below."""
+
+    backend: str
+    model: str
+    context_window: int = Field(8192, ge=16)
+    generation: Generation = Generation()
+
+    runs_locally: ClassVar[bool] = False  # in this process, on this machine's energy counters
+    trainable: ClassVar[bool] = False  # `hybrid-ai finetune` can train an adapter for it
+    engine: ClassVar[str] = ""  # "module:Class" of its Backend
+
+    def price(self, prompt_tokens: int | None, completion_tokens: int | None, wall_s: float,
+              energy_wh: float | None) -> tuple[float | None, str]:
+        """(USD, how it was obtained) of one answer; unknown is (None, "unknown"), never 0."""
+        return None, "unknown"
+
+    def energy(self, completion_tokens: int | None, wall_s: float, measured_wh: float | None, measured_source: str,
+               carbon_g_per_kwh: float) -> tuple[float | None, float | None, str]:
+        """(Wh, g CO2, how it was obtained) of one answer."""
+        return None, None, "unknown"
