@@ -68,7 +68,7 @@ def _policy_check(args) -> int:
 
 
 def _router(args) -> int:
-    from .routing import commands
+    from .routing import cli as commands
 
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":
@@ -152,8 +152,8 @@ def _eval(args) -> int:
     from pathlib import Path
 
     from .evaluation import DEFAULT_SUITE
-    from .evaluation.command import main
-    from .evaluation.run import EvalConfig
+    from .evaluation.cli import main
+    from .evaluation.evaluate import EvalConfig
 
     cfg = EvalConfig(policy=args.policy, suites=args.suite or [DEFAULT_SUITE], target_quality=args.target_quality,
                      target_cloud_share=args.target_cloud_share, budget_usd=args.budget_usd, cloud=args.cloud,
@@ -194,7 +194,7 @@ def _add_eval(sub) -> None:
 
 
 def _finetune(args) -> int:
-    from .finetune.command import run
+    from .finetune.cli import run
 
     return run(args)
 

@@ -60,7 +60,8 @@ class RouteDecision:
     rule: str | None = None
 
     @property
-    def route(self) -> str:
+    def first(self) -> str:
+        """The tier tried first (the record's `route` is the tier that answered, which a fallback can change)."""
         return self.tiers[0]
 
 

@@ -14,7 +14,7 @@ import yaml
 from conftest import hybrid_policy
 
 from hybrid_ai.cli import main
-from hybrid_ai.evaluation.command import policy_threshold
+from hybrid_ai.evaluation.cli import policy_threshold
 
 from hybrid_ai.policy import load_policy
 

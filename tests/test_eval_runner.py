@@ -10,7 +10,7 @@ from rich.progress import Progress
 from hybrid_ai.backends.echo import EchoBackend
 from hybrid_ai.backends.transformers_backend import TransformersBackend
 from hybrid_ai.evaluation.cache import AnswerCache
-from hybrid_ai.evaluation.runner import answer_items
+from hybrid_ai.evaluation.answers import answer_items
 from hybrid_ai.evaluation.suite import load_suite
 from hybrid_ai.policy import Generation, TransformersTier
 

@@ -14,7 +14,7 @@ def req(text, **kw):
 
 def test_score_below_threshold_goes_local_with_cloud_fallback():
     d = decide(POLICY, req("hello"), 0.1)
-    assert d.route == "local" and d.tiers == ("local", "cloud") and d.reason == "score<threshold"
+    assert d.first == "local" and d.tiers == ("local", "cloud") and d.reason == "score<threshold"
     assert d.threshold == POLICY.classifier.threshold and d.score == 0.1
 
 
@@ -25,7 +25,7 @@ def test_score_at_threshold_goes_cloud():
 
 def test_pinned_route_wins_over_score():
     d = decide(POLICY, req("hello", route="cloud"), 0.0)
-    assert d.route == "cloud" and d.reason == "rule:pinned"
+    assert d.first == "cloud" and d.reason == "rule:pinned"
 
 
 def test_pinned_unknown_tier_is_a_request_error():
@@ -44,13 +44,13 @@ def test_personal_data_stays_local_without_fallback(text):
 def test_prompt_longer_than_local_context_goes_to_cloud():
     long = "word " * 8000  # ~40k chars > 8192 tokens at 3 chars/token
     d = decide(POLICY, req(long), 0.0)
-    assert d.route == "cloud" and d.reason == "rule:context"
+    assert d.first == "cloud" and d.reason == "rule:context"
 
 
 def test_context_rule_counts_requested_completion_tokens():
     text = "a" * 20_000  # ~6,700 tokens: fits alone, not with 4,000 more to generate
-    assert decide(POLICY, req(text, max_tokens=16), 0.0).route == "local"
-    assert decide(POLICY, req(text, max_tokens=4000), 0.0).route == "cloud"
+    assert decide(POLICY, req(text, max_tokens=16), 0.0).first == "local"
+    assert decide(POLICY, req(text, max_tokens=4000), 0.0).first == "cloud"
 
 
 def test_heuristic_classifier_orders_easy_below_hard():

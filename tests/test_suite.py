@@ -68,7 +68,7 @@ def test_missing_suite(tmp_path):
 @pytest.mark.parametrize("name", ["assistant-traffic", "gsm8k-sample", "mmlu-sample"])
 def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
     from hybrid_ai.evaluation.graders import GRADERS
-    from hybrid_ai.evaluation.run import resolve_suite
+    from hybrid_ai.evaluation.evaluate import resolve_suite
 
     s = load_suite(resolve_suite(name))
     assert len(s.items) >= 60 and s.meta.license and s.meta.source

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import HybridAIError
-from .run import EvalConfig, run_eval
+from .evaluate import EvalConfig, run_eval
 
 
 def policy_threshold(threshold: float | None) -> float:

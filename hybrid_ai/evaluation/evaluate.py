@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any, NamedTuple
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
 from .graders import GRADERS
 from .measure import measure, replay_tier
-from .runner import answer_items
+from .answers import answer_items
 from .suite import Suite, SuiteMeta, load_suite
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "evals"
@@ -93,20 +94,27 @@ def cloud_mode(tier, wanted: str) -> str:
     return "live" if not tier.runs_locally and build_backend("strong", tier).ready()[0] else "replay"
 
 
-def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cache: AnswerCache):
+class TierUnderTest(NamedTuple):
+    backend: Any  # what answers (the tier's engine, or recorded answers)
+    costed: Any  # the tier config its answers are costed as (a replayed answer: as the recorded model)
+    label: str  # the model, as the report names it
+    mode: str  # "live" or "replay"
+
+
+def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cache: AnswerCache) -> TierUnderTest:
     from .replay import ReplayBackend
 
     tier = policy.tiers[name]
     mode = cloud_mode(tier, cfg.cloud)
     if mode == "live":
-        return build_backend(name, tier), tier, tier.model, "live"
+        return TierUnderTest(build_backend(name, tier), tier, tier.model, "live")
     backend = ReplayBackend(name, cfg.replay_model, {}, answer_cache=cache)
     for s in suites:
         backend.update(ReplayBackend.from_suite(name, s, cfg.replay_model, standins=cfg.standins))
     if cfg.replay_log:
         backend.update(ReplayBackend.from_route_log(name, cfg.replay_log, cfg.replay_model, route=name))
     costed = tier if tier.runs_locally else replay_tier(tier, cfg.replay_model)
-    return backend, costed, f"replay:{cfg.replay_model}", "replay"
+    return TierUnderTest(backend, costed, f"replay:{cfg.replay_model}", "replay")
 
 
 def _grade(item, answer, judge) -> float | None:
@@ -137,20 +145,20 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
     cache = AnswerCache(cfg.cache or cache_dir() / "eval-answers.sqlite")
     classifier = load_classifier(policy.classifier)
     try:
-        tiers = {weak: (build_backend(weak, policy.tiers[weak]), policy.tiers[weak], local_label(policy.tiers[weak]),
-                        "live")}
+        tiers = {weak: TierUnderTest(build_backend(weak, policy.tiers[weak]), policy.tiers[weak],
+                                     local_label(policy.tiers[weak]), "live")}
         tiers[strong] = _strong_backend(cfg, policy, strong, suites, cache)
         judge = None
         if cfg.judge:
             from .judge import Judge
 
-            if tiers[strong][3] != "live":
+            if tiers[strong].mode != "live":
                 raise HybridAIError(f"--judge needs the cloud tier live (its credentials: "
                                     f"{build_backend(strong, policy.tiers[strong]).ready()[1]}; or --cloud live)")
-            judge = Judge(tiers[strong][0], policy.tiers[strong].generation, policy.tiers[strong].model, cache)
+            judge = Judge(tiers[strong].backend, policy.tiers[strong].generation, policy.tiers[strong].model, cache)
         answers, timing = {}, {}
         for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
-            backend, _, label, _ = tiers[name]
+            backend, label = tiers[name].backend, tiers[name].label
             local = name == weak
             t0, stats = time.perf_counter(), dict[str, int]()
             answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
@@ -171,7 +179,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                    "score": float(classifier.score(request)), "forced": _route_rule(policy, request)}
             for name, key in ((weak, "local"), (strong, "cloud")):
                 a = answers[name][item.id]
-                m = measure(tiers[name][1], a)
+                m = measure(tiers[name].costed, a)
                 quality = _grade(item, a, judge)
                 row[key] = {"quality": quality or 0.0, "unscored": quality is None, "cost_usd": m.cost_usd,
                             "energy_wh": m.energy_wh,
@@ -210,9 +218,9 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
         "suites": [{"name": s.meta.name, "items": len(s.items), "source": s.meta.source, "license": s.meta.license}
                    for s in suites],
         "tiers": {
-            "local": {"tier": weak, "mode": tiers[weak][3], "model": tiers[weak][2], **timing[weak],
+            "local": {"tier": weak, "mode": tiers[weak].mode, "model": tiers[weak].label, **timing[weak],
                       "judge_unscored": unscored["local"]},
-            "cloud": {"tier": strong, "mode": tiers[strong][3], "model": tiers[strong][2], **timing[strong],
+            "cloud": {"tier": strong, "mode": tiers[strong].mode, "model": tiers[strong].label, **timing[strong],
                       "replayed": dict(replay_kinds), "standin_items": replay_kinds.get("standin", 0),
                       "judge_unscored": unscored["cloud"]},
         },
