@@ -16,6 +16,7 @@ from ..types import BackendResult, ChatRequest
 from .base import Backend, StreamState
 
 CLIENT_WENT_AWAY = "client went away"
+_NO_METER = nullcontext()
 
 
 class Metered:
@@ -25,7 +26,7 @@ class Metered:
 
     def _meter(self):
         if not self.backend.runs_locally:
-            return nullcontext()
+            return _NO_METER
         return EnergyMeter(getattr(self.backend, "device", "cpu"))  # loaded by warmup() just before
 
     def _note(self, result: BackendResult | None, t0: float, meter, error: BackendError | str | None = None) -> None:

@@ -123,6 +123,8 @@ def build_sinks(telemetry) -> list[Sink]:
 def emit(sinks: list[Sink], record: RouteRecord) -> int:
     """Write the record to every sink; returns how many failed. Telemetry never fails a request, but a sink that
     fails is never silent: each failure is one `hybrid_ai.sink_error` line on stderr, naming the record."""
+    if not sinks:
+        return 0
     event, failed = record.model_dump(), 0
     for sink in sinks:
         try:
