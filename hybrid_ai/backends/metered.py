@@ -30,13 +30,14 @@ class Metered:
         return EnergyMeter(getattr(self.backend, "device", "cpu"))  # loaded by warmup() just before
 
     def _note(self, result: BackendResult | None, t0: float, meter, error: BackendError | str | None = None) -> None:
+        if isinstance(error, BackendError):
+            error.tier = error.tier or self.name  # a backend may not know its tier's name
         kind = error.kind if isinstance(error, BackendError) else ("cancelled" if error else None)
         text = error.message if isinstance(error, BackendError) else error
         self.attempts.append(measure_attempt(self.policy, self.name, result, time.perf_counter() - t0,
                                              meter if isinstance(meter, EnergyMeter) else None, text, kind))
 
     def _load_failed(self, e: BackendError, t0: float) -> None:
-        e.tier = e.tier or self.name
         self._note(None, t0, None, e)
 
     def complete(self, request: ChatRequest) -> BackendResult:
