@@ -76,3 +76,15 @@ def test_a_router_fit_on_the_suites_own_outcomes_is_scored_out_of_fold():
     assert "needs at least" in cross_validated(rows[:10], 5, {"target_quality": 0.95}, all_cloud)["skipped"]
     same = [{**r, "local": {**r["local"], "quality": 1.0}} for r in rows]
     assert "nothing to learn" in cross_validated(same, 5, {"target_quality": 0.95}, all_cloud)["skipped"]
+
+
+def test_routed_points_model_fallback_and_baselines_do_not():
+    failed_local = {**row(0.1, 0, 1), "fallback": {"local": ["cloud"], "cloud": ["local"]}}
+    failed_local["local"] = {**failed_local["local"], "error": "[local] model folder not found"}
+    kept_local = {**failed_local, "fallback": {"local": [], "cloud": ["local"]}}  # e.g. personal data: no fallback
+    rows = [failed_local, row(0.2, 1, 1)]
+    all_local = curve(rows)[0]  # threshold above every score: both routed local
+    assert all_local.quality == pytest.approx(1.0)  # the failed local answer was answered by the cloud
+    assert all_local.cost_usd == pytest.approx(0.001 + 0.01 + 0.001) and all_local.latency_s == pytest.approx(2.0)
+    assert baselines(rows)["all_local"].quality == pytest.approx(0.5)  # a tier alone does not fall back
+    assert curve([kept_local, row(0.2, 1, 1)])[0].quality == pytest.approx(0.5)

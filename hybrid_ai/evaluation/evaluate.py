@@ -20,6 +20,7 @@ from ..backends.local_model import cache_dir
 from ..errors import HybridAIError
 from ..policy import load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
+from ..routing.decide import decide_tiers
 from ..request import parse_request
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
@@ -128,10 +129,14 @@ def _grade(item, answer, judge) -> float | None:
     return GRADERS[item.grader](answer.text, item.reference)
 
 
-def _route_rule(policy, request) -> str | None:
-    """The tier a hard rule sends this request to (e.g. personal data stays local), else None."""
+def _route_rule(policy, request) -> tuple[str | None, dict[str, list[str]]]:
+    """The tier a hard rule sends this request to (e.g. personal data stays local), else None; and by first tier,
+    the tiers the client's chain would fall back to (a rule may allow none)."""
     d = decide(policy, request, None)
-    return d.tiers[0] if d.rule else None
+    if d.rule:
+        return d.first, {d.first: list(d.tiers[1:])}
+    weak, strong = policy.classifier.weak_tier, policy.classifier.strong_tier
+    return None, {t: list(decide_tiers(policy, t)[1:]) for t in (weak, strong)}
 
 
 def run_eval(cfg: EvalConfig, progress=None) -> dict:
@@ -175,8 +180,12 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
         rows = []
         for item in suite.items:
             request = parse_request({"messages": item.messages})
+            forced, fallback = _route_rule(policy, request)
             row = {"id": item.id, "messages": item.messages, "tags": list(item.tags), "grader": item.grader,
-                   "score": float(classifier.score(request)), "forced": _route_rule(policy, request)}
+                   "score": float(classifier.score(request)), "forced": forced,
+                   "fallback": {key: ["local" if t == weak else "cloud" for t in fallback.get(name, [])
+                                      if t in (weak, strong)]
+                                for name, key in ((weak, "local"), (strong, "cloud"))}}
             for name, key in ((weak, "local"), (strong, "cloud")):
                 a = answers[name][item.id]
                 m = measure(tiers[name].costed, a)

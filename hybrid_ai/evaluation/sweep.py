@@ -6,7 +6,11 @@ A row per item: `score`, and per tier (`local`, `cloud`) its `quality` (grade in
 Routing: cloud where score >= threshold, except where a hard rule of the policy forces the route (`forced`:
 "local" / "cloud" / None; e.g. personal data stays local), as the client would. Thresholds: every distinct score,
 plus one above the maximum, so the curve runs from the fewest to the most cloud calls the rules allow. The
-baselines (all-local, all-cloud, random, oracle) ignore the rules: they are what the tiers alone would give."""
+baselines (all-local, all-cloud, random, oracle) ignore the rules: they are what the tiers alone would give.
+
+Fallback, as the client's chain does it: a routed answer that failed (`error` set) is answered by the other tier
+where the row allows it (`fallback`: the tiers the decision would try after the first, by route), and the row then
+counts both tiers' cost, energy and latency. Baselines do not fall back: a tier alone is a tier alone."""
 
 from __future__ import annotations
 
@@ -24,14 +28,23 @@ class Point:
     latency_s: float | None
 
 
-def _mix(rows, to_cloud: list[bool], threshold: float) -> Point:
+def _answered(row: dict, cloud: bool, fallback: bool) -> list[dict]:
+    """The answers a routed row costs: the first tier's, and the other's when the first failed and may fall back."""
+    first, other = ("cloud", "local") if cloud else ("local", "cloud")
+    if fallback and row[first].get("error") and other in row.get("fallback", {}).get(first, ()):
+        return [row[first], row[other]]
+    return [row[first]]
+
+
+def _mix(rows, to_cloud: list[bool], threshold: float, fallback: bool = False) -> Point:
     n = len(rows)
+    used = [_answered(r, c, fallback) for r, c in zip(rows, to_cloud)]
 
     def total(field):
-        vals = [(r["cloud"] if c else r["local"])[field] for r, c in zip(rows, to_cloud)]
+        vals = [a[field] for answers in used for a in answers]
         return None if any(v is None for v in vals) else sum(vals)
 
-    quality = sum((r["cloud"] if c else r["local"])["quality"] for r, c in zip(rows, to_cloud)) / n
+    quality = sum(answers[-1]["quality"] for answers in used) / n
     latency = total("latency_s")
     return Point(threshold, sum(to_cloud) / n, quality, total("cost_usd"), total("energy_wh"),
                  None if latency is None else latency / n)
@@ -44,12 +57,12 @@ def routed(rows, threshold: float) -> list[bool]:
 
 def curve(rows: list[dict]) -> list[Point]:
     thresholds = sorted({r["score"] for r in rows}) + [float("inf")]
-    return sorted((_mix(rows, routed(rows, t), t) for t in thresholds), key=lambda p: p.cloud_share)
+    return sorted((_mix(rows, routed(rows, t), t, fallback=True) for t in thresholds), key=lambda p: p.cloud_share)
 
 
 def at_threshold(rows: list[dict], threshold: float) -> Point:
     """The point a given threshold (e.g. the policy's current one) gives."""
-    return _mix(rows, routed(rows, threshold), threshold)
+    return _mix(rows, routed(rows, threshold), threshold, fallback=True)
 
 
 def summary(point: Point, all_cloud: Point) -> dict:

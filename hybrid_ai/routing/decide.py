@@ -38,6 +38,11 @@ def _rule_route(rule, policy: Policy, request: ChatRequest) -> str | None:
     raise TypeError(f"unhandled rule {rule!r}")  # unreachable: the policy validates rule types
 
 
+def decide_tiers(policy: Policy, first: str) -> tuple[str, ...]:
+    """The tiers a decision that starts at `first` tries, by the policy's fallback order."""
+    return _with_fallback(policy, first, True)
+
+
 def _with_fallback(policy: Policy, first: str, allow: bool) -> tuple[str, ...]:
     tiers = [first]
     if allow:
