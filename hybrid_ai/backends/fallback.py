@@ -34,6 +34,13 @@ class FallbackChain:
         self.errors.append(e)
         return self.fallback_on(e)
 
+    def _stream_failed(self, e: BackendError, started: bool) -> bool:
+        """As `_failed`, for a stream: after its first text the error is the caller's (raised from here)."""
+        if started:
+            self.errors.append(e)
+            raise e
+        return self._failed(e)
+
     def complete(self, request: ChatRequest) -> BackendResult:
         for tier in self.tiers:
             try:
@@ -68,11 +75,8 @@ class FallbackChain:
                         started = True
                         yield tier.name, piece
             except BackendError as e:
-                if not started and self._failed(e):
+                if self._stream_failed(e, started):
                     continue
-                if started:
-                    self.errors.append(e)
-                    raise
                 break
             self.answered, self.result = tier.name, state.result
             return
@@ -87,11 +91,8 @@ class FallbackChain:
                         started = True
                         yield tier.name, piece
             except BackendError as e:
-                if not started and self._failed(e):
+                if self._stream_failed(e, started):
                     continue
-                if started:
-                    self.errors.append(e)
-                    raise
                 break
             self.answered, self.result = tier.name, state.result
             return
