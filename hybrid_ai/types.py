@@ -75,6 +75,7 @@ class BackendResult:
     completion_tokens: int | None = None
     finish_reason: str = "stop"
     ttft_ms: float | None = None
+    logprobs: list[float] | None = None  # each generated token's log-probability, where the engine gives them
     # backend-specific facts for the record: quantization, adapter, device, measured energy, ...
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -118,3 +118,34 @@ async def test_the_async_mirror_falls_back_and_records_abandonment():
         await stream.__anext__()
         await stream.__anext__()
     assert sink.events[-1]["error"].startswith("client went away") and sink.events[-1]["route"] == "local"
+
+
+def test_a_batch_is_metered_one_attempt_per_request_charged_its_share():
+    """Metered.complete_batch (the eval's path): each request waited the whole batch and is charged 1/N of it; a
+    request's error is its own item, noted as a failed attempt."""
+    import time
+
+    from hybrid_ai.backends.metered import Metered
+    from hybrid_ai.policy import load_policy
+    from hybrid_ai.request import parse_request
+
+    class Batching(ScriptedBackend):
+        runs_locally, batches, cacheable = True, True, True
+
+        def complete_batch(self, requests, generation):
+            time.sleep(0.2)
+            return [BackendError("too long", tier="local") if "bad" in r.text else self._answer() for r in requests]
+
+    attempts: list = []
+    tier = Metered("local", Batching("local"), load_policy(POLICY), attempts)
+    got = tier.complete_batch([parse_request({"messages": user(t)}) for t in ("a", "bad", "c", "d")])
+    assert [isinstance(g, BackendError) for g in got] == [False, True, False, False]
+    assert [a.error is not None for a in attempts] == [False, True, False, False]
+    assert all(a.latency_ms >= 200 for a in attempts)
+    from hybrid_ai.telemetry.record import measure_attempt
+
+    whole = measure_attempt(tier.policy, "local", got[0], attempts[0].latency_ms / 1000)  # the batch as one request
+    assert sum(a.cost_usd for a in attempts) == pytest.approx(whole.cost_usd, rel=1e-6)
+    assert sum(a.energy_wh for a in attempts) == pytest.approx(whole.energy_wh, rel=1e-6)
+    tier.noting_in(single := []).complete_batch([parse_request({"messages": user("a")})])
+    assert len(single) == 1 and single[0].latency_ms < 200  # alone: answered by complete(), no batch to wait for

@@ -12,7 +12,13 @@ from hybrid_ai.backends.transformers_backend import TransformersBackend
 from hybrid_ai.evaluation.cache import AnswerCache
 from hybrid_ai.evaluation.answers import answer_items
 from hybrid_ai.evaluation.suite import load_suite
-from hybrid_ai.policy import Generation, TransformersTier
+from hybrid_ai.backends.metered import Metered
+from hybrid_ai.policy import Generation, TransformersTier, load_policy
+
+
+def tier(name, backend, generation):
+    """A metered tier of the default policy answering with `backend` and `generation`, as the eval builds it."""
+    return Metered(name, backend, load_policy(None), [], generation)
 
 
 def suite(tmp_path, n=4):
@@ -39,26 +45,26 @@ def test_answers_are_cached_failures_recorded_and_retried(tmp_path):
     s, cache = suite(tmp_path), AnswerCache(tmp_path / "cache.db")
     backend = Flaky("cloud")
     with Progress(disable=True) as progress:
-        first = answer_items(s, "cloud", backend, Generation(), "echo", cache, workers=4, progress=progress)
+        first = answer_items(s, tier("cloud", backend, Generation()), "echo", cache, workers=4, progress=progress)
     assert list(first) == ["q0", "q1", "q2", "q3"]
     assert first["q1"].text is None and "upstream 500" in first["q1"].error
     assert all(first[i].text and not first[i].cached for i in ("q0", "q2", "q3")) and backend.calls == 4
-    again = answer_items(s, "cloud", backend, Generation(), "echo", cache, workers=4)
+    again = answer_items(s, tier("cloud", backend, Generation()), "echo", cache, workers=4)
     assert all(again[i].cached for i in ("q0", "q2", "q3")) and not again["q1"].cached
     assert backend.calls == 5  # only the failed item was asked again
-    other = answer_items(s, "cloud", backend, Generation(max_tokens=3), "echo", cache)
+    other = answer_items(s, tier("cloud", backend, Generation(max_tokens=3)), "echo", cache)
     assert not any(a.cached for a in other.values())  # other settings, other cache entries
 
 
 def test_the_real_slm_answers_a_suite_and_a_new_cache_object_reads_it_back(tmp_path):
     s = suite(tmp_path, n=2)
-    tier = TransformersTier(generation=Generation(max_tokens=8))
-    answers = answer_items(s, "local", TransformersBackend("local", tier), tier.generation, "smollm2",
+    local = TransformersTier(generation=Generation(max_tokens=8))
+    answers = answer_items(s, tier("local", TransformersBackend("local", local), local.generation), "smollm2",
                            AnswerCache(tmp_path / "c.db"))
     assert all("paris" in a.text.lower() and a.completion_tokens <= 8 and a.backend == "transformers"
                for a in answers.values())
-    reread = answer_items(s, "local", EchoBackend("never-called", fail="must not run"), tier.generation, "smollm2",
-                          AnswerCache(tmp_path / "c.db"))
+    reread = answer_items(s, tier("local", EchoBackend("never-called", fail="must not run"), local.generation),
+                          "smollm2", AnswerCache(tmp_path / "c.db"))
     assert [a.text for a in reread.values()] == [a.text for a in answers.values()]
     assert all(a.cached for a in reread.values())
 
@@ -74,9 +80,9 @@ def test_an_interrupted_run_keeps_its_answers_and_the_next_one_resumes(tmp_path)
 
     s, path = suite(tmp_path), tmp_path / "cache.db"
     with pytest.raises(KeyboardInterrupt):
-        answer_items(s, "local", Interrupted("local"), Generation(), "echo", AnswerCache(path), workers=1)
+        answer_items(s, tier("local", Interrupted("local"), Generation()), "echo", AnswerCache(path), workers=1)
     resumed = EchoBackend("local")
-    answers = answer_items(s, "local", resumed, Generation(), "echo", AnswerCache(path), workers=1)
+    answers = answer_items(s, tier("local", resumed, Generation()), "echo", AnswerCache(path), workers=1)
     cached = [a.cached for a in answers.values()]
     assert cached[:3] == [True, True, False]  # what was answered before the interrupt is kept
     assert resumed.calls == cached.count(False) and all(a.text for a in answers.values())
@@ -89,10 +95,10 @@ def test_batched_answers_of_the_real_slm_match_one_by_one(tmp_path):
     (tmp_path / "items.jsonl").write_text("\n".join(json.dumps(
         {"id": f"b{i}", "prompt": p, "reference": "x"}) for i, p in enumerate(prompts)))
     s = load_suite(tmp_path)
-    tier = TransformersTier(generation=Generation(max_tokens=10))
-    backend = TransformersBackend("local", tier)
-    one = answer_items(s, "local", backend, tier.generation, "smollm2", AnswerCache(tmp_path / "1.db"))
-    many = answer_items(s, "local", backend, tier.generation, "smollm2", AnswerCache(tmp_path / "3.db"), batch=3)
+    local = TransformersTier(generation=Generation(max_tokens=10))
+    metered = tier("local", TransformersBackend("local", local), local.generation)
+    one = answer_items(s, metered, "smollm2", AnswerCache(tmp_path / "1.db"))
+    many = answer_items(s, metered, "smollm2", AnswerCache(tmp_path / "3.db"), batch=3)
     assert [a.text for a in many.values()] == [a.text for a in one.values()]
     assert [a.completion_tokens for a in many.values()] == [a.completion_tokens for a in one.values()]
     assert [a.prompt_tokens for a in many.values()] == [a.prompt_tokens for a in one.values()]
@@ -111,3 +117,25 @@ def test_a_cache_from_an_older_version_is_migrated_not_lost(tmp_path):
     cache = AnswerCache(tmp_path / "old.db")
     got = cache.get("k")
     assert got.text == "kept" and got.batch_size == 1 and got.cached
+
+
+def test_the_report_costs_an_answer_as_the_route_log_costs_its_attempt():
+    """The eval keeps what the metered call measured (here a RAPL-like reading of a batch of 2) and costs the answer
+    with the client's own function: cost, energy and their sources equal the live attempt's."""
+    from types import SimpleNamespace
+
+    from hybrid_ai.evaluation.answers import _answer
+    from hybrid_ai.evaluation.measure import measure
+    from hybrid_ai.telemetry.energy import Reading
+    from hybrid_ai.telemetry.record import measure_attempt
+    from hybrid_ai.types import BackendResult
+
+    policy, item = load_policy(None), SimpleNamespace(id="q0")
+    for name, reading in (("local", Reading(0.004, "rapl")), ("local", None), ("cloud", None)):
+        result = BackendResult(text="Paris.", model=policy.tiers[name].model, prompt_tokens=40, completion_tokens=3)
+        attempt = measure_attempt(policy, name, result, 0.8, reading, share=2)
+        answer = _answer(tier(name, EchoBackend(name), Generation()), "m", item, result, attempt, 2)
+        m = measure(policy, name, policy.tiers[name], answer)
+        assert (m.cost_usd, m.cost_source, m.energy_wh, m.energy_source) == (
+            attempt.cost_usd, attempt.cost_source, attempt.energy_wh, attempt.energy_source)
+        assert m.latency_s == 0.8 and (reading is None or m.energy_wh == 0.002)

@@ -1,7 +1,7 @@
 """The Backend seam: one required method, `complete(request, generation) -> BackendResult`.
 
 `acomplete` defaults to running `complete` in a worker thread; backends with a native async path
-(litellm) override it. `runs_locally` tells telemetry whether this machine's energy counters apply."""
+(litellm) override it; `complete_batch` defaults to one request after another (the local engines batch). `runs_locally` tells telemetry whether this machine's energy counters apply."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import threading
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ..errors import BackendError
 
 if TYPE_CHECKING:
     from ..config import Generation
@@ -28,9 +30,22 @@ class StreamState:
 class Backend:
     name: str = "backend"
     runs_locally: bool = False
+    batches: bool = False  # complete_batch answers several requests in one generation (not one after another)
+    cacheable: bool = True  # the eval may cache its answers (replayed answers are not worth caching)
 
     def complete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         raise NotImplementedError
+
+    def complete_batch(self, requests: list[ChatRequest], generation: Generation) -> list[BackendResult | BackendError]:
+        """One result or error per request. Default: one after another; engines that batch override it (and set
+        `batches`)."""
+        out: list[BackendResult | BackendError] = []
+        for r in requests:
+            try:
+                out.append(self.complete(r, generation))
+            except BackendError as e:
+                out.append(e)
+        return out
 
     async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         return await asyncio.to_thread(self.complete, request, generation)
@@ -99,3 +114,9 @@ def sampling(request: ChatRequest, generation: Generation) -> dict[str, Any]:
         "top_p": request.top_p if request.top_p is not None else generation.top_p,
     }
 
+
+
+def cut_at_stop(text: str, stops) -> str:
+    """Stop strings are excluded from the answer, as in the OpenAI API."""
+    cut = min((text.index(s) for s in stops if s in text), default=len(text))
+    return text[:cut]

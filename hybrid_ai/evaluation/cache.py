@@ -24,6 +24,8 @@ class Answer:
     error: str | None = None
     backend: str | None = None
     batch_size: int = 1  # answers generated together (latency_s is the batch's wall time)
+    energy_wh: float | None = None  # this answer's share of energy a machine counter (RAPL, NVML) measured
+    energy_source: str | None = None  # that counter; None: estimated when costed
     cached: bool = False
     info: dict = field(default_factory=dict)  # the backend's info (replay provenance); not stored
 
@@ -43,7 +45,8 @@ class AnswerCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        types = {f: "TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend") else "REAL" for f in _FIELDS}
+        types = {f: "TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend", "energy_source")
+                 else "REAL" for f in _FIELDS}
         self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, "
                          f"{', '.join(f'{f} {t}' for f, t in types.items())})")
         have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}

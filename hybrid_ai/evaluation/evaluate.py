@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from ..backends.metered import Metered
 from ..backends.registry import build_backend
 from ..backends.local_model import cache_dir
 from ..errors import HybridAIError
@@ -163,12 +164,11 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
             judge = Judge(tiers[strong].backend, policy.tiers[strong].generation, policy.tiers[strong].model, cache)
         answers, timing = {}, {}
         for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
-            backend, label = tiers[name].backend, tiers[name].label
             local = name == weak
-            t0, stats = time.perf_counter(), dict[str, int]()
-            answers[name] = answer_items(suite, name, backend, policy.tiers[name].generation, label, cache,
-                                         workers=1 if local else cfg.workers, batch=cfg.local_batch if local else 1,
-                                         progress=progress, stats=stats)
+            t0, stats = time.perf_counter(), dict[str, float]()
+            answers[name] = answer_items(suite, Metered(name, tiers[name].backend, policy, []), tiers[name].label,
+                                         cache, workers=1 if local else cfg.workers,
+                                         batch=cfg.local_batch if local else 1, progress=progress, stats=stats)
             wall = time.perf_counter() - t0
             fresh = sum(1 for a in answers[name].values() if not a.cached and a.error is None)
             busy = wall - stats["warmup_s"]
@@ -188,7 +188,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                                 for name, key in ((weak, "local"), (strong, "cloud"))}}
             for name, key in ((weak, "local"), (strong, "cloud")):
                 a = answers[name][item.id]
-                m = measure(tiers[name].costed, a)
+                m = measure(policy, name, tiers[name].costed, a)
                 quality = _grade(item, a, judge)
                 row[key] = {"quality": quality or 0.0, "unscored": quality is None, "cost_usd": m.cost_usd,
                             "energy_wh": m.energy_wh,

@@ -1,9 +1,9 @@
-"""Cost, energy and latency of one eval answer, computed by the same functions as a live request's record
-(telemetry/cost.py, telemetry/energy.py), so the report and the route log agree.
+"""Cost, energy and latency of one eval answer, computed by the function that costs a live request's attempt
+(`telemetry.record.measure_attempt`), from the facts the answer kept, so the report and the route log agree:
 
-- A live local answer: its wall time, energy from the tier's `device_watts` over that time (what the client
-  records where no RAPL / NVML counter exists), cost from the hardware rate plus that energy. An answer
-  generated in a batch of N is charged 1/N of the batch's time; its latency is the batch's wall time.
+- A live local answer: its wall time; an answer generated in a batch of N is charged 1/N of the batch's time
+  (its latency is the batch's wall time). Energy: what the machine's counter measured (RAPL / NVML, kept in the
+  answer cache) or the tier's `device_watts` over that time; cost from the hardware rate plus that energy.
 - A live cloud answer: its token counts at the price table (or policy prices), energy from EcoLogits.
 - A replayed cloud answer: costed as if the recorded model had produced it (its token counts at that model's
   prices, EcoLogits for that model); its latency is not recorded, so it is estimated as
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..telemetry.cost import request_cost
+from ..telemetry.energy import Reading
+from ..telemetry.record import measure_attempt
+from ..types import BackendResult
 
 CLOUD_FIRST_TOKEN_S = 0.6   # typical time to first token of a GPT-4-class API (estimate for replayed answers)
 CLOUD_TOKENS_PER_S = 50.0   # typical decode speed of a GPT-4-class API (estimate for replayed answers)
@@ -40,21 +42,20 @@ def replay_tier(tier, model: str):
     return tier.model_copy(update={"model": model, "cost": cost})
 
 
-def measure(tier, answer) -> Measured:
-    """`tier` is the policy tier that answered (for a replayed answer: `replay_tier(...)`)."""
+def measure(policy, tier_name: str, costed, answer) -> Measured:
+    """`costed` is the tier config the answer is costed as: the policy's tier, or for a replayed answer
+    `replay_tier(...)`."""
     if answer.error is not None or answer.text is None:
         return Measured(0.0, "failed", 0.0, "failed", answer.latency_s, "measured")
-    if tier.runs_locally:
-        wall = answer.latency_s or 0.0
-        busy = wall / max(1, answer.batch_size or 1)
-        wh, _, energy_source = tier.energy(answer.completion_tokens, busy, None, "unknown", 0.0)
-        usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, busy, wh)
-        return Measured(usd, source, wh, energy_source, wall, "measured")
     if answer.backend == "replay":
-        latency = CLOUD_FIRST_TOKEN_S + (answer.completion_tokens or 0) / CLOUD_TOKENS_PER_S
-        latency_source = "estimated"
+        latency, latency_source = CLOUD_FIRST_TOKEN_S + (answer.completion_tokens or 0) / CLOUD_TOKENS_PER_S, "estimated"
     else:
-        latency, latency_source = answer.latency_s, "measured"
-    usd, source = request_cost(tier, answer.prompt_tokens, answer.completion_tokens, latency or 0.0, None)
-    wh, _, energy_source = tier.energy(answer.completion_tokens, latency or 0.0, None, "unknown", 0.0)
-    return Measured(usd, source, wh, energy_source, latency, latency_source)
+        latency, latency_source = answer.latency_s or 0.0, "measured"
+    share = max(1, answer.batch_size or 1)
+    counter = None  # the whole batch's measured energy, as the meter read it (measure_attempt takes the share)
+    if answer.energy_wh is not None:
+        counter = Reading(answer.energy_wh * share, answer.energy_source)
+    result = BackendResult(text=answer.text, model=costed.model, prompt_tokens=answer.prompt_tokens,
+                           completion_tokens=answer.completion_tokens, ttft_ms=answer.ttft_ms)
+    a = measure_attempt(policy, tier_name, result, latency, counter, share=share, tier=costed)
+    return Measured(a.cost_usd, a.cost_source, a.energy_wh, a.energy_source, latency, latency_source)

@@ -93,6 +93,8 @@ class ReplayBackend(Backend):
         """The answer an earlier live eval got from `model` with these generation settings, if it is cached."""
         from .cache import answer_key
 
+        if request.max_tokens is not None:  # an item's own max_tokens, as the eval keyed that answer
+            generation = generation.model_copy(update={"max_tokens": request.max_tokens})
         key = answer_key(self.model, generation.model_dump(mode="json"), request.as_openai_messages())
         got = self.answer_cache.get(key)
         if got is None or got.text is None:

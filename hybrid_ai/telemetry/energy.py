@@ -12,6 +12,7 @@ import glob
 import logging
 import time
 from functools import lru_cache
+from typing import NamedTuple
 
 RAPL_GLOB = "/sys/class/powercap/intel-rapl:[0-9]*/energy_uj"
 
@@ -38,6 +39,13 @@ def _rapl_read() -> list[int] | None:
         return [int(open(f).read()) for f, _ in files]
     except (OSError, ValueError):
         return None
+
+
+class Reading(NamedTuple):
+    """What a counter measured (an `EnergyMeter` after its block, or a reading kept from one)."""
+
+    wh: float | None
+    source: str
 
 
 class EnergyMeter:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 from .cost import request_cost
-from .energy import EnergyMeter
+from .energy import EnergyMeter, Reading
 
 if TYPE_CHECKING:
+    from ..config import TierConfig
     from ..policy import Policy
 
 
@@ -21,24 +22,29 @@ def new_request_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def _energy(policy: Policy, tier, completion_tokens: int | None, meter: EnergyMeter | None, wall_s: float):
+def _energy(policy: Policy, tier, completion_tokens: int | None, meter: EnergyMeter | Reading | None, wall_s: float,
+            share: int = 1):
     """By the tier's kind: a measured counter or an estimate (in-process), a model of the provider (remote)."""
+    measured = meter.wh / share if meter is not None and meter.wh is not None else None
     try:
-        return tier.energy(completion_tokens, wall_s, meter.wh if meter else None,
+        return tier.energy(completion_tokens, wall_s, measured,
                            meter.source if meter else "unknown", policy.telemetry.carbon_intensity_g_per_kwh)
     except Exception:  # energy estimation never fails a request
         return None, None, "unknown"
 
 
 def measure_attempt(policy: Policy, tier_name: str, result: BackendResult | None, wall_s: float,
-                    meter: EnergyMeter | None = None, error: str | None = None,
-                    error_kind: str | None = None) -> Attempt:
+                    meter: EnergyMeter | Reading | None = None, error: str | None = None,
+                    error_kind: str | None = None, *, share: int = 1, tier: TierConfig | None = None) -> Attempt:
     """One tier's try: its tokens, latency, cost and energy (a failed cloud try: unknown; a failed or cut local
-    try: the machine time it held)."""
-    tier = policy.tiers[tier_name]
+    try: the machine time it held). `share` > 1: the call answered that many requests together (a batch), so
+    this one is charged 1/share of the time and measured energy, and waited all of `wall_s`. `tier` overrides
+    the policy's config of `tier_name` (the eval costs a replayed answer as the recorded model)."""
+    tier = tier or policy.tiers[tier_name]
     tokens = (result.prompt_tokens, result.completion_tokens) if result is not None else (None, None)
-    energy_wh, co2_g, energy_source = _energy(policy, tier, tokens[1], meter, wall_s)
-    cost_usd, cost_source = request_cost(tier, *tokens, wall_s, energy_wh)
+    busy_s = wall_s / max(1, share)
+    energy_wh, co2_g, energy_source = _energy(policy, tier, tokens[1], meter, busy_s, share)
+    cost_usd, cost_source = request_cost(tier, *tokens, busy_s, energy_wh)
     info = result.info if result is not None else {}
     return Attempt(tier=tier_name, model=result.model if result is not None else tier.model,
                    backend=info.get("backend", tier.backend), latency_ms=wall_s * 1000,

@@ -1,0 +1,80 @@
+"""One streamed request turned into chunks, whichever way the chain is run (sync or async): the first chunk (the
+role) before the first text, a chunk per text delta, the last chunks with finish reason, usage and the record, and
+exactly one record whether the stream finished, failed or was abandoned. The clients' generators only drive it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from .backends.metered import CLIENT_WENT_AWAY
+from .errors import BackendError
+
+if TYPE_CHECKING:
+    from .backends.fallback import FallbackChain
+    from .client import BaseClient
+    from .types import ChatRequest, RouteDecision
+
+
+class StreamTurn:
+    def __init__(self, client: BaseClient, request: ChatRequest, decision: RouteDecision, t0: float, rid: str,
+                 chain: FallbackChain):
+        self.client, self.request, self.decision, self.t0, self.rid, self.chain = (
+            client, request, decision, t0, rid, chain)
+        self.pieces, self.recorded = 0, False
+
+    def _record(self, error: str | None = None):
+        self.recorded = True
+        return self.client._record(self.request, self.decision, self.rid, self.t0, self.chain, error=error)
+
+    def _start(self, tier: str):
+        from .response import make_chunk
+
+        return make_chunk(self.rid, self.client.policy.tiers[tier].model, role="assistant", content="")
+
+    def piece(self, tier: str, text: str) -> list:
+        from .response import make_chunk
+
+        first = [self._start(tier)] if not self.pieces else []
+        self.pieces += 1
+        return first + [make_chunk(self.rid, self.client.policy.tiers[tier].model, content=text)]
+
+    def end(self) -> list:
+        """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
+        its own with no choices when the request asked for stream_options.include_usage)."""
+        from .response import make_chunk, make_usage_chunk
+
+        answered, result = self.chain.answered, self.chain.result
+        assert answered is not None and result is not None  # the chain returned, so a tier answered
+        first = [] if self.pieces else [self._start(answered)]
+        record = self._record()
+        last = make_chunk(self.rid, result.model, finish=result.finish_reason, result=result,
+                          decision=self.decision, record=record)
+        return first + ([last, make_usage_chunk(self.rid, result)] if self.request.include_usage else [last])
+
+    def ended_early(self, why: BaseException | None = None) -> None:
+        """The record of a stream that ended early: closed by the caller (or never read), or broken by something
+        unexpected. The tier that was answering is the last attempt."""
+        if why is None or isinstance(why, (GeneratorExit, asyncio.CancelledError)):
+            error = f"{CLIENT_WENT_AWAY}: the stream was closed after {self.pieces} text chunk(s)"
+        else:
+            error = f"the stream ended after {self.pieces} text chunk(s) on {type(why).__name__}: {why}"
+        self._record(error=error)
+
+    @contextmanager
+    def recording(self) -> Iterator[StreamTurn]:
+        """Around the generator's body: a failure (every tier failed, or a tier failed after its first text) is
+        recorded with the attempts' errors; anything else that ends it early (GeneratorExit when closed,
+        CancelledError, a bug) is recorded as an early end saying which."""
+        try:
+            yield self
+        except BackendError:
+            if not self.recorded:
+                self._record()
+            raise
+        except BaseException as e:
+            if not self.recorded:
+                self.ended_early(e)
+            raise
