@@ -1,5 +1,5 @@
 """Backend kinds, registered by name: the policy's `backend:` value -> its tier config model (which names the
-engine class, where it runs and how it is priced). The built-in kinds are `transformers` and `litellm`; a third
+engine class, where it runs and how it is priced). The built-in kinds are `transformers`, `ctranslate2` and `litellm`; a third
 party adds one with an entry point in the group `hybrid_ai.backends` whose value is its config class:
 
     [project.entry-points."hybrid_ai.backends"]
@@ -14,11 +14,12 @@ from functools import lru_cache
 
 from ..config import TierConfig
 from ..errors import PolicyError
+from .ct2_backend import CTranslate2Tier
 from .litellm_backend import LiteLLMTier
 from .transformers_backend import TransformersTier
 
 GROUP = "hybrid_ai.backends"
-BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, LiteLLMTier)
+BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, CTranslate2Tier, LiteLLMTier)
 
 
 def _kind(config: type[TierConfig]) -> str:
