@@ -34,6 +34,8 @@ _EXPORTS = {
     "Classifier": "routing",
     "HeuristicClassifier": "routing",
     "decide": "routing",
+    "http_client": "serving.transport",
+    "async_http_client": "serving.transport",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
                          MissingDependency, PolicyError)
     from .policy import Policy, load_policy
     from .routing import Classifier, HeuristicClassifier, decide
+    from .serving.transport import async_http_client, http_client
     from .types import BackendResult, ChatRequest, RouteDecision, RouteRecord
 
 

@@ -7,7 +7,8 @@ A kind's config model says, besides its keys, where it runs (`runs_locally`), wh
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import importlib
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +51,11 @@ class TierConfig(Strict):
     trainable: ClassVar[bool] = False  # `hybrid-ai finetune` can train an adapter for it
     engine: ClassVar[str] = ""  # "module:Class" of its Backend
 
+    def build(self, tier_name: str) -> Any:
+        """The Backend serving this tier: its kind's `engine`, imported now (heavy libraries still load later)."""
+        module, _, cls = self.engine.partition(":")
+        return getattr(importlib.import_module(module), cls)(tier_name, self)
+
     def price(self, prompt_tokens: int | None, completion_tokens: int | None, wall_s: float,
               energy_wh: float | None) -> tuple[float | None, str]:
         """(USD, how it was obtained) of one answer; unknown is (None, "unknown"), never 0."""
@@ -75,6 +81,14 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
+
+    def as_transformers(self, **overrides) -> LocalTier:
+        """The transformers tier over the same model, adapter, device and costs: what `hybrid-ai finetune` trains
+        and rehearses with, whatever engine serves the tier."""
+        from .backends.transformers_backend import TransformersTier
+
+        keep = {k: v for k, v in self.model_dump().items() if k in TransformersTier.model_fields and k != "backend"}
+        return TransformersTier(**{**keep, **overrides})
 
     def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
         from .telemetry.cost import local_cost

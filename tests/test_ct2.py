@@ -181,3 +181,12 @@ def test_a_model_ctranslate2_cannot_convert_is_a_clear_error_naming_it(tmp_path)
             "classifier": {"threshold": 1.0}, "fallback": {"local": ["cloud"]}}) as c:
         r = c.chat.completions.create(messages=user("Name a colour."))
     assert r.hybrid.record.route == "cloud" and "weird-model" in r.hybrid.record.fallback_reason
+
+
+def test_the_kind_is_registered_and_auto_builds_ctranslate2_on_a_machine_without_cuda():
+    from hybrid_ai.backends.registry import build_backend, kind_names
+
+    assert "ctranslate2" in kind_names()
+    backend = build_backend("local", CTranslate2Tier())
+    assert isinstance(backend, CTranslate2Backend) and backend.describe()["compute_type"] == "auto"
+    assert backend.ready() == (True, None)

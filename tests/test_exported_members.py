@@ -7,7 +7,7 @@ EXPECTED = {
     "AllTiersFailed", "AsyncHybridClient", "Backend", "BackendError", "BackendResult", "BaseClient",
     "ChatRequest", "Classifier", "EchoBackend", "HeuristicClassifier", "HybridAIError",
     "HybridClient", "InvalidRequest", "MissingDependency", "Policy", "PolicyError", "RouteDecision", "RouteRecord",
-    "__version__", "decide", "load_policy",
+    "__version__", "async_http_client", "decide", "http_client", "load_policy",
 }
 
 

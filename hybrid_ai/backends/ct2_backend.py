@@ -32,6 +32,23 @@ class CTranslate2Tier(LocalTier):
 
     engine = "hybrid_ai.backends.ct2_backend:CTranslate2Backend"
 
+    def build(self, tier_name: str):
+        """`compute_type: auto` on a CUDA machine keeps the engine measured there: transformers with bitsandbytes
+        nf4 (CTranslate2's CUDA path is not measured yet). Everywhere else: CTranslate2."""
+        if self.compute_type == "auto" and self.device != "cpu" and _cuda():
+            from .transformers_backend import TransformersBackend
+
+            return TransformersBackend(tier_name, self.as_transformers(quantization="auto"))
+        return CTranslate2Backend(tier_name, self)
+
+
+def _cuda() -> bool:
+    try:
+        import ctranslate2
+    except ImportError:
+        return False
+    return ctranslate2.get_cuda_device_count() > 0
+
 
 @dataclass
 class _Loaded:
@@ -176,15 +193,15 @@ class CTranslate2Backend(Backend):
         job = Job(engine.tokenizer.convert_ids_to_tokens(ids), max_new, tuple(sorted(options.items())))
         return job, n_in
 
-    def _start(self, request, generation, cancelled: threading.Event | None = None) -> tuple:
-        """Queue one request for generation: (engine, job, prompt tokens, start time)."""
+    def _start(self, request, generation, cancelled: threading.Event | None = None, submit: bool = True) -> tuple:
+        """Prepare (and unless told otherwise, queue) one request: (engine, job, prompt tokens, start time)."""
         engine = self._engine()
         job, n_in = self._job(engine, request, generation)
         if cancelled is not None:
             job.cancelled = cancelled
-        t0 = time.perf_counter()
-        engine.batcher.submit(job)
-        return engine, job, n_in, t0
+        if submit:
+            engine.batcher.submit(job)
+        return engine, job, n_in, time.perf_counter()
 
     def _run(self, request, started: tuple):
         """Text pieces as they become safe, then the BackendResult, for one queued request."""
@@ -222,13 +239,16 @@ class CTranslate2Backend(Backend):
         return result
 
     def complete_batch(self, requests, generation) -> list[BackendResult | BackendError]:
-        """Every request queued at once, so the batcher generates them together; then each read in turn."""
+        """Every request queued in one submission, so the batcher generates them together; then each read in turn."""
         started: list = []
         for r in requests:
             try:
-                started.append(self._start(r, generation))
+                started.append(self._start(r, generation, submit=False))
             except BackendError as e:
                 started.append(e)
+        jobs = [s[1] for s in started if not isinstance(s, BackendError)]
+        if jobs:
+            self._engine().batcher.submit(*jobs)
         out: list[BackendResult | BackendError] = []
         for r, s in zip(requests, started):
             if isinstance(s, BackendError):

@@ -41,35 +41,42 @@ class Job:
 class Batcher:
     def __init__(self, generator: Any, end_token: str | list[str], max_batch: int = 16, wait_s: float = 0.002):
         self.generator, self.end_token, self.max_batch, self.wait_s = generator, end_token, max_batch, wait_s
-        self._queue: queue.Queue[Job] = queue.Queue()
-        self._held: list[Job] = []  # taken from the queue but not compatible with the batch being formed
+        self._queue: queue.Queue[tuple[Job, ...]] = queue.Queue()  # jobs submitted together stay together
+        self._held: list[Job] = []
+        self._lock = threading.Lock()  # taken from the queue but not compatible with the batch being formed
         self._worker = threading.Thread(target=self._run, name="hybrid-ai-ct2", daemon=True)
         self._worker.start()
         self.depth = 0  # requests waiting or generating (for metrics)
 
-    def submit(self, job: Job) -> Job:
-        self.depth += 1
-        self._queue.put(job)
-        return job
+    def submit(self, *jobs: Job) -> None:
+        """Queue jobs; those submitted in one call are generated in one batch (up to `max_batch`), so an eval's
+        batch does not depend on thread timing."""
+        with self._lock:
+            self.depth += len(jobs)
+        self._queue.put(jobs)
 
     def _next_batch(self) -> list[Job]:
-        first = self._held.pop(0) if self._held else self._queue.get()
-        batch: list[Job] = [first]
+        if not self._held:
+            self._held = list(self._queue.get())
+        first = self._held[0]
+        batch: list[Job] = []
         keep: list[Job] = []
         for job in self._held:
             (batch if job.options == first.options and len(batch) < self.max_batch else keep).append(job)
         self._held = keep
         deadline = time.perf_counter() + self.wait_s
-        while len(batch) < self.max_batch:
+        while len(batch) < self.max_batch and not self._held:
             try:
-                job = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+                jobs = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
             except queue.Empty:
                 break
-            (batch if job.options == first.options else self._held).append(job)
+            for job in jobs:
+                (batch if job.options == first.options and len(batch) < self.max_batch else self._held).append(job)
         return [j for j in batch if not j.cancelled.is_set() or self._finish(j)]
 
     def _finish(self, job: Job, error: BaseException | None = None) -> bool:
-        self.depth -= 1
+        with self._lock:
+            self.depth -= 1
         job.steps.put(error if error is not None else _END)
         return False
 

@@ -9,7 +9,6 @@ Entry points are read once, when the policy module is first imported (the policy
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from ..config import TierConfig
@@ -51,6 +50,5 @@ def kind_names() -> frozenset[str]:
 
 
 def build_backend(tier_name: str, tier: TierConfig):
-    """The Backend serving one tier, by its kind's `engine` (imported now; heavy libraries still load later)."""
-    module, _, cls = type(tier).engine.partition(":")
-    return getattr(importlib.import_module(module), cls)(tier_name, tier)
+    """The Backend serving one tier (the kind's `build`: its engine, or what the kind picks for this machine)."""
+    return tier.build(tier_name)

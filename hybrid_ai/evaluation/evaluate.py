@@ -82,6 +82,8 @@ def local_label(tier) -> str:
     quant = getattr(tier, "quantization", None)
     if quant and quant != "auto":
         label += f" [{quant}]"
+    if tier.backend != "transformers":  # another engine answers differently (transformers labels stay as they were)
+        label += f" [{tier.backend} {getattr(tier, 'compute_type', '')}]".replace(" ]", "]")
     adapter = getattr(tier, "adapter", None)
     if adapter:
         weights = sorted(Path(adapter).glob("adapter_model.*"))

@@ -83,7 +83,7 @@ def rehearsal(tier, prompts: list[tuple[dict, ...]], max_tokens: int, progress=N
     from ..policy import Generation
     from ..request import parse_request
 
-    backend = TransformersBackend("local", tier)
+    backend = TransformersBackend("local", tier.as_transformers())  # the weights being trained, whatever serves them
     gen = Generation(max_tokens=max_tokens, temperature=0.0, repetition_penalty=tier.generation.repetition_penalty)
     task = progress.add_task("rehearsal answers", total=len(prompts), loss=float("nan")) if progress else None
     out = []

@@ -5,11 +5,13 @@ serving either way. Every route but /healthz needs a bearer key unless authentic
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
@@ -54,7 +56,7 @@ async def _events(first, rest):
         await rest.aclose()
 
 
-def _health(client: "AsyncHybridClient") -> tuple[int, dict]:
+def _health(client: AsyncHybridClient) -> tuple[int, dict]:
     policy, tiers = client.policy, {}
     for name, backend in client.backends.items():
         ok, problem = backend.ready()
@@ -66,37 +68,36 @@ def _health(client: "AsyncHybridClient") -> tuple[int, dict]:
         "sink_failures": client.sink_failures}
 
 
-def create_app(client: "AsyncHybridClient", *, auth: bool | None = None,
-               api_keys: list[str] | None = None) -> FastAPI:
-    """The app. `auth` defaults to the policy's `server.auth`; keys come from `api_keys` or else from the
-    environment variable `server.api_keys_env` names (PolicyError when authentication is on and there are none)."""
+def _client(policy_or_client) -> AsyncHybridClient:
+    from ..client import AsyncHybridClient
+
+    if isinstance(policy_or_client, AsyncHybridClient):
+        return policy_or_client
+    return AsyncHybridClient(policy_or_client)
+
+
+def router(policy_or_client=None) -> APIRouter:
+    """The OpenAI routes (`/v1/chat/completions`, `/v1/models`, `/healthz`) as an APIRouter, to
+    `include_router` into an existing FastAPI app (with a `prefix=` of your choice). Authentication is then the
+    host app's: its own dependencies or middleware. `policy_or_client`: a policy (path, name, dict) or an
+    AsyncHybridClient."""
+    client = _client(policy_or_client)
     policy = client.policy
     limit = policy.server.max_body_bytes
-    app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__)
-    if policy.server.auth if auth is None else auth:
-        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(policy.server.api_keys_env))
-    app.state.auth = bool(app.user_middleware)
+    r = APIRouter()
 
-    @app.exception_handler(HTTPException)
-    async def _http(_req, exc: HTTPException):
-        return _reply(protocol.ErrorReply(exc.status_code, str(exc.detail)))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_req, exc: RequestValidationError):
-        return _reply(protocol.ErrorReply(400, str(exc.errors()[:1])))
-
-    @app.get("/healthz")
+    @r.get("/healthz")
     async def healthz():
         status, body = _health(client)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/v1/models")
+    @r.get("/v1/models")
     async def models():
         ids = ["hybrid", *policy.tiers]
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "hybrid-ai"}
                                            for i in ids]}
 
-    @app.post("/v1/chat/completions", openapi_extra=chat_openapi(policy.limits.max_tokens, list(policy.tiers)))
+    @r.post("/v1/chat/completions", openapi_extra=chat_openapi(policy.limits.max_tokens, list(policy.tiers)))
     async def chat_completions(request: Request):
         try:
             params = protocol.parse_body(await read_capped(request.receive, limit))
@@ -119,4 +120,39 @@ def create_app(client: "AsyncHybridClient", *, auth: bool | None = None,
                 _log_unexpected(e)
             return _reply(reply)
 
+    r.hybrid_client = client
+    return r
+
+
+def create_app(policy_or_client=None, *, auth: bool | None = None, api_keys: list[str] | None = None,
+               warmup: bool = False) -> FastAPI:
+    """The app, to serve or to `mount` in an existing one. `policy_or_client`: a policy (path, name, dict) or an
+    AsyncHybridClient. `auth` defaults to the policy's `server.auth`; keys come from `api_keys` or else from the
+    environment variable `server.api_keys_env` names (PolicyError when authentication is on and there are none).
+    `warmup`: load the models when the app starts (its lifespan; a mounted app gets no lifespan events unless
+    the parent passes them on, see docs/embedding.md); models load on first use either way."""
+    routes = router(policy_or_client)
+    client = routes.hybrid_client
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        if warmup:
+            await asyncio.to_thread(client.warmup)
+        yield
+
+    app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__, lifespan=lifespan)
+    if client.policy.server.auth if auth is None else auth:
+        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(client.policy.server.api_keys_env))
+    app.state.auth = bool(app.user_middleware)
+    app.state.client = client
+
+    @app.exception_handler(HTTPException)
+    async def _http(_req, exc: HTTPException):
+        return _reply(protocol.ErrorReply(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req, exc: RequestValidationError):
+        return _reply(protocol.ErrorReply(400, str(exc.errors()[:1])))
+
+    app.include_router(routes)
     return app
