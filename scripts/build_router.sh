@@ -11,12 +11,8 @@ HA=.venv/bin/hybrid-ai
 # --heuristic-prior 0.25: the largest of 0.25 / 0.5 / 1 that costs under 0.01 in-domain APGR (README, "Heuristic prior")
 $HA router train --data "$DATA/gsm8k" "$DATA/mmlu" --no-group-prior --heuristic-prior 0.25 \
     --out hybrid_ai/assets/router/default.npz
-# cloud share of GSM8K+MMLU prompts each bundled policy sends to the cloud
-for spec in default:0.5 quality-first:0.75 privacy-strict:0.25; do
-    $HA router calibrate --data "$DATA/gsm8k" "$DATA/mmlu" --target-cloud-share "${spec##*:}" \
-        --policy "policies/${spec%%:*}.yaml"
-done
-# the worked example's policy is the default one plus an adapter: same threshold
-t=$(sed -n 's/^  threshold: \([0-9.]*\).*/\1/p' policies/default.yaml)
-sed -i "s/^  threshold: [0-9.]*/  threshold: $t/" examples/support/policy-finetuned.yaml
+# privacy-strict: 25% of GSM8K+MMLU prompts to the cloud. The default policy's threshold is chosen for >= 95% of
+# all-cloud quality held out, from eval reports of the shipped local model: see benchmarks/default_threshold.py
+# (quality-first sits below it); re-run that after rebuilding the router.
+$HA router calibrate --data "$DATA/gsm8k" "$DATA/mmlu" --target-cloud-share 0.25 --policy policies/privacy-strict.yaml
 echo "shipped router rebuilt; thresholds: $(grep -h '^  threshold' policies/*.yaml | tr -s ' ' | tr '\n' ' ')"

@@ -1,0 +1,1 @@
+"""Adapters to other packages' extension points (each imports its package only when used)."""
