@@ -57,3 +57,50 @@ def test_streams_stream_and_match_the_completion(router):
 def test_a_bad_parameter_is_a_clear_error_naming_it(router):
     with pytest.raises(Exception, match="max_tokens"):
         router.completion(model="slm", messages=user("hi"), max_tokens=-3)
+
+
+def test_the_impact_logger_adds_energy_co2_and_the_cloud_counterfactual_to_litellms_logging(upstream, cloud_key):
+    """A real Router with two models: the hybrid's local tier and a remote OpenAI-compatible server (the tests'
+    upstream). The logger runs first; a second logger sees what it added to standard_logging_object."""
+    import time
+
+    from litellm.integrations.custom_logger import CustomLogger
+
+    from conftest import KEY_ENV
+    from hybrid_ai.integrations.litellm_logger import HybridImpactLogger
+
+    class Seen(CustomLogger):
+        def __init__(self):
+            super().__init__()
+            self.metadata = []
+
+        def log_success_event(self, kwargs, response_obj, start_time, end_time):
+            self.metadata.append((kwargs.get("standard_logging_object") or {}).get("metadata", {}).get("hybrid_ai"))
+
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+            self.log_success_event(kwargs, response_obj, start_time, end_time)
+
+    impact, seen = HybridImpactLogger("default"), Seen()
+    before, before_map = list(litellm.callbacks), list(litellm.custom_provider_map)
+    litellm.callbacks = [impact, seen]
+    litellm.custom_provider_map = [{"provider": "hybrid", "custom_handler": HybridLLM(POLICY)}]
+    litellm.utils.custom_llm_setup()
+    try:
+        router = litellm.Router(model_list=[
+            {"model_name": "slm", "litellm_params": {"model": "hybrid/local"}},
+            {"model_name": "remote", "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": f"{upstream}/v1",
+                                                        "api_key": f"os.environ/{KEY_ENV}"}},
+        ], num_retries=0)
+        router.completion(model="slm", messages=user("Name a colour."), max_tokens=6)
+        router.completion(model="remote", messages=user("Name a colour."), max_tokens=6)
+        deadline = time.time() + 30
+        while (len(impact.events) < 2 or len(seen.metadata) < 2) and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        litellm.callbacks, litellm.custom_provider_map = before, before_map
+    local, remote = sorted(impact.events, key=lambda e: e["route"] is None)
+    assert local["route"] == "local" and local["energy_source"].startswith("hybrid-ai record") and local["energy_wh"] > 0
+    assert remote["energy_source"] == "ecologits" and remote["energy_wh"] > 0 and remote["co2_g"] > 0
+    for e in (local, remote):  # what the call would have cost on the default policy's cloud tier
+        assert e["cloud_tier_model"] == "openai/gpt-4o-mini" and e["cloud_tier_cost_usd"] > 0
+    assert len(seen.metadata) == 2 and all(m and m["cloud_tier_cost_usd"] > 0 for m in seen.metadata)
