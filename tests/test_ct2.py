@@ -77,7 +77,7 @@ def test_a_stream_streams_and_an_abandoned_one_stops_generating(int8):
                 break
         t0 = time.perf_counter()
         stream.close()
-        engine = c.backends["local"]._engine()
+        engine = c.backends["local"].loaded()
         while engine.batcher.depth and time.perf_counter() - t0 < 5:
             time.sleep(0.01)
         assert engine.batcher.depth == 0  # the batch slot was freed within a few tokens, not 200

@@ -107,3 +107,15 @@ def test_the_same_core_serves_httpx_for_openai_1_and_2():
         assert lines[-1] == "data: [DONE]" and len(lines) >= 3
         bad = h.post("http://anywhere/v1/chat/completions", content=b"{not json")
         assert bad.status_code == 400 and bad.headers["x-should-retry"] == "false"
+
+
+def test_a_request_cannot_steer_the_tier_through_the_transport():
+    """The same contract as the server: where and with which key a tier is called comes from the policy alone."""
+    sink = Capture()
+    client = sdk(client=HybridClient(LOCAL, sinks=[sink]))
+    for field, value in (("api_base", "http://attacker.example/v1"), ("api_key", "sk-stolen"),
+                         ("base_url", "http://attacker.example")):
+        with pytest.raises(openai.BadRequestError) as e:
+            client.chat.completions.create(model="hybrid", messages=user("hi"), extra_body={field: value})
+        assert e.value.body["param"] == field
+    assert sink.events == []  # refused before any tier was called

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import LocalTier
-from ..errors import BackendError, require
+from ..errors import BackendError, MissingDependency, require
 from ..types import BackendResult
-from .base import Backend, cut_at_stop, sampling
+from .base import cut_at_stop, sampling
 from .ct2_batcher import Batcher, Job
-from .local_model import resolve_source
+from .local_model import LocalBackend, load_once, resolve_source
 
 MIN_TEMPERATURE = 1e-4  # below it, greedy (as the transformers tier)
 
@@ -61,10 +61,6 @@ class _Loaded:
     eos_ids: frozenset[int]
 
 
-_LOADED: dict[tuple, _Loaded] = {}
-_LOCK = threading.Lock()
-
-
 def _load(tier) -> _Loaded:
     ct2 = require("ctranslate2", "local")
     transformers = require("transformers", "local")
@@ -90,17 +86,9 @@ def _load(tier) -> _Loaded:
 
 def load_ct2(tier) -> _Loaded:
     """The loaded engine for a tier configuration, shared by every client in the process."""
-    key = (tier.model, tier.gguf_file, tier.adapter, tier.compute_type, tier.device, tier.threads, tier.max_batch)
-    with _LOCK:
-        if key not in _LOADED:
-            try:
-                _LOADED[key] = _load(tier)
-            except BackendError:
-                raise
-            except Exception as e:  # any loader failure becomes one clear error (and a fallback)
-                raise BackendError(f"cannot load local model {tier.model!r} with CTranslate2: "
-                                   f"{type(e).__name__}: {str(e)[:300]}", kind="load") from e
-        return _LOADED[key]
+    key = ("ctranslate2", tier.model, tier.gguf_file, tier.adapter, tier.compute_type, tier.device, tier.threads,
+           tier.max_batch)
+    return load_once(key, lambda: _load(tier), f"local model {tier.model!r} with CTranslate2")
 
 
 class _Decoder:
@@ -136,40 +124,21 @@ class _Decoder:
         return self._release(self.text(), len(self.text()))
 
 
-class CTranslate2Backend(Backend):
+class CTranslate2Backend(LocalBackend):
     name = "ctranslate2"
-    runs_locally = True
-    batches = True
 
-    def __init__(self, tier_name: str, tier: CTranslate2Tier):
-        self.tier_name, self.tier = tier_name, tier
-
-    def _engine(self) -> _Loaded:
-        try:
-            return load_ct2(self.tier)
-        except BackendError as e:
-            e.tier = self.tier_name
-            raise
-
-    def warmup(self) -> None:
-        self._engine()
-
-    @property
-    def device(self) -> str:
-        return self._engine().device
+    def _load(self) -> _Loaded:
+        return load_ct2(self.tier)
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "compute_type": self.tier.compute_type}
 
     def ready(self):
         try:
-            resolve_source(self.tier.model, self.tier.gguf_file)
             require("ctranslate2", "local")
-        except BackendError as e:
-            return False, e.message
-        except Exception as e:  # MissingDependency
+        except MissingDependency as e:
             return False, str(e)
-        return True, None
+        return super().ready()
 
     def _job(self, engine: _Loaded, request, generation) -> tuple[Job, int]:
         s = sampling(request, generation)
@@ -195,7 +164,7 @@ class CTranslate2Backend(Backend):
 
     def _start(self, request, generation, cancelled: threading.Event | None = None, submit: bool = True) -> tuple:
         """Prepare (and unless told otherwise, queue) one request: (engine, job, prompt tokens, start time)."""
-        engine = self._engine()
+        engine = self.loaded()
         job, n_in = self._job(engine, request, generation)
         if cancelled is not None:
             job.cancelled = cancelled
@@ -248,7 +217,7 @@ class CTranslate2Backend(Backend):
                 started.append(e)
         jobs = [s[1] for s in started if not isinstance(s, BackendError)]
         if jobs:
-            self._engine().batcher.submit(*jobs)
+            self.loaded().batcher.submit(*jobs)
         out: list[BackendResult | BackendError] = []
         for r, s in zip(requests, started):
             if isinstance(s, BackendError):

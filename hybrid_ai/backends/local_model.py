@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, require
+from .base import Backend
 
-_LOADED: dict[tuple, "LoadedModel"] = {}
+_LOADED: dict[tuple, Any] = {}  # every in-process engine's loaded models, by engine and settings
 _LOAD_LOCK = threading.Lock()
 
 
@@ -169,16 +170,56 @@ def _attach_adapter(model, adapter: str, base_name: str):
     return model.merge_and_unload()
 
 
-def load_model(tier) -> LoadedModel:
-    """The loaded model for a tier configuration, shared by every client in the process."""
-    key = (tier.model, tier.gguf_file, tier.adapter, tier.quantization, tier.device)
+def load_once(key: tuple, load, what: str):
+    """What `load()` returns, loaded once per process under one lock and shared by every client; any loader failure
+    becomes one clear BackendError (and a fallback). `what` names the model and engine in that error."""
     with _LOAD_LOCK:
         if key not in _LOADED:
             try:
-                _LOADED[key] = _load(tier)
+                _LOADED[key] = load()
             except BackendError:
                 raise
-            except Exception as e:  # any loader failure becomes one clear error (and a fallback)
-                raise BackendError(f"cannot load local model {tier.model!r}: {type(e).__name__}: {str(e)[:300]}",
-                                   kind="load") from e
+            except Exception as e:
+                raise BackendError(f"cannot load {what}: {type(e).__name__}: {str(e)[:300]}", kind="load") from e
         return _LOADED[key]
+
+
+def load_model(tier) -> LoadedModel:
+    """The loaded transformers model for a tier configuration."""
+    key = ("transformers", tier.model, tier.gguf_file, tier.adapter, tier.quantization, tier.device)
+    return load_once(key, lambda: _load(tier), f"local model {tier.model!r}")
+
+
+class LocalBackend(Backend):
+    """What the in-process engines share: the tier, its model loaded once per process (`_load`, whose result has a
+    `device`), readiness without loading."""
+
+    runs_locally = True
+    batches = True
+
+    def __init__(self, tier_name: str, tier):
+        self.tier_name, self.tier = tier_name, tier
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def loaded(self) -> Any:
+        try:
+            return self._load()
+        except BackendError as e:
+            e.tier = self.tier_name
+            raise
+
+    def warmup(self) -> None:
+        self.loaded()
+
+    @property
+    def device(self) -> str:
+        return self.loaded().device
+
+    def ready(self):
+        try:
+            resolve_source(self.tier.model, self.tier.gguf_file)
+        except BackendError as e:
+            return False, e.message
+        return True, None

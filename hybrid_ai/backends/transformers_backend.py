@@ -8,8 +8,8 @@ from typing import Literal
 from ..config import LocalTier
 from ..errors import BackendError
 from ..types import BackendResult
-from .base import Backend, cut_at_stop, sampling
-from .local_model import LoadedModel, load_model, resolve_source
+from .base import cut_at_stop, sampling
+from .local_model import LoadedModel, LocalBackend, load_model
 
 
 class TransformersTier(LocalTier):
@@ -52,40 +52,17 @@ def _stop_when(event):
     return _Cancelled()
 
 
-class TransformersBackend(Backend):
+class TransformersBackend(LocalBackend):
     name = "transformers"
-    runs_locally = True
-    batches = True
 
-    def __init__(self, tier_name: str, tier):
-        self.tier_name, self.tier = tier_name, tier
-
-    def _model(self) -> LoadedModel:
-        try:
-            return load_model(self.tier)
-        except BackendError as e:
-            e.tier = self.tier_name
-            raise
-
-    def warmup(self) -> None:
-        self._model()
-
-    @property
-    def device(self) -> str:
-        return self._model().device
+    def _load(self) -> LoadedModel:
+        return load_model(self.tier)
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "quantization": self.tier.quantization}
 
-    def ready(self):
-        try:
-            resolve_source(self.tier.model, self.tier.gguf_file)
-        except BackendError as e:
-            return False, e.message
-        return True, None
-
     def _prepare(self, request, generation):
-        lm = self._model()
+        lm = self.loaded()
         s = sampling(request, generation)
         try:
             inputs = lm.tokenizer.apply_chat_template(

@@ -83,7 +83,7 @@ def local_label(tier) -> str:
     if quant and quant != "auto":
         label += f" [{quant}]"
     if tier.backend != "transformers":  # another engine answers differently (transformers labels stay as they were)
-        label += f" [{tier.backend} {getattr(tier, 'compute_type', '')}]".replace(" ]", "]")
+        label += f" [{' '.join(filter(None, (tier.backend, getattr(tier, 'compute_type', None))))}]"
     adapter = getattr(tier, "adapter", None)
     if adapter:
         weights = sorted(Path(adapter).glob("adapter_model.*"))

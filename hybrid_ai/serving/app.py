@@ -38,22 +38,9 @@ def _log_unexpected(exc: BaseException) -> None:
         traceback.format_exception(type(exc), exc, exc.__traceback__)))}), file=sys.stderr, flush=True)
 
 
-async def _events(first, rest):
-    """Server-sent events as the OpenAI API sends them. An error after the first chunk ends the stream with an
-    `error` event (the status line is already sent); a client that goes away closes the hybrid stream, which
-    stops its tier and writes its record."""
-    try:
-        yield protocol.sse(first)
-        try:
-            async for chunk in rest:
-                yield protocol.sse(chunk)
-        except Exception as e:
-            if not isinstance(e, HybridAIError):
-                _log_unexpected(e)
-            yield protocol.sse_error(e)
-        yield protocol.sse(None)
-    finally:
-        await rest.aclose()
+def _log_if_unexpected(exc: BaseException) -> None:
+    if not isinstance(exc, HybridAIError):
+        _log_unexpected(exc)
 
 
 def _health(client: AsyncHybridClient) -> tuple[int, dict]:
@@ -109,7 +96,8 @@ def router(policy_or_client=None) -> APIRouter:
             except BaseException:
                 await result.aclose()
                 raise
-            return StreamingResponse(_events(first, result), media_type="text/event-stream")
+            return StreamingResponse(protocol.aevents(first, result, _log_if_unexpected),
+                                     media_type="text/event-stream")
         except BodyTooLarge as e:
             return _reply(protocol.too_large(limit), close=not e.drained)
         except ConnectionError:

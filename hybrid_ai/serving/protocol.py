@@ -86,3 +86,35 @@ def sse_error(exc: BaseException) -> str:
     """The event that ends a stream that failed after its first chunk (the status line is already sent)."""
     reply = error_reply(exc)
     return f"data: {json.dumps(reply.body())}\n\n"
+
+
+def events(first, rest):
+    """The SSE lines of a stream whose first chunk is already out of `rest` (taken before the status was sent, so a
+    failure there could still fall back or be an error status). An error after it ends the stream with an error
+    event; closing this generator (the caller went away) closes `rest`, which stops the tier and writes its record."""
+    try:
+        yield sse(first)
+        try:
+            for chunk in rest:
+                yield sse(chunk)
+        except Exception as e:
+            yield sse_error(e)
+        yield sse(None)
+    finally:
+        rest.close()
+
+
+async def aevents(first, rest, on_error=None):
+    """The async twin of `events`; `on_error(e)` sees an error before its event is sent (the server logs it)."""
+    try:
+        yield sse(first)
+        try:
+            async for chunk in rest:
+                yield sse(chunk)
+        except Exception as e:
+            if on_error is not None:
+                on_error(e)
+            yield sse_error(e)
+        yield sse(None)
+    finally:
+        await rest.aclose()

@@ -62,40 +62,26 @@ def _classes(h):
 
     class _Events(h.SyncByteStream):
         def __init__(self, first, rest):
-            self.first, self.rest = first, rest
+            self.rest, self.lines = rest, protocol.events(first, rest)
 
         def __iter__(self):
-            try:
-                yield protocol.sse(self.first).encode()
-                try:
-                    for chunk in self.rest:
-                        yield protocol.sse(chunk).encode()
-                except Exception as e:  # after the first chunk: an error event ends the stream
-                    yield protocol.sse_error(e).encode()
-                yield protocol.sse(None).encode()
-            finally:
-                self.rest.close()
+            for line in self.lines:
+                yield line.encode()
 
         def close(self):
-            self.rest.close()  # the caller stopped reading: the tier stops, the record is written
+            self.lines.close()  # the caller stopped reading: the tier stops, the record is written
+            self.rest.close()
 
     class _AsyncEvents(h.AsyncByteStream):
         def __init__(self, first, rest):
-            self.first, self.rest = first, rest
+            self.rest, self.lines = rest, protocol.aevents(first, rest)
 
         async def __aiter__(self):
-            try:
-                yield protocol.sse(self.first).encode()
-                try:
-                    async for chunk in self.rest:
-                        yield protocol.sse(chunk).encode()
-                except Exception as e:
-                    yield protocol.sse_error(e).encode()
-                yield protocol.sse(None).encode()
-            finally:
-                await self.rest.aclose()
+            async for line in self.lines:
+                yield line.encode()
 
         async def aclose(self):
+            await self.lines.aclose()
             await self.rest.aclose()
 
     class HybridTransport(h.BaseTransport):
