@@ -73,13 +73,17 @@ def _router(args) -> int:
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":
         return commands.score_file(args.input, args.model)
+    logs = getattr(args, "from_log", [])
+    if args.router_command == "train-verifier":
+        return commands.train_verifier(args.data or [], args.out, args.c, logs)
     fit_kw = ({"label": args.label, "c": args.c, "center": args.center, "group_prior": args.group_prior,
                "heuristic_prior": args.heuristic_prior} if hasattr(args, "label") else {})
     if args.router_command == "train":
-        return commands.train(args.data, args.out, fit_kw, **sw)
+        return commands.train(args.data or [], args.out, fit_kw, **sw, logs=logs)
     if args.router_command == "evaluate":
         return commands.evaluate(args.data, args.model, args.folds, args.train, args.json, fit_kw, **sw)
-    return commands.calibrate(args.data, args.policy, args.target_cloud_share, args.target_quality, **sw)
+    return commands.calibrate(args.data or [], args.policy, args.target_cloud_share, args.target_quality, **sw,
+                              logs=logs)
 
 
 def _weight(value: str) -> float:
@@ -98,8 +102,11 @@ def _add_router(sub) -> None:
     data_help = ("outcome data: the RouteLLM layout (a folder such as shared/data/routellm or one of its "
                  "benchmarks, or a CSV) or JSON lines {prompt|messages, weak_correct, strong_correct}")
 
-    def outcomes(q, required=True):
-        q.add_argument("--data", nargs="+", required=required, help=data_help)
+    def outcomes(q, required=True, logs=False):
+        q.add_argument("--data", nargs="+", required=required and not logs, help=data_help)
+        if logs:
+            q.add_argument("--from-log", nargs="+", default=[], metavar="DB",
+                           help="also the shadow outcomes of these route logs (SQLite; the policy's `shadow`)")
         q.add_argument("--strong", default=None, help="strong model's column in RouteLLM files "
                        "(default gpt-4-1106-preview)")
         q.add_argument("--weak", default=None, help="weak model's column in RouteLLM files "
@@ -125,9 +132,18 @@ def _add_router(sub) -> None:
     q.set_defaults(func=_router)
 
     q = rs.add_parser("train", help="train a router on outcome data")
-    outcomes(q)
+    outcomes(q, logs=True)
     q.add_argument("--out", required=True, help="where to write the router (.npz)")
     training(q)
+    q.set_defaults(func=_router)
+
+    q = rs.add_parser("train-verifier", help="train the answer-aware verifier of cascade mode on graded local answers")
+    q.add_argument("--data", nargs="+", default=[], help="JSON lines with prompt|messages, weak_answer and "
+                   "weak_correct (the outcomes.jsonl that `hybrid-ai eval` writes)")
+    q.add_argument("--from-log", nargs="+", default=[], metavar="DB",
+                   help="also the shadow outcomes of these route logs (SQLite; the policy's `shadow`)")
+    q.add_argument("--out", required=True, help="where to write the verifier (.npz)")
+    q.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
     q.set_defaults(func=_router)
 
     q = rs.add_parser("evaluate", help="APGR and CPT next to random, prompt length and the oracle")
@@ -140,7 +156,7 @@ def _add_router(sub) -> None:
     q.set_defaults(func=_router)
 
     q = rs.add_parser("calibrate", help="pick the threshold that meets a target and write it into the policy")
-    outcomes(q)
+    outcomes(q, logs=True)
     q.add_argument("--policy", required=True, help="policy file to update (the rest of the file is kept)")
     g = q.add_mutually_exclusive_group(required=True)
     g.add_argument("--target-cloud-share", type=float, help="fraction of requests sent to the strong tier, 0..1")

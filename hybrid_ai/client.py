@@ -22,6 +22,7 @@ from .errors import BackendError, InvalidRequest
 from .policy import Policy, load_policy
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
+from .routing.cascade import answer_check, load_policy_verifier
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
@@ -29,6 +30,7 @@ from .types import ChatRequest, RouteDecision
 
 if TYPE_CHECKING:
     from .response import HybridChatCompletion
+    from .routing.shadow import Shadow
 
 
 class BaseClient:
@@ -42,9 +44,15 @@ class BaseClient:
     ):
         self.policy = load_policy(policy)
         self.classifier = classifier or load_classifier(self.policy.classifier)
+        self.verifier = load_policy_verifier(self.policy)  # cascade mode's answer check; None in route mode
         self.backends = {n: build_backend(n, t) for n, t in self.policy.tiers.items()}
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
+        self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
+        if self.policy.shadow.rate > 0:
+            from .routing.shadow import Shadow
+
+            self.shadow = Shadow(self.policy, self.backends[self.policy.classifier.strong_tier])
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
 
     # -- no I/O below: validation, decision, chain, record -------------------------------------
@@ -61,16 +69,20 @@ class BaseClient:
         score = float(self.classifier.score(request))
         return request, decide(self.policy, request, score)
 
-    def chain(self, decision: RouteDecision) -> FallbackChain:
-        """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`)."""
+    def chain(self, decision: RouteDecision, request: ChatRequest) -> FallbackChain:
+        """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`), with
+        cascade mode's answer check where it applies."""
         attempts: list = []
         return FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers],
-                             attempts=attempts)
+                             attempts=attempts, check=answer_check(self.policy, self.verifier, request, decision))
 
     def _record(self, request, decision, rid, t0, chain, error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
-                              attempts=chain.attempts, result=chain.result if chain.answered else None, error=error)
+                              attempts=chain.attempts, result=chain.result if chain.answered else None, error=error,
+                              verifier_score=chain.check.score if chain.check else None)
         self.sink_failures += emit(self.sinks, record)
+        if self.shadow is not None:
+            self.shadow.offer(request, decision, record, chain.result.text if chain.result is not None else None)
         return record
 
     def _completion(self, request, decision, rid, t0, chain):
@@ -79,7 +91,7 @@ class BaseClient:
         return make_completion(decision, chain.result, self._record(request, decision, rid, t0, chain))
 
     def _turn(self, request, decision, t0) -> StreamTurn:
-        return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision))
+        return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision, request))
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request."""
@@ -90,6 +102,9 @@ class BaseClient:
                 pass  # the tier will fail (and fall back) on use; its error is recorded then
 
     def close(self) -> None:
+        shadow, self.shadow = self.shadow, None  # once: a second close() has nothing to drain
+        if shadow is not None:
+            shadow.close()
         for s in self.sinks:
             getattr(s, "close", lambda: None)()
 
@@ -107,7 +122,7 @@ class HybridClient(BaseClient):
         if request.stream:
             turn = self._turn(request, decision, t0)
             return HybridStream(self._chunks(request, turn), turn.ended_early)
-        rid, chain = new_request_id(), self.chain(decision)
+        rid, chain = new_request_id(), self.chain(decision, request)
         try:
             chain.complete(request)
         except BackendError:
@@ -143,7 +158,7 @@ class AsyncHybridClient(BaseClient):
         if request.stream:
             turn = self._turn(request, decision, t0)
             return AsyncHybridStream(self._chunks(request, turn), turn.ended_early)
-        rid, chain = new_request_id(), self.chain(decision)
+        rid, chain = new_request_id(), self.chain(decision, request)
         try:
             await chain.acomplete(request)
         except BackendError:

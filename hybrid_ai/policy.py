@@ -28,12 +28,22 @@ else:  # every registered kind's config, told apart by `backend:`
     Tier = Annotated[Union[tier_configs()], Field(discriminator="backend")]
 
 
+class VerifierConfig(Strict):
+    """Cascade mode's check of a local answer (routing/verifier.py): escalate when P(not good enough) >= threshold."""
+    model: str | None = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; None = shipped")
+    threshold: float = Field(0.5, ge=0, le=1)
+
+
 class ClassifierConfig(Strict):
     type: Literal["trained", "heuristic"] = "trained"
     model: str | None = Field(None, description="a router .npz from `hybrid-ai router train`; None = the shipped one")
     threshold: float = Field(0.5, ge=0, le=1)
     weak_tier: str = "local"
     strong_tier: str = "cloud"
+    # route: the score alone decides. cascade: score >= threshold goes to strong_tier; the rest are answered by
+    # weak_tier and its answer is checked by the verifier, which escalates doubtful ones to strong_tier.
+    mode: Literal["route", "cascade"] = "route"
+    verifier: VerifierConfig = VerifierConfig()
 
 
 class PinnedRule(Strict):
@@ -103,6 +113,16 @@ class Telemetry(Strict):
         return self
 
 
+class ShadowConfig(Strict):
+    """Shadow mode (routing/shadow.py): also send a sample of locally answered requests to the strong tier, off the
+    request's path, judge the pair and keep the outcome in the route log for `router train --from-log`."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="share of eligible locally answered requests shadowed; 0 = off")
+    max_usd_per_day: float = Field(1.0, ge=0, description="shadow spend cap per UTC day (strong tier and judge)")
+    judge: Literal["agreement", "llm"] = "agreement"
+    queue: int = Field(64, ge=1, description="samples waiting at most; more are dropped, never waited for")
+
+
 class Server(Strict):
     """`hybrid-ai serve`: who may call it and how much it reads."""
 
@@ -121,6 +141,7 @@ class Policy(Strict):
     limits: Limits = Limits()
     telemetry: Telemetry = Telemetry()
     server: Server = Server()
+    shadow: ShadowConfig = ShadowConfig()
 
     @model_validator(mode="after")
     def _tiers_exist(self):
@@ -137,6 +158,8 @@ class Policy(Strict):
         for key, name in refs:
             if name not in names:
                 raise ValueError(f"{key}: unknown tier {name!r} (tiers are: {', '.join(sorted(names))})")
+        if self.shadow.rate > 0 and not self.telemetry.sqlite_path:
+            raise ValueError("shadow.rate: shadow outcomes are kept in the route log; set telemetry.sqlite_path")
         return self
 
     @cached_property
@@ -226,6 +249,13 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
             tiers[name] = tier.model_copy(update={"adapter": str(path.parent / adapter)})
     if tiers:
         policy = policy.model_copy(update={"tiers": {**policy.tiers, **tiers}})
+    vmodel = policy.classifier.verifier.model
+    if vmodel and not Path(vmodel).is_absolute() and (path.parent / vmodel).exists():
+        policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(update={
+            "verifier": policy.classifier.verifier.model_copy(update={"model": str(path.parent / vmodel)})})})
     if policy.classifier.model and not Path(policy.classifier.model).exists():
         raise PolicyError(f"router model not found: {policy.classifier.model}", path=str(path), key="classifier.model")
+    vmodel = policy.classifier.verifier.model
+    if vmodel and not Path(vmodel).exists():
+        raise PolicyError(f"verifier model not found: {vmodel}", path=str(path), key="classifier.verifier.model")
     return policy

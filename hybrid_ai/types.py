@@ -98,7 +98,7 @@ class Attempt(BaseModel):
     energy_source: str = "unknown"
     co2_g: float | None = None
     error: str | None = None
-    error_kind: str | None = None  # BackendError.kind: load, context, timeout, connection, auth, ...
+    error_kind: str | None = None  # BackendError.kind: load, context, timeout, connection, auth, escalated, ...
 
 
 class RouteRecord(BaseModel):
@@ -130,6 +130,8 @@ class RouteRecord(BaseModel):
     fallback_reason: str | None = None
     error: str | None = None
     stream: bool = False
+    escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered
+    verifier_score: float | None = None  # cascade mode: the verifier's P(local answer not good enough)
     attempts: list[Attempt] = []
     policy: str
     policy_hash: str

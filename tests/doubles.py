@@ -67,9 +67,10 @@ class FakeUpstream:
     timeout (answers after `delay` s), bad_json (200 with a body that is not JSON), stream_cut (a stream that stops
     after one chunk, connection dropped), bad_stream (200 with malformed SSE data). Keeps every request it got."""
 
-    def __init__(self, *script: str, delay: float = 5.0, text: str = "cloud says hi"):
+    def __init__(self, *script: str, delay: float = 5.0, text="cloud says hi"):
+        """`text`: the answer, or a function of the request body giving it (replayed answers)."""
         self.script, self.requests = list(script) or ["ok"], []
-        outer = self
+        outer, reply = self, text
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -97,6 +98,7 @@ class FakeUpstream:
 
             def _answer(self, mode: str, body: dict):
                 key = self.headers.get("authorization", "").removeprefix("Bearer ")
+                text = reply(body) if callable(reply) else reply
                 if mode == "timeout":
                     time.sleep(delay)
                     mode = "ok"

@@ -104,3 +104,41 @@ def test_the_impact_logger_adds_energy_co2_and_the_cloud_counterfactual_to_litel
     for e in (local, remote):  # what the call would have cost on the default policy's cloud tier
         assert e["cloud_tier_model"] == "openai/gpt-4o-mini" and e["cloud_tier_cost_usd"] > 0
     assert len(seen.metadata) == 2 and all(m and m["cloud_tier_cost_usd"] > 0 for m in seen.metadata)
+
+
+def test_hybrid_ai_decides_the_tier_of_litellms_complexity_router():
+    """A real litellm.Router with `auto_router/complexity_router`, `classifier_type: custom`: hybrid-ai's classifier
+    and rules pick the tier; LiteLLM calls that tier's deployment (two OpenAI-compatible servers on 127.0.0.1)."""
+    from doubles import FakeUpstream
+    from hybrid_ai.integrations.litellm_classifier import HybridClassifier
+
+    policy = {"name": "litellm-classifier",
+              "tiers": {"local": {"backend": "transformers"},
+                        "cloud": {"backend": "litellm", "model": "openai/x", "api_key_env": None}},
+              "classifier": {"type": "heuristic", "threshold": 0.5},
+              "rules": [{"type": "personal_data", "route": "local"}], "telemetry": {"sinks": []}}
+    clf = HybridClassifier(policy)
+    hard = "Prove that there are infinitely many primes; derive each step and analyze the theorem rigorously."
+    with FakeUpstream(text="local says hi") as lo, FakeUpstream(text="cloud says hi") as cl:
+        router = litellm.Router(model_list=[
+            {"model_name": "smart", "litellm_params": {
+                "model": "auto_router/complexity_router",
+                "complexity_router_config": {"classifier_type": "custom", "classifier_plugin": clf,
+                                             "tiers": {"SIMPLE": "slm", "COMPLEX": "big"}}}},
+            {"model_name": "slm", "litellm_params": {"model": "openai/slm", "api_base": f"{lo.base}/v1", "api_key": "k"}},
+            {"model_name": "big", "litellm_params": {"model": "openai/big", "api_base": f"{cl.base}/v1", "api_key": "k"}},
+        ], num_retries=0)
+
+        async def ask(text):
+            r = await router.acompletion(model="smart", messages=user(text))
+            headers = r._hidden_params["additional_headers"]
+            return r.choices[0].message.content, headers["x-litellm-complexity-router-cause"], clf.last
+
+        easy, cause, d = asyncio.run(ask("What is the capital of France?"))
+        assert easy == "local says hi" and cause == "classifier_plugin" and d.reason == "score<threshold"
+        big, cause, d = asyncio.run(ask(hard))
+        assert big == "cloud says hi" and cause == "classifier_plugin" and d.reason == "score>=threshold"
+        kept, _, d = asyncio.run(ask(f"Mail anna.meyer@example.com this: {hard}"))  # personal data stays local
+        assert kept == "local says hi" and d.reason == "rule:personal-data"
+        assert not any("anna.meyer" in str(req["body"]) for req in cl.requests)
+    assert clf.decide([{"role": "user", "content": 42}]) is None  # unreadable: declined, LiteLLM's fallback decides

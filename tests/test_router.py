@@ -289,3 +289,25 @@ def test_calibrate_scores_multi_turn_rows_as_evaluate_does(tmp_path):
               for i in range(12)]
     assert cal["cloud_share"] == pytest.approx(sum(s >= cal["threshold"] for s in scores) / 12)
     assert ev["benchmarks"]["all"]["rows"] == 12
+
+
+@pytest.mark.parametrize("verifier_line, expect_lines", [
+    (None, 1),  # no verifier key yet: one line added
+    ("  verifier: {model: null}\n", 0),  # an inline mapping: the key goes inside it
+    ("  verifier:\n    threshold: 0.5   # keep this comment\n", 0),  # a block: its child is replaced
+])
+def test_the_verifier_threshold_is_written_into_a_cascade_policy(tmp_path, verifier_line, expect_lines):
+    from hybrid_ai.policy import load_policy
+    from hybrid_ai.routing.calibrate import write_verify_threshold
+
+    src = (ROOT / "policies" / "default.yaml").read_text().replace("classifier:\n", "classifier:\n  mode: cascade\n"
+                                                                   + (verifier_line or ""), 1)
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(src)
+    write_verify_threshold(pol, 0.4321)
+    p = load_policy(pol)
+    assert p.classifier.mode == "cascade" and p.classifier.verifier.threshold == pytest.approx(0.4321)
+    after = pol.read_text()
+    assert len(after.splitlines()) == len(src.splitlines()) + expect_lines
+    assert "keep this comment" in after or "keep this comment" not in src
+    assert p.classifier.threshold == load_policy(ROOT / "policies" / "default.yaml").classifier.threshold

@@ -88,3 +88,25 @@ def test_routed_points_model_fallback_and_baselines_do_not():
     assert all_local.cost_usd == pytest.approx(0.001 + 0.01 + 0.001) and all_local.latency_s == pytest.approx(2.0)
     assert baselines(rows)["all_local"].quality == pytest.approx(0.5)  # a tier alone does not fall back
     assert curve([kept_local, row(0.2, 1, 1)])[0].quality == pytest.approx(0.5)
+
+
+def test_the_cascade_sweep_escalates_doubted_local_answers_and_pays_both_tiers():
+    from hybrid_ai.evaluation import cascade_sweep
+    from hybrid_ai.evaluation.sweep import at_threshold
+
+    fb = {"local": ["cloud"], "cloud": ["local"]}
+    rows = [{**r, "verify": v, "fallback": fb} for r, v in zip(ROWS, (0.1, 0.2, 0.9, 0.3, 0.8))]
+    p = cascade_sweep.at(rows, 0.8, 0.5)  # row 4 (0.9) straight to the cloud; rows 3 and 5 doubted: escalated
+    assert p.cloud_share == pytest.approx(0.6) and p.escalated_share == pytest.approx(0.4)
+    assert p.quality == pytest.approx((1 + 1 + 1 + 1 + 0) / 5)  # row 5's cloud answer is the wrong one
+    assert p.cost_usd == pytest.approx(4 * 0.001 + 3 * 0.01) and p.latency_s == pytest.approx((4 * 1 + 3 * 2) / 5)
+    for t in (0.0, 0.25, 0.6, float("inf")):  # never escalating is route mode at the same threshold
+        q, r = cascade_sweep.at(rows, t, float("inf")), at_threshold(rows, t)
+        assert (q.cloud_share, q.quality, q.cost_usd) == pytest.approx((r.cloud_share, r.quality, r.cost_usd))
+    kept = [{**rows[2], "forced": "local"}, {**rows[3], "fallback": {"local": [], "cloud": ["local"]}}]
+    assert cascade_sweep.at(kept, float("inf"), 0.0).escalated_share == 0  # a rule's route, or nowhere to go
+    pts = cascade_sweep.points(rows)
+    front = cascade_sweep.frontier(pts)
+    assert all(a.cloud_share < b.cloud_share and a.quality < b.quality for a, b in zip(front, front[1:]))
+    best = choose(pts, baselines(rows)["all_cloud"], target_quality=1.0)
+    assert best is not None and best.quality >= 0.8 and best.cloud_share == pytest.approx(0.2)  # row 4 alone

@@ -2,18 +2,24 @@
 to the next one. Streams fall back only before their first text (after it, the caller holds part of an answer
 and the error ends the stream). `AllTiersFailed` carries every tier's error.
 
-The predicate is the seam for what counts as a failure: any BackendError today; a local answer the verifier
-doubts, in cascade mode, later."""
+`fallback_on` says which errors hand on (any BackendError by default). `check` (cascade mode, routing/cascade.py)
+reads a tier's answer and raises `Escalated` when the verifier doubts it: that tier's attempt is marked
+escalated and the next tier answers. A stream from a checked tier is held until the check (the verifier needs
+the whole answer), then given as one piece."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import aclosing, closing, contextmanager
+from typing import TYPE_CHECKING
 
 from ..errors import AllTiersFailed, BackendError
 from ..types import BackendResult, ChatRequest
 from .base import StreamState
 from .metered import Metered
+
+if TYPE_CHECKING:
+    from ..routing.cascade import Check
 
 
 def any_error(error: BackendError) -> bool:
@@ -26,8 +32,8 @@ class _Try:
 
 class FallbackChain:
     def __init__(self, tiers: list[Metered], fallback_on: Callable[[BackendError], bool] = any_error,
-                 attempts: list | None = None):
-        self.tiers, self.fallback_on = tiers, fallback_on
+                 attempts: list | None = None, check: Check | None = None):
+        self.tiers, self.fallback_on, self.check = tiers, fallback_on, check
         self.attempts = attempts if attempts is not None else []  # the list the tiers note their attempts in
         self.errors: list[BackendError] = []
         self.answered: str | None = None  # the tier that answered
@@ -68,12 +74,29 @@ class FallbackChain:
         raise AllTiersFailed(self.errors)
 
     def _answer(self, tier: Metered, result: BackendResult) -> BackendResult:
+        if self.check is not None:
+            try:
+                self.check(tier.name, result)
+            except BackendError as e:  # escalated: the attempt that gave this answer says why
+                self.attempts[-1] = self.attempts[-1].model_copy(update={"error": e.message, "error_kind": e.kind})
+                raise
         self._done(tier, result)
         return result
+
+    def _held(self, tier: Metered) -> bool:
+        return self.check is not None and self.check.holds(tier.name)
 
     def stream(self, request: ChatRequest) -> Generator[tuple[str, str], None, None]:
         """(tier, text delta) pairs; `answered` and `result` are set when it ends."""
         for tier in self._order():
+            if self._held(tier):
+                held = None
+                with self._trying():
+                    held = self._answer(tier, tier.complete(request))
+                if held is not None:
+                    yield tier.name, held.text
+                    return
+                continue
             state = StreamState()
             with self._trying() as attempt, closing(tier.stream(request, state)) as pieces:
                 for piece in pieces:
@@ -85,6 +108,14 @@ class FallbackChain:
 
     async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, str], None]:
         for tier in self._order():
+            if self._held(tier):
+                held = None
+                with self._trying():
+                    held = self._answer(tier, await tier.acomplete(request))
+                if held is not None:
+                    yield tier.name, held.text
+                    return
+                continue
             state = StreamState()
             with self._trying() as attempt:
                 async with aclosing(tier.astream(request, state)) as pieces:

@@ -50,7 +50,8 @@ def _write(name: str, items: list[dict], meta: dict) -> None:
     print(f"wrote {out} ({len(items)} items)")
 
 
-def gsm8k(data: Path, n: int) -> list[dict]:
+def gsm8k_items(data: Path) -> list[dict]:
+    """Every decontaminated GSM8K test question with its reference and the two recorded answers."""
     answers = {}
     for line in (data / "gsm8k" / "test.jsonl").open(encoding="utf-8"):
         row = json.loads(line)
@@ -58,11 +59,15 @@ def gsm8k(data: Path, n: int) -> list[dict]:
     drop = _contaminated(data / "gsm8k" / "contaminated_prompts.jsonl")
     rows = [r for r in csv.DictReader((data / "gsm8k" / "gsm8k_responses.csv").open(encoding="utf-8"))
             if r["prompt"].strip() not in drop and r["prompt"].strip() in answers]
-    items = [{"id": f"gsm8k-{i}", "prompt": rows[i]["prompt"].strip(), "reference": answers[rows[i]["prompt"].strip()],
-              "tags": ["math", "reasoning"],
-              "recorded": {m: {"answer": rows[i][f"{m}_response"], "correct": rows[i][m] == "True"}
-                           for m in (STRONG, WEAK)}}
-             for i in sorted(random.Random(0).sample(range(len(rows)), n))]
+    return [{"id": f"gsm8k-{i}", "prompt": r["prompt"].strip(), "reference": answers[r["prompt"].strip()],
+             "tags": ["math", "reasoning"],
+             "recorded": {m: {"answer": r[f"{m}_response"], "correct": r[m] == "True"} for m in (STRONG, WEAK)}}
+            for i, r in enumerate(rows)]
+
+
+def gsm8k(data: Path, n: int) -> list[dict]:
+    every = gsm8k_items(data)
+    items = [every[i] for i in sorted(random.Random(0).sample(range(len(every)), n))]
     _write("gsm8k-sample", items, {
         "grader": "numeric", "reference_is_standin": False, "max_tokens": 128,
         "description": f"{n} GSM8K test questions with GPT-4 and Mixtral answers recorded by RouteLLM",
@@ -91,7 +96,8 @@ def _mmlu_key(wheel: str | None) -> dict[tuple, str]:
     return key
 
 
-def mmlu(data: Path, n: int, wheel: str | None) -> list[dict]:
+def mmlu_items(data: Path, wheel: str | None) -> list[dict]:
+    """Every decontaminated MMLU question that joins the answer key, with the two recorded outcomes."""
     key = _mmlu_key(wheel)
     drop = _contaminated(data / "mmlu" / "contaminated_prompts.jsonl")
     rows = []
@@ -102,12 +108,14 @@ def mmlu(data: Path, n: int, wheel: str | None) -> list[dict]:
             letter = key.get(tuple(_norm(x) for x in m.groups())) if m else None
             if letter and r["prompt"].strip() not in drop:
                 rows.append((subject, r, letter))
-    items = []
-    for i in sorted(random.Random(0).sample(range(len(rows)), n)):
-        subject, r, letter = rows[i]
-        items.append({"id": f"mmlu-{subject}-{i}", "prompt": r["prompt"].strip(), "reference": letter,
-                      "tags": ["knowledge", subject],
-                      "recorded": {m: {"correct": r[m] == "True"} for m in (STRONG, WEAK)}})
+    return [{"id": f"mmlu-{subject}-{i}", "prompt": r["prompt"].strip(), "reference": letter,
+             "tags": ["knowledge", subject], "recorded": {m: {"correct": r[m] == "True"} for m in (STRONG, WEAK)}}
+            for i, (subject, r, letter) in enumerate(rows)]
+
+
+def mmlu(data: Path, n: int, wheel: str | None) -> list[dict]:
+    every = mmlu_items(data, wheel)
+    items = [every[i] for i in sorted(random.Random(0).sample(range(len(every)), n))]
     _write("mmlu-sample", items, {
         "grader": "choice", "reference_is_standin": False, "max_tokens": 12,
         "description": f"{n} MMLU test questions with the GPT-4 and Mixtral outcomes recorded by RouteLLM "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,11 +39,11 @@ _FIELDS = [f for f in Answer.__dataclass_fields__ if f not in ("cached", "info")
 
 class AnswerCache:
     def __init__(self, path: str | Path):
+        from ..telemetry.db import connect
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(self.path)
         types = {f: "TEXT" if f in ("item_id", "tier", "model", "text", "error", "backend", "energy_source")
                  else "REAL" for f in _FIELDS}
         self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, "

@@ -44,11 +44,17 @@ def main(cfg: EvalConfig, out: Path, write_policy: bool = False) -> int:
     paths = write(result, out)
     print_summary(result, paths, Console())
     if target is not None:
-        if result["chosen"] is None:
-            raise HybridAIError(f"no threshold meets the target; {target} is unchanged")
-        from ..routing.calibrate import write_threshold
+        from ..routing.calibrate import write_threshold, write_verify_threshold
 
-        value = policy_threshold(result["chosen"]["threshold"])
+        cascade = result["policy"]["mode"] == "cascade"
+        chosen = (result["cascade"] or {}).get("chosen") if cascade else result["chosen"]
+        if chosen is None:
+            raise HybridAIError(f"no threshold meets the target; {target} is unchanged")
+        value = policy_threshold(chosen["threshold"])
         write_threshold(target, value)
         Console().print(f"wrote classifier.threshold: {value} into {target}")
+        if cascade:
+            verify = policy_threshold(chosen["verify_threshold"])
+            write_verify_threshold(target, verify)
+            Console().print(f"wrote classifier.verifier.threshold: {verify} into {target}")
     return 0

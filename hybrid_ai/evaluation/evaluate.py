@@ -142,6 +142,17 @@ def _route_rule(policy, request) -> tuple[str | None, dict[str, list[str]]]:
     return None, {t: list(decide_tiers(policy, t)[1:]) for t in (weak, strong)}
 
 
+def eval_verifier(policy):
+    """The verifier whose cascade the eval sweeps: the policy's in cascade mode, else the shipped one (so a report
+    in route mode still shows what cascade mode would give); None when there is none."""
+    from ..routing.verifier import DEFAULT_VERIFIER, load_verifier
+
+    path = policy.classifier.verifier.model or DEFAULT_VERIFIER
+    if policy.classifier.mode != "cascade" and not Path(path).exists():
+        return None
+    return load_verifier(str(path))
+
+
 def run_eval(cfg: EvalConfig, progress=None) -> dict:
     policy = load_policy(cfg.policy)
     weak, strong = policy.classifier.weak_tier, policy.classifier.strong_tier
@@ -152,6 +163,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                             f"them with the cloud tier")
     cache = AnswerCache(cfg.cache or cache_dir() / "eval-answers.sqlite")
     classifier = load_classifier(policy.classifier)
+    verifier = eval_verifier(policy)
     try:
         tiers = {weak: TierUnderTest(build_backend(weak, policy.tiers[weak]), policy.tiers[weak],
                                      local_label(policy.tiers[weak]), "live")}
@@ -200,6 +212,9 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                             "error": a.error, "backend": a.backend, "cached": a.cached,
                             "replay_kind": a.info.get("replay_kind"), "provenance": a.info.get("provenance"),
                             "answer": a.text}
+            if verifier is not None:  # what cascade mode's check says of the local answer
+                a = answers[weak][item.id]
+                row["verify"] = verifier.score_text(request.text, a.text or "", len(request.messages))
             rows.append(row)
     finally:
         cache.close()
@@ -220,12 +235,18 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
     from .own_router import cross_validated
 
     own = cross_validated(rows, cfg.router_folds, targets, base["all_cloud"])
+    cascade = None
+    if rows and "verify" in rows[0]:
+        from .cascade_sweep import section
+
+        cascade = section(rows, {k: v for k, v in targets.items() if v is not None}, base["all_cloud"], policy)
     replay_kinds = Counter(r["cloud"]["replay_kind"] for r in rows if r["cloud"]["replay_kind"])
     unscored = {k: sum(r[k]["unscored"] for r in rows) for k in ("local", "cloud")}
     return {
         "policy": {"name": policy.name, "source": str(resolve_policy_path(cfg.policy or "default"))
                    if not isinstance(cfg.policy, dict) else "dict",
-                   "threshold": policy.classifier.threshold, "hash": policy.hash},
+                   "threshold": policy.classifier.threshold, "hash": policy.hash,
+                   "mode": policy.classifier.mode, "verify_threshold": policy.classifier.verifier.threshold},
         "suites": [{"name": s.meta.name, "items": len(s.items), "source": s.meta.source, "license": s.meta.license}
                    for s in suites],
         "tiers": {
@@ -242,5 +263,6 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
         "current": asdict(current),
         "summary": summary,
         "own_router": {k: v for k, v in own.items() if k != "scores"},
+        "cascade": cascade,
         "items": [{**r, "own_router_score": own["scores"][i]} if "scores" in own else r for i, r in enumerate(rows)],
     }

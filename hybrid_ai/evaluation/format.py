@@ -34,6 +34,12 @@ def summary_rows(result: dict) -> list[tuple[str, dict]]:
     own = result.get("own_router", {})
     if own.get("chosen"):
         rows.append((f"hybrid, router fit on these items ({own['folds']}-fold CV)", own["chosen"]))
+    cas = result.get("cascade") or {}
+    for key, what in (("chosen", "chosen"), ("current", "policy now")):
+        if cas.get(key):
+            p = cas[key]
+            rows.append((f"cascade, {what} (router {threshold(p['threshold'])}, verifier "
+                         f"{threshold(p['verify_threshold'])}; {pct(p['escalated_share'])} escalated)", p))
     rows.append(("random, same cloud share" if result["chosen"] else "random, 50% cloud",
                  _random_at(b["random"], result["chosen"]["cloud_share"] if result["chosen"] else 0.5)))
     rows.append(("oracle", b["oracle"]))
@@ -80,6 +86,13 @@ def provenance_lines(result: dict) -> list[str]:
                      f"`hybrid-ai router train --data outcomes.jsonl` builds it")
     elif own.get("skipped"):
         lines.append(f"router trained on these items: skipped ({own['skipped']})")
+    cas = (result.get("cascade") or {}).get("summary")
+    if cas:
+        lines.append(f"cascade mode (prompt router, then the verifier reads each local answer) reaches the target with "
+                     f"local share {pct(cas['local_share'])} ({pct(cas['escalated_share'])} escalated), cost saving "
+                     f"{pct(cas['cost_saving'])}, energy saving {pct(cas['energy_saving'])}, latency saving "
+                     f"{pct(cas['latency_saving'])}: `classifier: {{mode: cascade, threshold: "
+                     f"{threshold(cas['threshold'])}, verifier: {{threshold: {threshold(cas['verify_threshold'])}}}}}`")
     if t["local"]["judge_unscored"] or c["judge_unscored"]:
         lines.append(f"the judge gave no verdict on {t['local']['judge_unscored']} local and {c['judge_unscored']} "
                      f"cloud answers; they count as wrong")

@@ -35,10 +35,20 @@ def _baseline_marks(ax, result, x):
                 mew=2, color="crimson", label="chosen")
 
 
+def _cascade(ax, result, x):
+    """Cascade mode's frontier (best quality per cloud share over both thresholds), where the eval swept it."""
+    front = [p for p in (result.get("cascade") or {}).get("frontier", []) if x(p) is not None]
+    if front:
+        front = sorted(front, key=x)
+        ax.plot([x(p) for p in front], [100 * p["quality"] for p in front], "-", lw=1.5, color="tab:orange",
+                label="cascade (router + verifier frontier)")
+
+
 def quality_vs_share(result: dict) -> bytes:
     fig, ax = _fig()
     c = result["curve"]
     ax.plot([100 * p["cloud_share"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (policy's router)")
+    _cascade(ax, result, lambda p: 100 * p["cloud_share"])
     own = result.get("own_router", {}).get("curve")
     if own:
         ax.plot([100 * p["cloud_share"] for p in own], [100 * p["quality"] for p in own], "-", lw=1.5,
@@ -58,6 +68,7 @@ def quality_vs_cost(result: dict) -> bytes:
     fig, ax = _fig()
     c = [p for p in result["curve"] if p["cost_usd"] is not None]
     ax.plot([p["cost_usd"] for p in c], [100 * p["quality"] for p in c], "-", lw=2, label="hybrid (policy's router)")
+    _cascade(ax, result, lambda p: p["cost_usd"])
     r = [p for p in result["baselines"]["random"] if p["cost_usd"] is not None]
     ax.plot([p["cost_usd"] for p in r], [100 * p["quality"] for p in r], "--", color="grey", label="random routing")
     _baseline_marks(ax, result, lambda p: p["cost_usd"])

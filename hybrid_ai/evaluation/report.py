@@ -68,9 +68,10 @@ def by_tag(items: list[dict]) -> dict[str, list[dict]]:
 
 def outcomes(result: dict) -> list[dict]:
     """Per item: did each tier answer well? The input of `hybrid-ai router train --data outcomes.jsonl`, so the
-    classifier learns what *this* local model gets right. Items where a tier failed are left out."""
+    classifier learns what *this* local model gets right (and, with the local answer, `router train-verifier` learns
+which of its answers to doubt). Items where a tier failed are left out."""
     return [{"id": r["id"], "messages": r["messages"], "weak_correct": r["local"]["quality"],
-             "strong_correct": r["cloud"]["quality"]}
+             "strong_correct": r["cloud"]["quality"], "weak_answer": r["local"].get("answer")}
             for r in result["items"] if r["local"]["error"] is None and r["cloud"]["error"] is None]
 
 

@@ -55,8 +55,6 @@ _INLINE = re.compile(r"^classifier:\s*\{(?P<body>.*)\}\s*(#.*)?$")
 
 def write_threshold(path: str | Path, threshold: float) -> None:
     """Set classifier.threshold in a policy YAML file in place; the file is validated before it is replaced."""
-    from ..policy import load_policy
-
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     value = f"{threshold:.6g}"
@@ -83,13 +81,50 @@ def write_threshold(path: str | Path, threshold: float) -> None:
                                   lines[child].rstrip("\n")) + "\n"
         else:
             lines.insert(idx + 1, f"  threshold: {value}\n")
-    text = "".join(lines)
+    _replace_checked(path, lines, "classifier.threshold", lambda p: p.classifier.threshold, float(value))
+
+
+def write_verify_threshold(path: str | Path, threshold: float) -> None:
+    """Set classifier.verifier.threshold (cascade mode) in a policy file whose `classifier:` is a block, keeping
+    the rest of the file; the file is validated before it is replaced."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    value = f"{threshold:.6g}"
+    idx = next((i for i, line in enumerate(lines) if re.match(r"^classifier:\s*(#.*)?$", line)), None)
+    if idx is None:
+        raise PolicyError("could not set classifier.verifier.threshold: write `classifier:` as a block",
+                          path=str(path))
+    end = next((j for j in range(idx + 1, len(lines)) if lines[j].strip() and not lines[j].startswith((" ", "\t"))
+                and not lines[j].lstrip().startswith("#")), len(lines))
+    v = next((j for j in range(idx + 1, end) if re.match(r"^\s+verifier\s*:", lines[j])), None)
+    if v is None:
+        lines.insert(idx + 1, f"  verifier: {{threshold: {value}}}\n")
+    elif "{" in lines[v]:
+        body = lines[v]
+        if re.search(r"\bthreshold\s*:", body):
+            lines[v] = re.sub(r"(\bthreshold\s*:\s*)[^,}]+", rf"\g<1>{value}", body)
+        else:
+            lines[v] = body.replace("{", f"{{threshold: {value}, ", 1)
+    else:
+        child = next((j for j in range(v + 1, end) if re.match(r"^\s+threshold\s*:", lines[j])), None)
+        if child is None:
+            lines.insert(v + 1, f"    threshold: {value}\n")
+        else:
+            lines[child] = re.sub(r"^(\s+threshold\s*:\s*)[^#\n]*?(\s*(#.*)?)$", rf"\g<1>{value}\g<2>",
+                                  lines[child].rstrip("\n")) + "\n"
+    _replace_checked(path, lines, "classifier.verifier.threshold", lambda p: p.classifier.verifier.threshold,
+                     float(value))
+
+
+def _replace_checked(path: Path, lines: list[str], key: str, read, value: float) -> None:
+    """Write `lines` over `path` only if they load as a policy with `key` == value."""
+    from ..policy import load_policy
+
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text("".join(lines), encoding="utf-8")
     try:
-        p = load_policy(tmp)
-        if abs(p.classifier.threshold - float(value)) > 1e-9:
-            raise PolicyError("could not set classifier.threshold in this file's layout", path=str(path))
+        if abs(read(load_policy(tmp)) - value) > 1e-9:
+            raise PolicyError(f"could not set {key} in this file's layout", path=str(path))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -53,18 +53,32 @@ def score_file(input_path: str, model: str | None, out=None) -> int:
     return 3 if bad else 0
 
 
-def train(data: list[str], out: str, fit_kw: dict, strong: str, weak: str) -> int:
+def train(data: list[str], out: str, fit_kw: dict, strong: str, weak: str, logs: list[str]) -> int:
     from .train import fit
 
     con = _console()
     with con.status("loading outcome data"):
-        rows = load_many(data, strong, weak)
+        rows = load_many(data, strong, weak, logs)
     sources = sorted({r.source for r in rows})
     with con.status(f"training on {len(rows):,} rows ({', '.join(sources)})") as status:
         model = fit(rows, progress=lambda m: status.update(m), **fit_kw,
                     meta={"trained_on": sources, "rows": len(rows), "strong": strong or STRONG, "weak": weak or WEAK})
     path = model.save(out)
     con.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def train_verifier(data: list[str], out: str, c: float, logs: list[str]) -> int:
+    from .verifier_train import fit_verifier
+
+    con = _console()
+    with con.status("loading outcome data"):
+        rows = load_many(data, logs=logs)
+    with con.status(f"training the verifier on {sum(r.weak_answer is not None for r in rows):,} graded answers"):
+        model = fit_verifier(rows, c=c, meta={"trained_on": sorted({r.source for r in rows})})
+    path = model.save(out)
+    con.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB; {model.meta['rows']:,} answers, "
+              f"{model.meta['wrong_rate']:.0%} of them wrong)")
     return 0
 
 
@@ -125,7 +139,7 @@ def evaluate(data, model, folds, train_paths, as_json, fit_kw, strong, weak) -> 
     return 0
 
 
-def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
+def calibrate(data, policy_path, cloud_share, quality, strong, weak, logs) -> int:
     from ..policy import load_policy
     from .calibrate import threshold_for_cloud_share, threshold_for_quality, write_threshold
     from .classifier import load_classifier
@@ -141,9 +155,9 @@ def calibrate(data, policy_path, cloud_share, quality, strong, weak) -> int:
                                 f"my-policy.yaml")
         raise HybridAIError(f"--policy {policy_path}: no such policy file")
     policy = load_policy(policy_path)
-    rows = load_many(data, strong, weak)
+    rows = load_many(data, strong, weak, logs)
     if not rows:
-        raise DataError(f"{', '.join(data)}: no usable rows to calibrate on")
+        raise DataError(f"{', '.join(data + logs)}: no usable rows to calibrate on")
     clf = load_classifier(policy.classifier)
     scores = [clf.score_text(r.prompt, r.n_messages) for r in rows]  # type: ignore[attr-defined]  # as evaluate does
     weak_o, strong_o = [r.weak for r in rows], [r.strong for r in rows]

@@ -6,8 +6,9 @@ Accepted inputs (`load_outcomes(path)`):
   (+ `question.jsonl`), a folder holding several of them, or one such CSV; prompts listed in a
   `contaminated_prompts.jsonl` beside the data are dropped;
 - JSON lines `{"prompt": ..., "weak_correct": bool|float, "strong_correct": bool|float}` (or `messages`
-  instead of `prompt`; optional `group`, a string such as a product area or task type), the format a user
-  exports from their own logs or evals.
+  instead of `prompt`; optional `group`, a string such as a product area or task type; optional `weak_answer`,
+  the weak model's answer, which the answer-aware verifier trains on), the format a user exports from their own
+  logs or evals and the one `hybrid-ai eval` writes (outcomes.jsonl).
 
 Each row has a source (the benchmark or file) and a group (an MMLU subject, the `group` field, else the
 source): training centres the request-shape features within each group (see train.py)."""
@@ -39,6 +40,7 @@ class Outcome:
     source: str
     n_messages: int = 1
     group: str = ""  # finest known grouping (an MMLU subject, a user's `group` field); training centres within it
+    weak_answer: str | None = None  # the weak model's answer text, where recorded (the verifier trains on it)
 
 
 def messages_text(messages, where: str) -> tuple[str, int]:
@@ -119,11 +121,13 @@ def _jsonl(path: Path) -> list[Outcome]:
             text, n = messages_text(row["messages"], where)
         else:
             raise DataError(f"{where}: missing field 'prompt' (or 'messages')")
-        group = row.get("group", "")
+        group, answer = row.get("group", ""), row.get("weak_answer")
         if not isinstance(group, str):
             raise DataError(f"{where}: field 'group' must be a string")
+        if answer is not None and not isinstance(answer, str):
+            raise DataError(f"{where}: field 'weak_answer' must be a string")
         out.append(Outcome(text, _truth(row["weak_correct"], f"{where}: weak_correct"),
-                           _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n, group))
+                           _truth(row["strong_correct"], f"{where}: strong_correct"), path.stem, n, group, answer))
     return out
 
 
@@ -155,5 +159,14 @@ def load_outcomes(path: str | Path, strong: str = STRONG, weak: str = WEAK) -> l
     return out
 
 
-def load_many(paths: list[str], strong: str | None = None, weak: str | None = None) -> list[Outcome]:
-    return [o for p in paths for o in load_outcomes(p, strong or STRONG, weak or WEAK)]
+def load_many(paths: list[str], strong: str | None = None, weak: str | None = None,
+              logs: list[str] | tuple = ()) -> list[Outcome]:
+    """Outcome files, plus the judged shadow outcomes of route logs (`logs`, shadow_log.py)."""
+    out = [o for p in paths for o in load_outcomes(p, strong or STRONG, weak or WEAK)]
+    if logs:
+        from .shadow_log import load_shadow_outcomes
+
+        out += [o for p in logs for o in load_shadow_outcomes(p)]
+    if not paths and not logs:
+        raise DataError("give outcome data (--data) or a route log with shadow outcomes (--from-log)")
+    return out

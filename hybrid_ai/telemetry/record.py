@@ -64,6 +64,7 @@ def _total(attempts: list[Attempt], field: str, answered: Attempt | None) -> flo
 def build_record(
     *, policy: Policy, request: ChatRequest, decision: RouteDecision, request_id: str, t_start: float,
     attempts: list[Attempt], result: BackendResult | None = None, error: str | None = None,
+    verifier_score: float | None = None,
 ) -> RouteRecord:
     """`result` is the answer (its tier is the last attempt); `error` ends a request that a tier was answering (an
     abandoned stream); a request without a result carries its attempts' errors."""
@@ -93,6 +94,8 @@ def build_record(
         fallback_reason=errors if failed and answered is not None else None,
         error=error or (None if answered is not None else errors or "no tier was tried"),
         stream=request.stream,
+        escalated=any(a.error_kind == "escalated" for a in failed),
+        verifier_score=verifier_score,
         attempts=attempts,
         policy=policy.name,
         policy_hash=policy.hash,

@@ -52,17 +52,17 @@ class StructlogSink:
 _COLUMNS = list(RouteRecord.model_fields)
 _TYPES = {"score": "REAL", "threshold": "REAL", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
           "latency_ms": "REAL", "ttft_ms": "REAL", "cost_usd": "REAL", "energy_wh": "REAL", "co2_g": "REAL",
-          "fallback": "INTEGER", "stream": "INTEGER"}
+          "fallback": "INTEGER", "stream": "INTEGER", "escalated": "INTEGER", "verifier_score": "REAL"}
 
 
 class SQLiteSink:
     def __init__(self, path: str | Path, log_prompts: bool = False):
+        from .db import connect
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._chain = chain(log_prompts)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(self.path)
         self._db.execute("PRAGMA synchronous=NORMAL")
         cols = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "request_id" else "")
                          for c in _COLUMNS)

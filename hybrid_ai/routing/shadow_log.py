@@ -1,0 +1,68 @@
+"""The `shadow_outcomes` table of the route log (SQLite): one row per shadowed request, written by shadow.py and
+read as router training data by `hybrid-ai router train|train-verifier|calibrate --from-log DB`.
+
+It holds the request text and both answers, which the route log's own rows do not (unless `log_prompts`): only
+requests no rule kept local are shadowed, and they went to the strong tier's provider anyway."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .data import DataError, Outcome
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS shadow_outcomes (
+    request_id TEXT PRIMARY KEY, timestamp TEXT, day TEXT, prompt TEXT, n_messages INTEGER, local_answer TEXT,
+    strong_answer TEXT, strong_model TEXT, local_correct REAL, judge TEXT, cost_usd REAL)"""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ShadowLog:
+    def __init__(self, path: str | Path):
+        from ..telemetry.db import connect
+
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = connect(self.path)
+        self._db.execute(SCHEMA)
+
+    def add(self, *, request_id: str, prompt: str, n_messages: int, local_answer: str, strong_answer: str,
+            strong_model: str | None, local_correct: float | None, judge: str, cost_usd: float) -> None:
+        now = _now()
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO shadow_outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             (request_id, now.isoformat(timespec="milliseconds"), now.date().isoformat(), prompt,
+                              n_messages, local_answer, strong_answer, strong_model, local_correct, judge, cost_usd))
+
+    def spent_today(self) -> float:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM shadow_outcomes WHERE day = ?",
+                                   (_now().date().isoformat(),)).fetchone()
+        return float(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def load_shadow_outcomes(path: str | Path) -> list[Outcome]:
+    """The judged shadow outcomes of a route log as router training rows: the strong answer is the reference
+    (strong = 1), the local answer is the weak one; rows the judge gave no verdict are left out."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such route log")
+    try:
+        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT prompt, n_messages, local_answer, local_correct, judge FROM shadow_outcomes "
+                              "WHERE local_correct IS NOT NULL ORDER BY timestamp").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise DataError(f"{p}: no shadow outcomes in this route log ({e}); enable `shadow` in the policy") from None
+    return [Outcome(prompt, float(ok), 1.0, "shadow", n or 1, "", answer) for prompt, n, answer, ok, _ in rows]

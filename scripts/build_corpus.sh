@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build the outcome corpus for the shipped local model, its graded answers (evals/build_corpus.py) and the
+# shipped verifier trained on them:
+# about 40 minutes on 2 cores (37 measured), nearly all of it the 3,640 local answers (cached: a re-run answers
+# only new items). Usage:
+#   bash scripts/build_corpus.sh [OUT]            # OUT defaults to ~/.cache/hybrid-ai/corpus
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-$HOME/.cache/hybrid-ai/corpus}"
+.venv/bin/python evals/build_corpus.py build --out "$OUT"
+.venv/bin/hybrid-ai eval --policy default --cloud replay --out "$OUT/eval" \
+    --suite "$OUT/corpus-train" --suite "$OUT/corpus-dev" --suite "$OUT/corpus-test"
+.venv/bin/python evals/build_corpus.py outcomes "$OUT/eval/report.json"
+# the shipped verifier (hybrid_ai/assets/router/verifier.npz) is trained on the train split only: dev chooses
+# thresholds, test and the bundled suites measure (benchmarks/slm_router.py)
+.venv/bin/hybrid-ai router train-verifier --data "$OUT/eval/outcomes-train.jsonl" --out hybrid_ai/assets/router/verifier.npz
