@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from conftest import CLI, KEY_ENV, ROOT, user
+from conftest import CLI, KEY_ENV, ROOT, TEST_KEY, user
 from doubles import FakeUpstream
 from hybrid_ai import HybridClient, PolicyError, load_policy
 from hybrid_ai.routing.shadow import agreement
@@ -77,8 +77,10 @@ def test_the_daily_cap_stops_shadowing_and_survives_a_restart(tmp_path, cloud_ke
     with FakeUpstream(text=replayed) as cloud:
         with HybridClient(policy(cloud.base, tmp_path, max_usd_per_day=1e-9)) as c:
             for i in range(3):
-                c.chat.completions.create(messages=user(f"What is {i} + 1?"))
-        assert len(shadow_rows(tmp_path / "routes.db")) == 1  # the first one spent the day's cap
+                c.chat.completions.create(messages=user(f"What is {i} + 1? (key {TEST_KEY})"))
+        rows = shadow_rows(tmp_path / "routes.db")
+        assert len(rows) == 1  # the first one spent the day's cap
+        assert TEST_KEY not in rows[0][1] and "[redacted]" in rows[0][1]  # secrets never reach the log
         with HybridClient(policy(cloud.base, tmp_path, max_usd_per_day=1e-9)) as c:  # a new process: same spend
             c.chat.completions.create(messages=user("What is 9 + 1?"))
         assert len(shadow_rows(tmp_path / "routes.db")) == 1 and len(cloud.requests) == 1

@@ -2,7 +2,8 @@
 read as router training data by `hybrid-ai router train|train-verifier|calibrate --from-log DB`.
 
 It holds the request text and both answers, which the route log's own rows do not (unless `log_prompts`): only
-requests no rule kept local are shadowed, and they went to the strong tier's provider anyway."""
+requests no rule kept local are shadowed, and they went to the strong tier's provider anyway. Secrets are scrubbed
+from the texts (redact.py) before they are written, as from every record."""
 
 from __future__ import annotations
 
@@ -33,11 +34,14 @@ class ShadowLog:
 
     def add(self, *, request_id: str, prompt: str, n_messages: int, local_answer: str, strong_answer: str,
             strong_model: str | None, local_correct: float | None, judge: str, cost_usd: float) -> None:
+        from ..redact import scrub
+
         now = _now()
-        with self._lock:
+        with self._lock:  # texts scrubbed of secrets (the policy's keys, key shapes), as every record is
             self._db.execute("INSERT OR REPLACE INTO shadow_outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             (request_id, now.isoformat(timespec="milliseconds"), now.date().isoformat(), prompt,
-                              n_messages, local_answer, strong_answer, strong_model, local_correct, judge, cost_usd))
+                             (request_id, now.isoformat(timespec="milliseconds"), now.date().isoformat(),
+                              scrub(prompt), n_messages, scrub(local_answer), scrub(strong_answer), strong_model,
+                              local_correct, judge, cost_usd))
 
     def spent_today(self) -> float:
         with self._lock:
