@@ -3,7 +3,8 @@ record + sinks + building the ChatCompletion. Both tiers are served by EchoBacke
 
     .venv/bin/python benchmarks/routing_overhead.py [--n 10000]
 
-Prints median / p99 per stage and for the whole create() call, with and without the SQLite sink."""
+Prints median / p99 per stage and for the whole create() call: no sink, the stderr record, the SQLite route log,
+and the Prometheus metrics sink (each alone, so the difference to "no sinks" is that sink's cost)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import time
 
 from hybrid_ai import EchoBackend, HybridClient
 from hybrid_ai.routing import decide
+from hybrid_ai.telemetry.metrics import Metrics
 from hybrid_ai.telemetry.sinks import SQLiteSink, StderrSink
 from hybrid_ai.request import parse_request
 
@@ -66,6 +68,7 @@ def main() -> None:
         "no sinks": [],
         "stderr JSON sink": [StderrSink(stream=devnull)],
         "SQLite sink (WAL)": [SQLiteSink(os.path.join(tmp, "bench.db"))],
+        "Prometheus metrics sink": [Metrics()],
     }
     client = HybridClient("default", backends=backends, sinks=[])
     client.chat.completions.create(messages=data[0], max_tokens=16)  # warm imports (openai types)

@@ -24,6 +24,7 @@ from .request import parse_request
 from .routing import Classifier, decide, load_classifier
 from .routing.cascade import answer_check, load_policy_verifier
 from .stream import AsyncHybridStream, HybridStream
+from .telemetry.metrics import Metrics
 from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
 from .types import ChatRequest, RouteDecision
@@ -48,6 +49,7 @@ class BaseClient:
         self.backends = {n: build_backend(n, t) for n, t in self.policy.tiers.items()}
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
+        self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on
         self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
         if self.policy.shadow.rate > 0:
             from .routing.shadow import Shadow

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import HybridAIError
@@ -64,7 +64,7 @@ def _client(policy_or_client) -> AsyncHybridClient:
 
 
 def router(policy_or_client=None) -> APIRouter:
-    """The OpenAI routes (`/v1/chat/completions`, `/v1/models`, `/healthz`) as an APIRouter, to
+    """The OpenAI routes (`/v1/chat/completions`, `/v1/models`, `/healthz`) and `/metrics` as an APIRouter, to
     `include_router` into an existing FastAPI app (with a `prefix=` of your choice). Authentication is then the
     host app's: its own dependencies or middleware. `policy_or_client`: a policy (path, name, dict) or an
     AsyncHybridClient."""
@@ -77,6 +77,13 @@ def router(policy_or_client=None) -> APIRouter:
     async def healthz():
         status, body = _health(client)
         return JSONResponse(body, status_code=status)
+
+    @r.get("/metrics")
+    async def metrics():
+        m = client.metrics
+        if m is None:
+            return _reply(protocol.ErrorReply(404, "metrics are off: add `prometheus` to the policy's telemetry.sinks"))
+        return Response(m.exposition(), media_type=m.content_type)
 
     @r.get("/v1/models")
     async def models():

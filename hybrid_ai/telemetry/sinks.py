@@ -3,7 +3,8 @@
 - `stderr`: one JSON line per request on stderr, through a private structlog chain (the library
   never configures global logging).
 - `structlog`: the application's own structlog configuration (`structlog.get_logger("hybrid_ai")`).
-- `sqlite`: a table `route_log` in a SQLite file in WAL mode, safe for several processes."""
+- `sqlite`: a table `route_log` in a SQLite file in WAL mode, safe for several processes.
+- `prometheus`: counters and histograms (telemetry/metrics.py), served at `GET /metrics` by `hybrid-ai serve`."""
 
 from __future__ import annotations
 
@@ -117,6 +118,10 @@ def build_sinks(telemetry) -> list[Sink]:
             sinks.append(StructlogSink(telemetry.log_prompts))
         elif name == "sqlite":
             sinks.append(SQLiteSink(telemetry.sqlite_path, telemetry.log_prompts))
+        elif name == "prometheus":
+            from .metrics import Metrics
+
+            sinks.append(Metrics())
     return sinks
 
 

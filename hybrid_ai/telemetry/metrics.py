@@ -1,0 +1,84 @@
+"""Prometheus metrics (`telemetry.sinks: [..., prometheus]`; the `metrics` extra, prometheus-client): a sink that
+turns each request's record into counters and histograms, named in the style LiteLLM and vLLM use.
+
+| metric | type | labels |
+|---|---|---|
+| `hybrid_ai_requests_total` | counter | `tier` (that answered, `none` if none did), `reason` (score<threshold, rule:..., ...), `status` (ok, error) |
+| `hybrid_ai_request_latency_seconds` | histogram | `tier` |
+| `hybrid_ai_time_to_first_token_seconds` | histogram | `tier` (streams and engines that report it) |
+| `hybrid_ai_tokens_total` | counter | `tier`, `direction` (input, output) |
+| `hybrid_ai_cost_usd_total`, `hybrid_ai_energy_wh_total`, `hybrid_ai_co2_grams_total` | counters | `tier` (totals over every attempt: a failed local try counts where it ran) |
+| `hybrid_ai_fallbacks_total` | counter | `from_tier`, `to_tier`, `reason` (the failed attempt's error kind: timeout, auth, escalated, ...) |
+| `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
+
+A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
+collide; `Metrics(registry=prometheus_client.REGISTRY)` joins the default one). `hybrid-ai serve` answers
+`GET /metrics` from it (bearer key like every route but /healthz). Several worker processes: each has its own
+registry; scrape each, or use prometheus-client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`) with a registry
+you build. A metrics update never fails a request (it is a sink)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def _prometheus():
+    try:
+        import prometheus_client
+    except ImportError:
+        from ..errors import MissingDependency
+
+        raise MissingDependency("telemetry.sinks: prometheus needs prometheus-client: "
+                                "pip install 'hybrid-ai[metrics]'") from None
+    return prometheus_client
+
+
+class Metrics:
+    def __init__(self, registry: Any = None, prefix: str = "hybrid_ai"):
+        pc = _prometheus()
+        self.registry = registry if registry is not None else pc.CollectorRegistry()
+        p, r = prefix, self.registry
+        self.requests = pc.Counter(f"{p}_requests", "Requests by answering tier, route reason and status",
+                                   ["tier", "reason", "status"], registry=r)
+        self.latency = pc.Histogram(f"{p}_request_latency_seconds", "Request latency", ["tier"],
+                                    buckets=LATENCY_BUCKETS, registry=r)
+        self.ttft = pc.Histogram(f"{p}_time_to_first_token_seconds", "Time to first token", ["tier"],
+                                 buckets=TTFT_BUCKETS, registry=r)
+        self.tokens = pc.Counter(f"{p}_tokens", "Tokens", ["tier", "direction"], registry=r)
+        self.cost = pc.Counter(f"{p}_cost_usd", "Cost in USD, over every attempt", ["tier"], registry=r)
+        self.energy = pc.Counter(f"{p}_energy_wh", "Energy in Wh, over every attempt", ["tier"], registry=r)
+        self.co2 = pc.Counter(f"{p}_co2_grams", "CO2 in grams, over every attempt", ["tier"], registry=r)
+        self.fallbacks = pc.Counter(f"{p}_fallbacks", "Attempts handed to the next tier",
+                                    ["from_tier", "to_tier", "reason"], registry=r)
+        self.escalations = pc.Counter(f"{p}_escalations", "Local answers the verifier escalated",
+                                      ["from_tier", "to_tier"], registry=r)
+        self._generate = pc.generate_latest
+        self.content_type = pc.CONTENT_TYPE_LATEST
+
+    def write(self, event: dict) -> None:
+        """The sink method: one finished request's record (RouteRecord.model_dump())."""
+        tier = event.get("route") or "none"
+        self.requests.labels(tier, event["reason"], "error" if event.get("error") else "ok").inc()
+        self.latency.labels(tier).observe(event["latency_ms"] / 1000)
+        if event.get("ttft_ms") is not None:
+            self.ttft.labels(tier).observe(event["ttft_ms"] / 1000)
+        for direction, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
+            if event.get(key):
+                self.tokens.labels(tier, direction).inc(event[key])
+        attempts = event.get("attempts") or []
+        for a in attempts:
+            for counter, key in ((self.cost, "cost_usd"), (self.energy, "energy_wh"), (self.co2, "co2_g")):
+                if a.get(key):
+                    counter.labels(a["tier"]).inc(a[key])
+        for a, nxt in zip(attempts, attempts[1:]):
+            if a.get("error"):
+                self.fallbacks.labels(a["tier"], nxt["tier"], a.get("error_kind") or "error").inc()
+                if a.get("error_kind") == "escalated":
+                    self.escalations.labels(a["tier"], nxt["tier"]).inc()
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format (what GET /metrics returns)."""
+        return self._generate(self.registry)
