@@ -101,7 +101,7 @@ class Limits(Strict):
 
 
 class Telemetry(Strict):
-    sinks: list[Literal["stderr", "structlog", "sqlite", "prometheus"]] = ["stderr"]
+    sinks: list[Literal["stderr", "structlog", "sqlite", "prometheus", "opentelemetry"]] = ["stderr"]
     sqlite_path: str | None = None
     log_prompts: bool = False
     carbon_intensity_g_per_kwh: float = Field(400.0, ge=0, description="grid CO2 intensity for local energy")

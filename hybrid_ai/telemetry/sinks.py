@@ -4,7 +4,8 @@
   never configures global logging).
 - `structlog`: the application's own structlog configuration (`structlog.get_logger("hybrid_ai")`).
 - `sqlite`: a table `route_log` in a SQLite file in WAL mode, safe for several processes.
-- `prometheus`: counters and histograms (telemetry/metrics.py), served at `GET /metrics` by `hybrid-ai serve`."""
+- `prometheus`: counters and histograms (telemetry/metrics.py), served at `GET /metrics` by `hybrid-ai serve`.
+- `opentelemetry`: a span per request and per attempt, GenAI semantic conventions (telemetry/tracing.py)."""
 
 from __future__ import annotations
 
@@ -122,6 +123,10 @@ def build_sinks(telemetry) -> list[Sink]:
             from .metrics import Metrics
 
             sinks.append(Metrics())
+        elif name == "opentelemetry":
+            from .tracing import Tracing
+
+            sinks.append(Tracing(telemetry.log_prompts))
     return sinks
 
 
