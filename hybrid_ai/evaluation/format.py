@@ -87,7 +87,10 @@ def provenance_lines(result: dict) -> list[str]:
     elif own.get("skipped"):
         lines.append(f"router trained on these items: skipped ({own['skipped']})")
     cas = (result.get("cascade") or {}).get("summary")
-    if cas:
+    if cas and not cas["escalated_share"]:
+        lines.append("cascade mode (the verifier reads each local answer) finds no better point than route mode on "
+                     "these items")
+    elif cas:
         lines.append(f"cascade mode (prompt router, then the verifier reads each local answer) reaches the target with "
                      f"local share {pct(cas['local_share'])} ({pct(cas['escalated_share'])} escalated), cost saving "
                      f"{pct(cas['cost_saving'])}, energy saving {pct(cas['energy_saving'])}, latency saving "
