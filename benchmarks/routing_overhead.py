@@ -112,6 +112,12 @@ def main() -> None:
         for route, samples in by_route.items():
             print(f"  {f'routed {route} ({len(samples):,})':<28}", stats(samples))
     print("(cloud records include EcoLogits' energy model, about 1-2 ms, next to a cloud call of 300+ ms)")
+    client.sinks = []
+    events = [client.chat.completions.create(messages=m, max_tokens=16).hybrid.record.model_dump() for m in data[:2000]]
+    print("one sink's write() alone, per request (the records above):")
+    for name in ("stderr JSON sink", "Prometheus metrics sink", "OpenTelemetry tracing sink"):
+        sink = configs[name][0]
+        print(f"  {name:<28}", stats(timed(sink.write, events)))
 
 
 if __name__ == "__main__":

@@ -38,10 +38,8 @@ def _otel():
     return trace
 
 
-def _set(span, attrs: dict) -> None:
-    for k, v in attrs.items():
-        if v is not None:
-            span.set_attribute(k, v)
+def _attrs(attrs: dict) -> dict:
+    return {k: v for k, v in attrs.items() if v is not None}
 
 
 class Tracing:
@@ -59,8 +57,7 @@ class Tracing:
             event = p(None, "info", dict(event))
         end = time.time_ns()
         start = end - int(event["latency_ms"] * 1e6)
-        span = self.tracer.start_span("chat hybrid", kind=trace.SpanKind.INTERNAL, start_time=start)
-        _set(span, {
+        span = self.tracer.start_span("chat hybrid", kind=trace.SpanKind.INTERNAL, start_time=start, attributes=_attrs({
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "hybrid_ai", "gen_ai.request.model": "hybrid",
             "gen_ai.response.model": event.get("model"), "gen_ai.usage.input_tokens": event.get("prompt_tokens"),
             "gen_ai.usage.output_tokens": event.get("completion_tokens"),
@@ -68,7 +65,7 @@ class Tracing:
             "error.type": "all_failed" if event.get("error") and not event.get("route") else None,
             **{f"hybrid_ai.{k}": event.get(k) for k in (
                 "route", "reason", "score", "threshold", "cost_usd", "energy_wh", "co2_g", "fallback", "escalated",
-                "verifier_score", "policy", "request_id", "prompt", "answer")}})
+                "verifier_score", "policy", "request_id", "prompt", "answer")}}))
         ctx = trace.set_span_in_context(span)
         t = start
         for a in event.get("attempts") or []:
@@ -76,8 +73,8 @@ class Tracing:
             local = a.get("backend") in LOCAL_BACKENDS
             model = a.get("model") or a["tier"]
             child = self.tracer.start_span(f"chat {model}", context=ctx, start_time=t,
-                                           kind=trace.SpanKind.INTERNAL if local else trace.SpanKind.CLIENT)
-            _set(child, {
+                                           kind=trace.SpanKind.INTERNAL if local else trace.SpanKind.CLIENT,
+                                           attributes=_attrs({
                 "gen_ai.operation.name": "chat", "gen_ai.request.model": model, "gen_ai.response.model": model,
                 "gen_ai.provider.name": f"hybrid_ai.{a.get('backend')}" if local else _provider(model),
                 "gen_ai.usage.input_tokens": a.get("prompt_tokens"),
@@ -85,7 +82,7 @@ class Tracing:
                 "gen_ai.response.time_to_first_chunk": _seconds(a.get("ttft_ms")),
                 "error.type": a.get("error_kind") or ("error" if a.get("error") else None),
                 "hybrid_ai.tier": a["tier"], "hybrid_ai.cost_usd": a.get("cost_usd"),
-                "hybrid_ai.energy_wh": a.get("energy_wh")})
+                "hybrid_ai.energy_wh": a.get("energy_wh")}))
             if a.get("error"):
                 child.set_status(trace.Status(trace.StatusCode.ERROR, a["error"]))
             child.end(end_time=t_end)
