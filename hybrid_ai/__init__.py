@@ -29,6 +29,7 @@ _EXPORTS = {
     "BackendError": "errors",
     "AllTiersFailed": "errors",
     "MissingDependency": "errors",
+    "BudgetExceeded": "errors",
     "Backend": "backends",
     "EchoBackend": "backends",
     "Classifier": "routing",
@@ -42,7 +43,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from .backends import Backend, EchoBackend
     from .client import AsyncHybridClient, BaseClient, HybridClient
-    from .errors import (AllTiersFailed, BackendError, HybridAIError, InvalidRequest,
+    from .errors import (AllTiersFailed, BackendError, BudgetExceeded, HybridAIError, InvalidRequest,
                          MissingDependency, PolicyError)
     from .policy import Policy, load_policy
     from .routing import Classifier, HeuristicClassifier, decide

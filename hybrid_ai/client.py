@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import aclosing, closing
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -50,6 +51,12 @@ class BaseClient:
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on
+        self.budget = None  # cloud budgets: admission by reservation, spend kept in the route log
+        self._tickets: dict[int, Any] = {}  # id(request) -> the budget reservation its record settles
+        if self.policy.budget.enabled:
+            from .routing.budget import Budget
+
+            self.budget = Budget(self.policy)
         self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
         if self.policy.shadow.rate > 0:
             from .routing.shadow import Shadow
@@ -69,7 +76,14 @@ class BaseClient:
             raise InvalidRequest(f"prompt is {len(request.text):,} characters, over the policy's limit of "
                                  f"{limits.max_prompt_chars:,} (limits.max_prompt_chars)", field="messages")
         score = float(self.classifier.score(request))
-        return request, decide(self.policy, request, score)
+        decision = decide(self.policy, request, score)
+        if self.budget is not None:
+            decision, ticket, why = self.budget.admit(request, decision)
+            if why is not None:
+                decision = replace(decision, budget=why)
+            if ticket is not None:
+                self._tickets[id(request)] = ticket
+        return request, decision
 
     def chain(self, decision: RouteDecision, request: ChatRequest) -> FallbackChain:
         """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`), with
@@ -82,6 +96,8 @@ class BaseClient:
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
                               attempts=chain.attempts, result=chain.result if chain.answered else None, error=error,
                               verifier_score=chain.check.score if chain.check else None)
+        if self.budget is not None:
+            self.budget.settle(self._tickets.pop(id(request), None), record)
         self.sink_failures += emit(self.sinks, record)
         if self.shadow is not None:
             self.shadow.offer(request, decision, record, chain.result.text if chain.result is not None else None)
@@ -107,6 +123,9 @@ class BaseClient:
         shadow, self.shadow = self.shadow, None  # once: a second close() has nothing to drain
         if shadow is not None:
             shadow.close()
+        if self.budget is not None:
+            self.budget.close()
+            self.budget = None
         for s in self.sinks:
             getattr(s, "close", lambda: None)()
 

@@ -50,6 +50,10 @@ class AllTiersFailed(BackendError):
                          kind="all_failed")
 
 
+class BudgetExceeded(HybridAIError):
+    """A cloud budget is spent and the policy says to refuse (`budget.action: refuse`); the server answers 429."""
+
+
 class MissingDependency(HybridAIError):
     """An optional dependency is not installed; the message says which extra to install."""
 

@@ -123,6 +123,19 @@ class ShadowConfig(Strict):
     queue: int = Field(64, ge=1, description="samples waiting at most; more are dropped, never waited for")
 
 
+class BudgetConfig(Strict):
+    """Caps on what the budgeted tier spends (routing/budget.py); None = no cap."""
+
+    cloud_usd_per_day: float | None = Field(None, ge=0, description="USD per UTC day on the budgeted tier")
+    cloud_usd_per_month: float | None = Field(None, ge=0, description="USD per UTC month on the budgeted tier")
+    tier: str | None = Field(None, description="the tier whose spend is capped; default classifier.strong_tier")
+    action: Literal["local", "refuse"] = "local"
+
+    @property
+    def enabled(self) -> bool:
+        return self.cloud_usd_per_day is not None or self.cloud_usd_per_month is not None
+
+
 class Server(Strict):
     """`hybrid-ai serve`: who may call it and how much it reads."""
 
@@ -142,6 +155,7 @@ class Policy(Strict):
     telemetry: Telemetry = Telemetry()
     server: Server = Server()
     shadow: ShadowConfig = ShadowConfig()
+    budget: BudgetConfig = BudgetConfig()
 
     @model_validator(mode="after")
     def _tiers_exist(self):
@@ -152,12 +166,17 @@ class Policy(Strict):
             for attr in ("route", "tier"):
                 if hasattr(r, attr):
                     refs.append((f"rules[{i}].{attr}", getattr(r, attr)))
+        if self.budget.tier is not None:
+            refs.append(("budget.tier", self.budget.tier))
         for src, dsts in self.fallback.items():
             refs.append(("fallback", src))
             refs += [(f"fallback.{src}", d) for d in dsts]
         for key, name in refs:
             if name not in names:
                 raise ValueError(f"{key}: unknown tier {name!r} (tiers are: {', '.join(sorted(names))})")
+        if self.budget.enabled and not self.telemetry.sqlite_path:
+            raise ValueError("budget: the spend is kept in the route log so that it survives restarts; set "
+                             "telemetry.sqlite_path")
         if self.shadow.rate > 0 and not self.telemetry.sqlite_path:
             raise ValueError("shadow.rate: shadow outcomes are kept in the route log; set telemetry.sqlite_path")
         return self

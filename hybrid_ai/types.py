@@ -58,6 +58,7 @@ class RouteDecision:
     score: float | None
     threshold: float
     rule: str | None = None
+    budget: str | None = None  # "budget:day" / "budget:month": a cloud budget took its tier out of `tiers`
 
     @property
     def first(self) -> str:
@@ -130,6 +131,7 @@ class RouteRecord(BaseModel):
     fallback_reason: str | None = None
     error: str | None = None
     stream: bool = False
+    budget: str | None = None  # "budget:day" / "budget:month" when a cloud budget changed the route
     escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered
     verifier_score: float | None = None  # cascade mode: the verifier's P(local answer not good enough)
     attempts: list[Attempt] = []

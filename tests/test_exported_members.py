@@ -4,7 +4,7 @@ import sys
 import hybrid_ai
 
 EXPECTED = {
-    "AllTiersFailed", "AsyncHybridClient", "Backend", "BackendError", "BackendResult", "BaseClient",
+    "AllTiersFailed", "AsyncHybridClient", "Backend", "BackendError", "BackendResult", "BaseClient", "BudgetExceeded",
     "ChatRequest", "Classifier", "EchoBackend", "HeuristicClassifier", "HybridAIError",
     "HybridClient", "InvalidRequest", "MissingDependency", "Policy", "PolicyError", "RouteDecision", "RouteRecord",
     "__version__", "async_http_client", "decide", "http_client", "load_policy",

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AllTiersFailed, HybridAIError, InvalidRequest
+from ..errors import AllTiersFailed, BudgetExceeded, HybridAIError, InvalidRequest
 from ..redact import public_message
 
 MAX_DEPTH = 64  # JSON nesting a chat request needs is under 10; deeper is refused before parsing
@@ -67,6 +67,8 @@ def error_reply(exc: BaseException) -> ErrorReply:
     """The OpenAI-style error for an exception raised while answering (400 bad input, 502 no tier answered)."""
     if isinstance(exc, InvalidRequest):
         return ErrorReply(400, str(exc), param=exc.field)
+    if isinstance(exc, BudgetExceeded):
+        return ErrorReply(429, str(exc), type="insufficient_quota", code="budget_exceeded")
     if isinstance(exc, AllTiersFailed):
         return ErrorReply(502, str(exc), type="backend_error", code="all_tiers_failed")
     if isinstance(exc, HybridAIError):

@@ -94,6 +94,7 @@ def build_record(
         fallback_reason=errors if failed and answered is not None else None,
         error=error or (None if answered is not None else errors or "no tier was tried"),
         stream=request.stream,
+        budget=decision.budget,
         escalated=any(a.error_kind == "escalated" for a in failed),
         verifier_score=verifier_score,
         attempts=attempts,
