@@ -3,7 +3,8 @@ record + sinks + building the ChatCompletion. Both tiers are served by EchoBacke
 
     .venv/bin/python benchmarks/routing_overhead.py [--n 10000]
 
-Prints median / p99 per stage and for the whole create() call: no sink, the stderr record, the SQLite route log,
+Prints median / p99 per stage and for the whole create() call: no sink with and without the savings counterfactual
+(telemetry/counterfactual.py; on by default), the stderr record, the SQLite route log,
 the Prometheus metrics sink and the OpenTelemetry tracing sink (each alone, so the difference to "no sinks" is that
 sink's cost)."""
 
@@ -100,8 +101,12 @@ def main() -> None:
     echo = backends["local"]
     print(f"  {'EchoBackend.complete (excluded)':<28}",
           stats(timed(lambda r: echo.complete(r, client.policy.tiers["local"].generation), requests)))
+    with_savings = client.policy
+    without = with_savings.model_copy(update={"telemetry": with_savings.telemetry.model_copy(update={"savings": False})})
+    configs = {"no sinks, savings off (telemetry.savings: false)": [], **configs}
     for name, sinks in configs.items():
         client.sinks = sinks
+        client.policy = without if "savings off" in name else with_savings
         by_route: dict[str, list[float]] = {"local": [], "cloud": []}
         for m in data:
             t = time.perf_counter()

@@ -104,6 +104,7 @@ class Telemetry(Strict):
     sinks: list[Literal["stderr", "structlog", "sqlite", "prometheus", "opentelemetry"]] = ["stderr"]
     sqlite_path: str | None = None
     log_prompts: bool = False
+    savings: bool = Field(True, description="add the strong tier's counterfactual and the savings to each record")
     carbon_intensity_g_per_kwh: float = Field(400.0, ge=0, description="grid CO2 intensity for local energy")
 
     @model_validator(mode="after")

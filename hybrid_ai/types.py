@@ -132,6 +132,9 @@ class RouteRecord(BaseModel):
     error: str | None = None
     stream: bool = False
     budget: str | None = None  # "budget:day" / "budget:month" when a cloud budget changed the route
+    counterfactual: dict | None = None  # the strong tier's tokens, cost and energy for this request (answered by another)
+    savings_usd: float | None = None  # counterfactual cost - cost
+    savings_wh: float | None = None  # counterfactual energy - energy
     escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered
     verifier_score: float | None = None  # cascade mode: the verifier's P(local answer not good enough)
     attempts: list[Attempt] = []

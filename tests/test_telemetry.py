@@ -177,3 +177,32 @@ def test_structlog_sink_uses_the_applications_configuration():
     [ev] = logs
     assert ev["event"] == "hybrid_ai.request" and ev["request_id"] == "r1"
     assert "prompt" not in ev and "sk-abc" not in ev["error"]
+
+
+def test_a_locally_answered_record_says_what_the_cloud_tier_would_have_cost():
+    """Savings per request: the strong tier's tokens (its own tokenizer), price and EcoLogits energy, each sourced."""
+    from doubles import ScriptedBackend
+    from hybrid_ai import HybridClient
+
+    policy = {"name": "savings",
+              "tiers": {"local": {"backend": "transformers"},
+                        "cloud": {"backend": "litellm", "model": "openai/gpt-4o-mini", "api_key_env": None}},
+              "classifier": {"type": "heuristic", "threshold": 0.5}, "rules": [{"type": "pinned"}],
+              "telemetry": {"sinks": []}}
+    c = HybridClient(policy, backends={"local": ScriptedBackend("local", pieces=["The capital", " is Paris."]),
+                                       "cloud": ScriptedBackend("cloud")})
+    rec = c.chat.completions.create(messages=[{"role": "user", "content": "What is the capital of France?"}],
+                                    route="local").hybrid.record
+    cf = rec.counterfactual
+    assert cf["tier"] == "cloud" and cf["model"] == "openai/gpt-4o-mini" and cf["token_source"] == "tokenizer"
+    assert cf["completion_tokens"] == 5 and 10 <= cf["prompt_tokens"] <= 20  # gpt-4o's tokenizer, chat framing
+    assert cf["cost_source"] == "litellm_price_table" and cf["energy_source"] == "ecologits"
+    assert cf["cost_usd"] == pytest.approx(cf["prompt_tokens"] * 0.15e-6 + 5 * 0.6e-6)
+    assert rec.savings_usd == pytest.approx(cf["cost_usd"] - rec.cost_usd)
+    assert rec.savings_wh == pytest.approx(cf["energy_wh"] - rec.energy_wh)
+    cloud = c.chat.completions.create(messages=[{"role": "user", "content": "hi"}], route="cloud").hybrid.record
+    assert cloud.counterfactual is None and cloud.savings_usd is None  # the strong tier answered: nothing saved
+    off = HybridClient({**policy, "telemetry": {"sinks": [], "savings": False}},
+                       backends={"local": ScriptedBackend("local"), "cloud": ScriptedBackend("cloud")})
+    assert off.chat.completions.create(messages=[{"role": "user", "content": "hi"}], route="local").hybrid.record \
+        .counterfactual is None

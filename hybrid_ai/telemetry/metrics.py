@@ -10,6 +10,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_cost_usd_total`, `hybrid_ai_energy_wh_total`, `hybrid_ai_co2_grams_total` | counters | `tier` (totals over every attempt: a failed local try counts where it ran) |
 | `hybrid_ai_fallbacks_total` | counter | `from_tier`, `to_tier`, `reason` (the failed attempt's error kind: timeout, auth, escalated, ...) |
 | `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
+| `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
 
 A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
 collide; `Metrics(registry=prometheus_client.REGISTRY)` joins the default one). `hybrid-ai serve` answers
@@ -53,6 +54,10 @@ class Metrics:
         self.co2 = pc.Counter(f"{p}_co2_grams", "CO2 in grams, over every attempt", ["tier"], registry=r)
         self.fallbacks = pc.Counter(f"{p}_fallbacks", "Attempts handed to the next tier",
                                     ["from_tier", "to_tier", "reason"], registry=r)
+        self.cf_cost = pc.Counter(f"{p}_counterfactual_cost_usd", "What the strongest tier would have cost for "
+                                  "the requests this tier answered", ["tier"], registry=r)
+        self.cf_energy = pc.Counter(f"{p}_counterfactual_energy_wh", "What the strongest tier would have consumed "
+                                    "for the requests this tier answered", ["tier"], registry=r)
         self.escalations = pc.Counter(f"{p}_escalations", "Local answers the verifier escalated",
                                       ["from_tier", "to_tier"], registry=r)
         self._generate = pc.generate_latest
@@ -68,6 +73,11 @@ class Metrics:
         for direction, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
             if event.get(key):
                 self.tokens.labels(tier, direction).inc(event[key])
+        cf = event.get("counterfactual") or {}
+        if cf.get("cost_usd") is not None:
+            self.cf_cost.labels(tier).inc(cf["cost_usd"])
+        if cf.get("energy_wh") is not None:
+            self.cf_energy.labels(tier).inc(cf["energy_wh"])
         attempts = event.get("attempts") or []
         for a in attempts:
             for counter, key in ((self.cost, "cost_usd"), (self.energy, "energy_wh"), (self.co2, "co2_g")):

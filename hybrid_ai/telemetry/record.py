@@ -79,7 +79,7 @@ def build_record(
             fields.update(quantization=result.info.get("quantization"), adapter=result.info.get("adapter"))
     log = policy.telemetry.log_prompts
     errors = "; ".join(f"[{a.tier}] {a.error}" for a in failed)
-    return RouteRecord(
+    record = RouteRecord(
         request_id=request_id,
         timestamp=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         route=answered.tier if answered is not None else None,
@@ -104,3 +104,12 @@ def build_record(
         answer=result.text if (log and result is not None) else None,
         **fields,
     )
+    if policy.telemetry.savings and result is not None:
+        from .counterfactual import counterfactual, savings
+
+        try:  # savings are telemetry: they never fail a request
+            record.counterfactual = counterfactual(policy, request, record, result.text)
+            record.savings_usd, record.savings_wh = savings(record.counterfactual, record)
+        except Exception:
+            record.counterfactual = None
+    return record

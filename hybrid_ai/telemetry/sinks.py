@@ -54,7 +54,8 @@ class StructlogSink:
 _COLUMNS = list(RouteRecord.model_fields)
 _TYPES = {"score": "REAL", "threshold": "REAL", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
           "latency_ms": "REAL", "ttft_ms": "REAL", "cost_usd": "REAL", "energy_wh": "REAL", "co2_g": "REAL",
-          "fallback": "INTEGER", "stream": "INTEGER", "escalated": "INTEGER", "verifier_score": "REAL"}
+          "fallback": "INTEGER", "stream": "INTEGER", "escalated": "INTEGER", "verifier_score": "REAL",
+          "savings_usd": "REAL", "savings_wh": "REAL"}
 
 
 class SQLiteSink:
