@@ -118,6 +118,10 @@ class BaseClient:
                 b.warmup()
             except BackendError:
                 pass  # the tier will fail (and fall back) on use; its error is recorded then
+        if self.policy.telemetry.savings:  # the strong tier's tokenizer, which the savings counterfactual uses
+            from .telemetry.counterfactual import warm
+
+            warm(self.policy)
 
     def close(self) -> None:
         shadow, self.shadow = self.shadow, None  # once: a second close() has nothing to drain

@@ -75,6 +75,13 @@ def counterfactual(policy: Policy, request: ChatRequest, record: RouteRecord, an
             "cost_usd": usd, "cost_source": cost_source, "energy_wh": wh, "co2_g": co2, "energy_source": energy_source}
 
 
+def warm(policy: Policy) -> None:
+    """Load the strong tier's tokenizer now (the first count takes about a second), not on the first request."""
+    tier = policy.tiers[policy.classifier.strong_tier]
+    if not tier.runs_locally:
+        _count(tier.model, text="warm")
+
+
 def savings(cf: dict | None, record: RouteRecord) -> tuple[float | None, float | None]:
     """(USD, Wh) the request saved against the strong tier; None where either side is unknown."""
     if cf is None:
