@@ -270,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("check", help="validate a policy file")
     c.add_argument("file")
     c.set_defaults(func=_policy_check)
+    p = sub.add_parser("usage", help="requests, tokens, cost and savings per API key from a route log")
+    p.add_argument("--log", required=True, help="the route log (telemetry.sqlite_path)")
+    p.add_argument("--since", default="", help="only records from this ISO date or time on, e.g. 2026-11-01")
+    p.add_argument("--strong-tier", default="cloud", help="the tier savings are counted against (default cloud)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=lambda a: __import__("hybrid_ai.telemetry.usage", fromlist=["main"]).main(
+        a.log, a.since, a.strong_tier, a.json))
     _add_router(sub)
     _add_eval(sub)
     _add_finetune(sub)

@@ -132,6 +132,7 @@ class RouteRecord(BaseModel):
     error: str | None = None
     stream: bool = False
     budget: str | None = None  # "budget:day" / "budget:month" when a cloud budget changed the route
+    caller: str | None = None  # the server's API key id (key_<sha256 prefix>), never the key; None in-process
     counterfactual: dict | None = None  # the strong tier's tokens, cost and energy for this request (answered by another)
     savings_usd: float | None = None  # counterfactual cost - cost
     savings_wh: float | None = None  # counterfactual energy - energy

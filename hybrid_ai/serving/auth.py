@@ -1,7 +1,8 @@
 """Bearer-key authentication for the server: a pure ASGI middleware (context variables and streaming intact).
 
 Every path but the open ones (`/healthz`) needs `Authorization: Bearer <key>` with one of the configured keys;
-keys are compared in constant time, all of them every time. Anything else gets OpenAI's 401 body."""
+keys are compared in constant time, all of them every time. Anything else gets OpenAI's 401 body. An accepted
+request runs with its key's id as the current caller (telemetry/caller.py), which its record keeps."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 
 from ..errors import PolicyError
 from ..redact import watch_env
+from ..telemetry.caller import CALLER, key_id
 
 OPEN_PATHS = frozenset({"/healthz"})
 _UNAUTHORIZED = json.dumps({"error": {
@@ -35,18 +37,28 @@ class BearerAuth:
             raise ValueError("BearerAuth needs at least one key")
         self.app, self.open_paths = app, frozenset(open_paths)
         self._keys = [k.encode() for k in keys]
+        self._ids = [key_id(k) for k in self._keys]
 
-    def _allowed(self, headers) -> bool:
+    def _caller(self, headers) -> str | None:
+        """The id of the key the request carries (telemetry/caller.py), or None when it carries none of ours."""
         value = next((v for k, v in headers if k == b"authorization"), b"")
         scheme, _, token = value.partition(b" ")
-        ok = False
-        for key in self._keys:  # no early exit: the time taken does not tell which key came close
-            ok |= hmac.compare_digest(token.strip(), key)
-        return ok and scheme.lower() == b"bearer"
+        found = None
+        for key, kid in zip(self._keys, self._ids):  # no early exit: the time taken does not tell which key came close
+            if hmac.compare_digest(token.strip(), key):
+                found = kid
+        return found if scheme.lower() == b"bearer" else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in self.open_paths or self._allowed(scope["headers"]):
+        if scope["type"] != "http" or scope["path"] in self.open_paths:
             return await self.app(scope, receive, send)
+        caller = self._caller(scope["headers"])
+        if caller is not None:
+            token = CALLER.set(caller)  # the record's `caller`: per-key usage
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                CALLER.reset(token)
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(_UNAUTHORIZED)).encode()),
             (b"www-authenticate", b'Bearer realm="hybrid-ai"')]})

@@ -10,6 +10,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_cost_usd_total`, `hybrid_ai_energy_wh_total`, `hybrid_ai_co2_grams_total` | counters | `tier` (totals over every attempt: a failed local try counts where it ran) |
 | `hybrid_ai_fallbacks_total` | counter | `from_tier`, `to_tier`, `reason` (the failed attempt's error kind: timeout, auth, escalated, ...) |
 | `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
+| `hybrid_ai_key_requests_total`, `hybrid_ai_key_tokens_total`, `hybrid_ai_key_cost_usd_total`, `hybrid_ai_key_counterfactual_cost_usd_total` | counters | `key` (the server's API key id, `key_<sha256 prefix>`; telemetry/caller.py), with `tier` / `direction` |
 | `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
 
 A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
@@ -58,6 +59,12 @@ class Metrics:
                                   "the requests this tier answered", ["tier"], registry=r)
         self.cf_energy = pc.Counter(f"{p}_counterfactual_energy_wh", "What the strongest tier would have consumed "
                                     "for the requests this tier answered", ["tier"], registry=r)
+        self.key_requests = pc.Counter(f"{p}_key_requests", "Requests per API key id (the server's callers)",
+                                       ["key", "tier"], registry=r)
+        self.key_tokens = pc.Counter(f"{p}_key_tokens", "Tokens per API key id", ["key", "direction"], registry=r)
+        self.key_cost = pc.Counter(f"{p}_key_cost_usd", "Cost in USD per API key id", ["key"], registry=r)
+        self.key_cf_cost = pc.Counter(f"{p}_key_counterfactual_cost_usd", "What the strongest tier would have "
+                                      "cost per API key id (requests answered elsewhere)", ["key"], registry=r)
         self.escalations = pc.Counter(f"{p}_escalations", "Local answers the verifier escalated",
                                       ["from_tier", "to_tier"], registry=r)
         self._generate = pc.generate_latest
@@ -73,6 +80,16 @@ class Metrics:
         for direction, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
             if event.get(key):
                 self.tokens.labels(tier, direction).inc(event[key])
+        caller = event.get("caller")
+        if caller:
+            self.key_requests.labels(caller, tier).inc()
+            for direction, k in (("input", "prompt_tokens"), ("output", "completion_tokens")):
+                if event.get(k):
+                    self.key_tokens.labels(caller, direction).inc(event[k])
+            if event.get("cost_usd"):
+                self.key_cost.labels(caller).inc(event["cost_usd"])
+            if (event.get("counterfactual") or {}).get("cost_usd") is not None:
+                self.key_cf_cost.labels(caller).inc(event["counterfactual"]["cost_usd"])
         cf = event.get("counterfactual") or {}
         if cf.get("cost_usd") is not None:
             self.cf_cost.labels(tier).inc(cf["cost_usd"])

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
+from .caller import current as current_caller
 from .cost import request_cost
 from .energy import EnergyMeter, Reading
 
@@ -95,6 +96,7 @@ def build_record(
         error=error or (None if answered is not None else errors or "no tier was tried"),
         stream=request.stream,
         budget=decision.budget,
+        caller=current_caller(),
         escalated=any(a.error_kind == "escalated" for a in failed),
         verifier_score=verifier_score,
         attempts=attempts,
