@@ -277,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda a: __import__("hybrid_ai.telemetry.usage", fromlist=["main"]).main(
         a.log, a.since, a.strong_tier, a.json))
+    p = sub.add_parser("report", help="a report of real traffic from a route log (HTML with plots, and JSON)")
+    p.add_argument("--log", required=True, help="the route log (telemetry.sqlite_path)")
+    p.add_argument("--since", default="", help="only records from this ISO date or time on, e.g. 2026-11-01")
+    p.add_argument("--out", default="traffic-report", help="report folder (default traffic-report)")
+    p.set_defaults(func=lambda a: __import__("hybrid_ai.telemetry.traffic", fromlist=["main"]).main(
+        a.log, a.since, a.out))
     _add_router(sub)
     _add_eval(sub)
     _add_finetune(sub)
