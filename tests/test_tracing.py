@@ -88,3 +88,24 @@ def test_the_policy_enables_tracing_and_names_the_extra_when_missing(monkeypatch
     monkeypatch.setattr(builtins, "__import__", no_otel)
     with pytest.raises(MissingDependency, match=r"hybrid-ai\[tracing\]"):
         HybridClient(on, backends={"local": ScriptedBackend("local"), "cloud": ScriptedBackend("cloud")})
+
+
+def test_an_exporter_that_is_down_never_fails_or_slows_a_request():
+    import time
+
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    class Down(SpanExporter):
+        calls = 0
+
+        def export(self, spans):
+            Down.calls += 1
+            raise ConnectionError("collector unreachable")
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Down()))
+    c = client(provider)
+    t0 = time.perf_counter()
+    r = c.chat.completions.create(messages=user("hi"), route="local")
+    assert r.choices[0].message.content == "hello world" and Down.calls >= 1 and time.perf_counter() - t0 < 5
+    assert c.sink_failures == 0  # the SDK absorbed the exporter's error; nothing reached the request
