@@ -45,6 +45,7 @@ def test_a_request_span_with_one_span_per_attempt_under_the_callers_span(spans):
     c = client(provider, local_fails=True)
     with provider.get_tracer("app").start_as_current_span("handle request") as outer:
         c.chat.completions.create(messages=user("hi, my key is sk-abcdefghijklmnopqrstuvwx"), route="local")
+    c.sinks[0].flush()  # spans are built off the request's thread
     got = {s.attributes.get("hybrid_ai.tier", s.name): s for s in exporter.get_finished_spans()}
     req, app, local, cloud = got["chat hybrid"], got["handle request"], got["local"], got["cloud"]
     assert cloud.name == "chat cloud-model" and local.name.startswith("chat ")
@@ -65,6 +66,7 @@ def test_prompts_only_when_the_policy_logs_them_and_never_secrets(spans):
     provider, exporter = spans
     c = client(provider, log_prompts=True)
     c.chat.completions.create(messages=user("hi, my key is sk-abcdefghijklmnopqrstuvwx"), route="local")
+    c.sinks[0].flush()
     req = next(s for s in exporter.get_finished_spans() if s.name == "chat hybrid")
     assert "hi, my key is" in req.attributes["hybrid_ai.prompt"]
     assert "sk-abcdefghijklmnopqrstuvwx" not in req.attributes["hybrid_ai.prompt"]
@@ -107,5 +109,6 @@ def test_an_exporter_that_is_down_never_fails_or_slows_a_request():
     c = client(provider)
     t0 = time.perf_counter()
     r = c.chat.completions.create(messages=user("hi"), route="local")
+    c.sinks[0].flush()
     assert r.choices[0].message.content == "hello world" and Down.calls >= 1 and time.perf_counter() - t0 < 5
     assert c.sink_failures == 0  # the SDK absorbed the exporter's error; nothing reached the request

@@ -2,10 +2,11 @@
 per request and one per attempt, following the GenAI semantic conventions, built from the request's record.
 
 Spans use the application's tracer provider (`opentelemetry.trace.set_tracer_provider`, or `Tracing(provider=)`)
-and the caller's current context, so a request's span is a child of whatever span the caller is in. They are
-written when the record is (the end of the request or stream), with the recorded start and end times: the
-request's from its latency, each attempt's from its own latency, laid end to end (the chain tries tiers one after
-another).
+and the caller's current context, so a request's span is a child of whatever span the caller is in. They carry
+the recorded start and end times: the request's from its latency, each attempt's from its own latency, laid end
+to end (the chain tries tiers one after another). The request's thread only notes the record, the time and the
+caller's context; a background thread builds the spans (a bounded queue: when full, a record's spans are dropped
+and counted in `dropped`), so tracing costs a request a few microseconds. `flush()` waits for the queue.
 
 - Request span `chat hybrid` (kind INTERNAL): `gen_ai.operation.name` = chat, `gen_ai.provider.name` = hybrid_ai,
   `gen_ai.request.model` = hybrid, `gen_ai.response.model`, `gen_ai.usage.input_tokens` / `output_tokens`,
@@ -21,6 +22,8 @@ A tracing failure never fails a request (it is a sink)."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from typing import Any
 
@@ -43,21 +46,45 @@ def _attrs(attrs: dict) -> dict:
 
 
 class Tracing:
-    def __init__(self, log_prompts: bool = False, provider: Any = None):
+    def __init__(self, log_prompts: bool = False, provider: Any = None, queue_size: int = 10_000):
         from .processors import chain
 
         trace = _otel()
-        self._trace, self._chain = trace, chain(log_prompts)
+        from opentelemetry import context
+
+        self._trace, self._context, self._chain = trace, context, chain(log_prompts)
         self.tracer = (provider or trace.get_tracer_provider()).get_tracer("hybrid_ai")
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        threading.Thread(target=self._run, name="hybrid-ai-tracing", daemon=True).start()
 
     def write(self, event: dict) -> None:
-        """The sink method: one finished request's record (RouteRecord.model_dump())."""
+        """The sink method: one finished request's record (RouteRecord.model_dump()); spans are built off-thread."""
+        try:
+            self._queue.put_nowait((event, time.time_ns(), self._context.get_current()))
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            event, end, parent = self._queue.get()
+            try:
+                self._spans(event, end, parent)
+            except Exception:  # noqa: BLE001  tracing never fails anything; a bad record loses its spans
+                self.dropped += 1
+            finally:
+                self._queue.task_done()
+
+    def _spans(self, event: dict, end: int, parent: Any) -> None:
         trace = self._trace
         for p in self._chain:  # secrets scrubbed; prompt and answer dropped unless the policy logs them
             event = p(None, "info", dict(event))
-        end = time.time_ns()
         start = end - int(event["latency_ms"] * 1e6)
-        span = self.tracer.start_span("chat hybrid", kind=trace.SpanKind.INTERNAL, start_time=start, attributes=_attrs({
+        span = self.tracer.start_span("chat hybrid", context=parent, kind=trace.SpanKind.INTERNAL, start_time=start,
+                                      attributes=_attrs({
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "hybrid_ai", "gen_ai.request.model": "hybrid",
             "gen_ai.response.model": event.get("model"), "gen_ai.usage.input_tokens": event.get("prompt_tokens"),
             "gen_ai.usage.output_tokens": event.get("completion_tokens"),
