@@ -92,3 +92,17 @@ def cloud_key(monkeypatch):
 
 def user(text: str) -> list[dict]:
     return [{"role": "user", "content": text}]
+
+
+def without_package(monkeypatch, prefix: str) -> None:
+    """Imports of `prefix` (an optional extra) fail from now on in this test, as if it were not installed."""
+    import builtins
+
+    real = builtins.__import__
+
+    def blocked(name, *a, **kw):
+        if name.startswith(prefix):
+            raise ImportError(name)
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import user
+from conftest import user, without_package
 from doubles import ScriptedBackend
 from hybrid_ai import HybridClient
 
@@ -71,18 +71,9 @@ def test_metrics_route_on_the_app_and_off_by_default(tmp_path):
 
 
 def test_a_missing_extra_is_named_only_when_metrics_are_on(monkeypatch):
-    import builtins
-
     from hybrid_ai import MissingDependency
 
-    real = builtins.__import__
-
-    def no_prometheus(name, *a, **kw):
-        if name.startswith("prometheus_client"):
-            raise ImportError(name)
-        return real(name, *a, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_prometheus)
+    without_package(monkeypatch, "prometheus_client")
     with pytest.raises(MissingDependency, match=r"hybrid-ai\[metrics\]"):
         HybridClient(POLICY, backends={"local": ScriptedBackend("local"), "cloud": ScriptedBackend("cloud")})
     HybridClient({**POLICY, "telemetry": {"sinks": []}},

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import user
+from conftest import user, without_package
 from doubles import ScriptedBackend
 from hybrid_ai import HybridClient
 from hybrid_ai.telemetry.tracing import Tracing
@@ -73,21 +73,12 @@ def test_prompts_only_when_the_policy_logs_them_and_never_secrets(spans):
 
 
 def test_the_policy_enables_tracing_and_names_the_extra_when_missing(monkeypatch):
-    import builtins
-
     from hybrid_ai import MissingDependency
 
     on = {**POLICY, "telemetry": {"sinks": ["opentelemetry"]}}
     c = HybridClient(on, backends={"local": ScriptedBackend("local"), "cloud": ScriptedBackend("cloud")})
     assert any(isinstance(s, Tracing) for s in c.sinks)
-    real = builtins.__import__
-
-    def no_otel(name, *a, **kw):
-        if name.startswith("opentelemetry"):
-            raise ImportError(name)
-        return real(name, *a, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_otel)
+    without_package(monkeypatch, "opentelemetry")
     with pytest.raises(MissingDependency, match=r"hybrid-ai\[tracing\]"):
         HybridClient(on, backends={"local": ScriptedBackend("local"), "cloud": ScriptedBackend("cloud")})
 

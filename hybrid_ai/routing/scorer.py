@@ -63,21 +63,15 @@ class LinearScorer:
         return self.score_text(request.text, len(request.messages))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
         meta, group = dict(self.meta), {}
         if self.group is not None:
             meta["groups"] = self.group.names
             group = {"group_weights": self.group.weights.astype(np.float16), "group_bias": self.group.bias,
                      "group_gain": self.group.gain, "group_w": np.asarray([self.group_w])}
-        np.savez_compressed(tmp, dense_mean=np.asarray(self.dense_mean, np.float64),
-                            dense_std=np.asarray(self.dense_std, np.float64),
-                            dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
-                            bias=np.asarray([self.bias]), prior_w=np.asarray([self.prior_w]),
-                            meta=np.asarray(json.dumps(meta)), **group)  # type: ignore[arg-type]
-        tmp.replace(path)
-        return path
+        return save_npz(path, meta, dense_mean=np.asarray(self.dense_mean, np.float64),
+                        dense_std=np.asarray(self.dense_std, np.float64),
+                        dense_w=np.asarray(self.dense_w, np.float64), hash_w=np.asarray(self.hash_w, np.float32),
+                        bias=np.asarray([self.bias]), prior_w=np.asarray([self.prior_w]), **group)
 
     @classmethod
     def load(cls, path: str | Path) -> LinearScorer:
@@ -101,6 +95,17 @@ class LinearScorer:
                            group, group_w, prior_w)
         except (OSError, KeyError, ValueError) as e:
             raise HybridAIError(f"cannot read router model {path}: {e}") from None
+
+
+def save_npz(path: str | Path, meta: dict, **arrays) -> Path:
+    """A model file: the arrays and the JSON metadata in one compressed .npz, written to a temporary name and then
+    renamed, so a reader never sees half a file (the router here, the verifier in verifier.py)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
+    tmp.replace(path)
+    return path
 
 
 @lru_cache(maxsize=16)

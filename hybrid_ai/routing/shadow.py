@@ -105,7 +105,7 @@ class Shadow:
             verdict, how, judge_cost = self._llm_judge(request, local_answer, strong.text)
             cost += judge_cost
         else:
-            (verdict, how) = agreement(local_answer, strong.text)
+            verdict, how = agreement(local_answer, strong.text)
         self.log.add(request_id=request_id, prompt=request.text, n_messages=len(request.messages),
                      local_answer=local_answer, strong_answer=strong.text, strong_model=strong.model,
                      local_correct=verdict, judge=how, cost_usd=cost)
@@ -127,7 +127,7 @@ class Shadow:
         return (None if verdict is None else float(verdict >= 0.5), f"llm:{r.model}",
                 attempts[-1].cost_usd or 0.0)
 
-    def drain(self, timeout: float | None = None) -> None:
+    def drain(self) -> None:
         """Wait until every queued sample is judged and logged (tests, shutdown)."""
         self._queue.join()
 

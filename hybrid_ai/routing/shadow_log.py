@@ -7,7 +7,6 @@ from the texts (redact.py) before they are written, as from every record."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,16 +56,9 @@ class ShadowLog:
 def load_shadow_outcomes(path: str | Path) -> list[Outcome]:
     """The judged shadow outcomes of a route log as router training rows: the strong answer is the reference
     (strong = 1), the local answer is the weak one; rows the judge gave no verdict are left out."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such route log")
-    try:
-        db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT prompt, n_messages, local_answer, local_correct, judge FROM shadow_outcomes "
-                              "WHERE local_correct IS NOT NULL ORDER BY timestamp").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as e:
-        raise DataError(f"{p}: no shadow outcomes in this route log ({e}); enable `shadow` in the policy") from None
+    from ..telemetry.db import read_only
+
+    with read_only(path, "no shadow outcomes in this route log; enable `shadow` in the policy", DataError) as db:
+        rows = db.execute("SELECT prompt, n_messages, local_answer, local_correct, judge FROM shadow_outcomes "
+                          "WHERE local_correct IS NOT NULL ORDER BY timestamp").fetchall()
     return [Outcome(prompt, float(ok), 1.0, "shadow", n or 1, "", answer) for prompt, n, answer, ok, _ in rows]

@@ -61,14 +61,11 @@ class Verifier:
     def save(self, path: str | Path) -> Path:
         import numpy as np
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, mean=np.asarray(self.mean), std=np.asarray(self.std),
-                            dense_w=np.asarray(self.dense_w), hash_w=np.asarray(self.hash_w, np.float32),
-                            bias=np.asarray([self.bias]), meta=np.asarray(json.dumps(self.meta)))
-        tmp.replace(path)
-        return path
+        from .scorer import save_npz
+
+        return save_npz(path, self.meta, mean=np.asarray(self.mean), std=np.asarray(self.std),
+                        dense_w=np.asarray(self.dense_w), hash_w=np.asarray(self.hash_w, np.float32),
+                        bias=np.asarray([self.bias]))
 
     @classmethod
     def load(cls, path: str | Path) -> Verifier:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -97,18 +96,11 @@ def read_answers(path: str | Path, route: str) -> list[tuple]:
     """(request_id, timestamp, prompt, answer) of the requests `route` answered without error, oldest first,
     from a route log written by SQLiteSink (prompt and answer are None unless it was written with log_prompts).
     Raises HybridAIError naming the file when it is missing or not a route log."""
-    from ..errors import HybridAIError
+    from .db import read_only
 
-    if not Path(path).is_file():
-        raise HybridAIError(f"{path}: no such route log")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
+    with read_only(path) as db:
         return db.execute("SELECT request_id, timestamp, prompt, answer FROM route_log WHERE route = ? AND "
                           "error IS NULL ORDER BY timestamp", (route,)).fetchall()
-    except sqlite3.Error as e:
-        raise HybridAIError(f"{path}: not a hybrid-ai route log ({e})") from None
-    finally:
-        db.close()
 
 
 def build_sinks(telemetry) -> list[Sink]:

@@ -7,10 +7,10 @@ usage per API key. Writes report.json and a self-contained report.html with its 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from ..errors import HybridAIError
+from .db import read_only
 
 
 def _percentile(sorted_vals: list[float], q: float) -> float | None:
@@ -21,10 +21,7 @@ def _percentile(sorted_vals: list[float], q: float) -> float | None:
 
 def summarize(log: str | Path, since: str = "") -> dict:
     p = Path(log)
-    if not p.is_file():
-        raise HybridAIError(f"{p}: no such route log")
-    db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-    try:
+    with read_only(p, "cannot read the route log") as db:
         cols = {r[1] for r in db.execute("PRAGMA table_info(route_log)")}
         if not cols:
             raise HybridAIError(f"{p}: not a hybrid-ai route log (no route_log table)")
@@ -60,10 +57,6 @@ def summarize(log: str | Path, since: str = "") -> dict:
         budget = q(f"SELECT {col('budget')}, COUNT(*) FROM route_log {where} AND {col('budget')} IS NOT NULL GROUP BY 1")
         callers = q(f"SELECT COALESCE({col('caller')}, '(in-process)'), COUNT(*), COALESCE(SUM(cost_usd), 0) "
                     f"FROM route_log {where} GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
-    except sqlite3.Error as e:
-        raise HybridAIError(f"{p}: cannot read the route log ({e})") from None
-    finally:
-        db.close()
     spent_usd, spent_wh, saved_usd, saved_wh = total[3], total[4], total[5], total[6]
     return {
         "log": str(p), "since": since or None, "records": n, "first": total[1], "last": total[2], "failed": total[7],

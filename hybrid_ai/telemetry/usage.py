@@ -4,10 +4,9 @@ API key ids, telemetry/caller.py) from a route log, one SQL query; `(in-process)
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-from ..errors import HybridAIError
+from .db import read_only
 
 QUERY = """SELECT COALESCE(caller, '(in-process)'), COUNT(*), SUM(route IS NOT NULL AND route != ?),
     COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),
@@ -18,17 +17,9 @@ FIELDS = ("caller", "requests", "answered_below_strongest", "prompt_tokens", "co
 
 
 def usage(log: str | Path, since: str = "", strong_tier: str = "cloud") -> list[dict]:
-    p = Path(log)
-    if not p.is_file():
-        raise HybridAIError(f"{p}: no such route log")
-    db = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-    try:
+    with read_only(log, "not a hybrid-ai route log with per-key usage; it is migrated the next time hybrid-ai "
+                        "writes to it") as db:
         rows = db.execute(QUERY, (strong_tier, since)).fetchall()
-    except sqlite3.Error as e:
-        raise HybridAIError(f"{p}: not a hybrid-ai route log with per-key usage ({e}); it is migrated the next time "
-                            f"hybrid-ai writes to it") from None
-    finally:
-        db.close()
     return [dict(zip(FIELDS, r)) for r in rows]
 
 
