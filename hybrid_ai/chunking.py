@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .backends.metered import CLIENT_WENT_AWAY
 from .errors import BackendError
+from .types import Piece
 
 if TYPE_CHECKING:
     from .backends.fallback import FallbackChain
@@ -34,12 +35,16 @@ class StreamTurn:
 
         return make_chunk(self.rid, self.client.policy.tiers[tier].model, role="assistant", content="")
 
-    def piece(self, tier: str, text: str) -> list:
+    def piece(self, tier: str, piece: Piece) -> list:
+        """The chunk of a text delta, or of a piece of a tool call."""
         from .response import make_chunk
 
         first = [self._start(tier)] if not self.pieces else []
         self.pieces += 1
-        return first + [make_chunk(self.rid, self.client.policy.tiers[tier].model, content=text)]
+        model = self.client.policy.tiers[tier].model
+        if isinstance(piece, str):
+            return first + [make_chunk(self.rid, model, content=piece)]
+        return first + [make_chunk(self.rid, model, call=piece)]
 
     def end(self) -> list:
         """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of

@@ -24,6 +24,7 @@ from .policy import Policy, load_policy
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
 from .routing.cascade import answer_check, load_policy_verifier
+from .structured import output_check
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.metrics import Metrics
 from .telemetry.record import build_record, new_request_id
@@ -87,10 +88,11 @@ class BaseClient:
 
     def chain(self, decision: RouteDecision, request: ChatRequest) -> FallbackChain:
         """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`), with
-        cascade mode's answer check where it applies."""
+        cascade mode's answer check and the check of a structured answer where they apply."""
         attempts: list = []
         return FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers],
-                             attempts=attempts, check=answer_check(self.policy, self.verifier, request, decision))
+                             attempts=attempts, check=answer_check(self.policy, self.verifier, request, decision),
+                             validate=output_check(request, decision))
 
     def _record(self, request, decision, rid, t0, chain, error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,

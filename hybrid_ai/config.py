@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Strict(BaseModel):
@@ -46,10 +46,28 @@ class TierConfig(Strict):
     model: str
     context_window: int = Field(8192, ge=16)
     generation: Generation = Generation()
+    supports: tuple[Literal["tools", "json_object", "json_schema"], ...] | None = Field(
+        None, description="what the tier can answer besides plain chat; unset: its kind's default (`default_supports`)")
 
+    default_supports: ClassVar[tuple[str, ...]] = ()  # a cloud API: tools and JSON; an in-process SLM: none
+    can_support: ClassVar[tuple[str, ...]] = ("tools", "json_object", "json_schema")  # what `supports` may say
     runs_locally: ClassVar[bool] = False  # in this process, on this machine's energy counters
     trainable: ClassVar[bool] = False  # `hybrid-ai finetune` can train an adapter for it
     engine: ClassVar[str] = ""  # "module:Class" of its Backend
+
+    @field_validator("supports")
+    @classmethod
+    def _can(cls, value):
+        for need in value or ():
+            if need not in cls.can_support:
+                kind = cls.model_fields["backend"].default
+                raise ValueError(f"a {kind!r} tier cannot support {need!r} (it can: {', '.join(cls.can_support)})")
+        return value
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        """What the tier supports: the policy's `supports`, else its kind's default."""
+        return self.default_supports if self.supports is None else self.supports
 
     def build(self, tier_name: str) -> Any:
         """The Backend serving this tier: its kind's `engine`, imported now (heavy libraries still load later)."""
@@ -81,6 +99,7 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
+    can_support = ("json_object", "json_schema")  # prompted and checked (structured.py), not constrained; no tools
 
     def as_transformers(self, **overrides) -> LocalTier:
         """The transformers tier over the same model, adapter, device and costs: what `hybrid-ai finetune` trains

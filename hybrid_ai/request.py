@@ -11,12 +11,13 @@ import re
 from typing import Any
 
 from .errors import InvalidRequest
-from .types import ROLES, ChatRequest, Message
+from .tooling import (check_tool_results, parse_parallel, parse_response_format, parse_tool_calls, parse_tool_choice,
+                      parse_tools)
+from .types import ROLES, ChatRequest, Message, ToolCall
 
 # Parameters a tier cannot honour yet: accepted only with their neutral value (None or the value given here).
-_NOT_YET = {
-    "n": 1, "logprobs": False, "top_logprobs": None, "tools": [], "tool_choice": "none", "functions": [],
-    "function_call": "none", "parallel_tool_calls": None, "response_format": {"type": "text"}, "logit_bias": {},
+_NOT_YET: dict[str, Any] = {
+    "n": 1, "logprobs": False, "top_logprobs": None, "functions": [], "function_call": "none", "logit_bias": {},
     "audio": None, "modalities": ["text"], "prediction": None, "reasoning_effort": None, "verbosity": None,
     "web_search_options": None, "service_tier": None, "store": False, "metadata": None,
     "prompt_cache_key": None, "safety_identifier": None,
@@ -87,15 +88,25 @@ def parse_messages(messages: Any) -> tuple[Message, ...]:
         role = m.get("role")
         if role not in ROLES:
             raise InvalidRequest(f"unknown role {role!r} (expected one of {', '.join(ROLES)})", field=f"{where}.role")
-        for key in ("tool_calls", "function_call"):
-            if m.get(key):
-                raise InvalidRequest("tool calls are not supported yet", field=f"{where}.{key}")
+        if m.get("function_call"):
+            raise InvalidRequest("is deprecated by OpenAI and not supported; use tool_calls",
+                                 field=f"{where}.function_call")
+        calls: tuple[ToolCall, ...] = ()
+        if m.get("tool_calls") is not None:
+            if role != "assistant":
+                raise InvalidRequest("only assistant messages make tool calls", field=f"{where}.tool_calls")
+            calls = parse_tool_calls(m["tool_calls"], f"{where}.tool_calls")
+        call_id = m.get("tool_call_id")
+        if call_id is not None and (role != "tool" or not isinstance(call_id, str)):
+            raise InvalidRequest("must be a string, on a tool message only", field=f"{where}.tool_call_id")
         content = m.get("content")
         if content is None:
             if role != "assistant":
                 raise InvalidRequest("is missing", field=f"{where}.content")
             content = ""
-        out.append(Message(role, _content_text(content, f"{where}.content")))
+        out.append(Message(role, _content_text(content, f"{where}.content"), calls, call_id,
+                           _short(m, "name") if m.get("name") is not None else None))
+    check_tool_results(out)
     return tuple(out)
 
 
@@ -169,7 +180,7 @@ def _merged(params: dict) -> dict:
 
 ACCEPTED = frozenset({"messages", "model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
                       "seed", "stream", "stream_options", "user", "presence_penalty", "frequency_penalty", "route",
-                      *_NOT_YET, *_TRANSPORT})
+                      "tools", "tool_choice", "parallel_tool_calls", "response_format", *_NOT_YET, *_TRANSPORT})
 
 
 def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) -> ChatRequest:
@@ -192,6 +203,7 @@ def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) ->
     if params.get("stream_options") is not None and not stream:
         raise InvalidRequest("is only allowed when stream is true", field="stream_options")
     model = _short(params, "model")
+    tools = parse_tools(params.get("tools"))
     return ChatRequest(
         messages=parse_messages(params.get("messages")),
         max_tokens=mt if mt is not None else mct,
@@ -206,4 +218,8 @@ def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) ->
         user=_short(params, "user"),
         presence_penalty=_number(params, "presence_penalty", -2, 2),
         frequency_penalty=_number(params, "frequency_penalty", -2, 2),
+        tools=tools,
+        tool_choice=parse_tool_choice(params.get("tool_choice"), tools),
+        parallel_tool_calls=parse_parallel(params.get("parallel_tool_calls"), tools),
+        response_format=parse_response_format(params.get("response_format")),
     )

@@ -9,10 +9,12 @@ import time
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
-from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction
 from openai.types.completion_usage import CompletionUsage
 
-from .types import BackendResult, HybridInfo, RouteDecision, RouteRecord
+from .types import BackendResult, HybridInfo, RouteDecision, RouteRecord, ToolCallDelta
+
+FINISH = ("stop", "length", "tool_calls", "content_filter")
 
 
 class HybridChatCompletion(ChatCompletion):
@@ -21,17 +23,25 @@ class HybridChatCompletion(ChatCompletion):
 
 def make_completion(decision: RouteDecision, result: BackendResult, record: RouteRecord) -> HybridChatCompletion:
     usage = _usage(result)
-    finish = result.finish_reason if result.finish_reason in ("stop", "length", "content_filter") else "stop"
+    calls = [c.as_openai() for c in result.tool_calls or []]
+    message = ChatCompletionMessage.model_validate(
+        {"role": "assistant", "content": result.text or (None if calls else ""), **({"tool_calls": calls} if calls else {})})
     return HybridChatCompletion(
         id=record.request_id,
         object="chat.completion",
         created=int(time.time()),
         model=result.model,
-        choices=[Choice(index=0, finish_reason=finish,
-                        message=ChatCompletionMessage(role="assistant", content=result.text))],
+        choices=[Choice(index=0, finish_reason=_finish(result.finish_reason, bool(calls)), message=message)],
         usage=usage,
         hybrid=_info(decision, record),
     )
+
+
+def _finish(reason: str | None, called: bool):
+    """OpenAI's finish reasons only; an answer with tool calls finishes with `tool_calls` whatever the tier said."""
+    if called:
+        return "tool_calls"
+    return reason if reason in FINISH else "stop"
 
 
 def _info(decision: RouteDecision, record: RouteRecord) -> HybridInfo:
@@ -51,17 +61,22 @@ class HybridChatCompletionChunk(ChatCompletionChunk):
 
 
 def make_chunk(rid: str, model: str, *, role: str | None = None, content: str | None = None,
-               finish: str | None = None, result: BackendResult | None = None, decision: RouteDecision | None = None,
-               record: RouteRecord | None = None) -> HybridChatCompletionChunk:
+               call: ToolCallDelta | None = None, finish: str | None = None, result: BackendResult | None = None,
+               decision: RouteDecision | None = None, record: RouteRecord | None = None) -> HybridChatCompletionChunk:
     usage = hybrid = None
     if record is not None and decision is not None:
         hybrid = _info(decision, record)
         usage = _usage(result) if result is not None else None
-    if finish is not None and finish not in ("stop", "length", "content_filter"):
-        finish = "stop"
+    if finish is not None:
+        finish = _finish(finish, bool(result is not None and result.tool_calls))
+    calls = None
+    if call is not None:
+        fn = ChoiceDeltaToolCallFunction(name=call.name, arguments=call.arguments)
+        calls = [ChoiceDeltaToolCall(index=call.index, id=call.id, type="function" if call.id else None, function=fn)]
     return HybridChatCompletionChunk(
         id=rid, object="chat.completion.chunk", created=int(time.time()), model=model,
-        choices=[ChunkChoice(index=0, delta=ChoiceDelta(role=role, content=content), finish_reason=finish)],
+        choices=[ChunkChoice(index=0, delta=ChoiceDelta(role=role, content=content, tool_calls=calls),
+                             finish_reason=finish)],
         usage=usage, hybrid=hybrid)
 
 

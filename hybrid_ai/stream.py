@@ -1,7 +1,8 @@
 """Stream objects returned by `create(stream=True)`: iterate them for `ChatCompletionChunk`s, as with the OpenAI
 SDK. `close()` / `aclose()` (or leaving a `with` block, or dropping the object) stops the tier's generation and
 writes the request's record, whether the stream finished, failed, was abandoned half-way or never read.
-After the last chunk, `hybrid` holds the routing facts and the record, and `text` the whole answer."""
+After the last chunk, `hybrid` holds the routing facts and the record, `text` the whole answer and `tool_calls` the
+tool calls it made, assembled."""
 
 from __future__ import annotations
 
@@ -14,14 +15,28 @@ class _Base:
         self._on_unread, self._started, self._closed = on_unread, False, False
         self.hybrid: Any = None  # HybridInfo, from the last chunk
         self._text: list[str] = []
+        self._calls: dict[int, dict] = {}
 
     @property
     def text(self) -> str:
         return "".join(self._text)
 
+    @property
+    def tool_calls(self) -> list[dict]:
+        """The tool calls streamed so far, assembled (OpenAI's `{"id", "type", "function": {"name", "arguments"}}`)."""
+        return [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": "".join(c["args"])}}
+                for _, c in sorted(self._calls.items())]
+
     def _seen(self, chunk):
-        if chunk.choices and chunk.choices[0].delta.content:
-            self._text.append(chunk.choices[0].delta.content)
+        delta = chunk.choices[0].delta if chunk.choices else None
+        if delta is not None and delta.content:
+            self._text.append(delta.content)
+        for piece in (delta.tool_calls or []) if delta is not None else []:
+            call = self._calls.setdefault(piece.index, {"id": None, "name": None, "args": []})
+            fn = piece.function
+            call["id"] = call["id"] or piece.id
+            call["name"] = call["name"] or (fn.name if fn else None)
+            call["args"].append((fn.arguments if fn else None) or "")
         if getattr(chunk, "hybrid", None) is not None:
             self.hybrid = chunk.hybrid
         return chunk

@@ -12,10 +12,53 @@ from pydantic import BaseModel, ConfigDict
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
+NEEDS = ("tools", "json_object", "json_schema")  # what a request can need of a tier (`supports` in a policy)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made (in an assistant message or an answer); `arguments` is its JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_openai(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call, as OpenAI streams them: the first piece of call `index` has its id and
+    name, the next ones more of its arguments."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+Piece = str | ToolCallDelta  # what a stream yields: a text delta or a piece of a tool call
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message's calls
+    tool_call_id: str | None = None  # a tool message: the call it answers
+    name: str | None = None
+
+    def as_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_openai() for c in self.tool_calls]
+            out["content"] = self.content or None
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
 
 
 @dataclass(frozen=True)
@@ -35,18 +78,50 @@ class ChatRequest:
     user: str | None = None  # the OpenAI end-user id, passed on to cloud tiers
     presence_penalty: float | None = None  # honoured by cloud tiers; the local tier uses its repetition_penalty
     frequency_penalty: float | None = None
+    tools: tuple[dict, ...] = ()  # OpenAI tool definitions, validated ({"type": "function", "function": {...}})
+    tool_choice: str | dict | None = None  # "none" | "auto" | "required" | {"type": "function", "function": {...}}
+    parallel_tool_calls: bool | None = None
+    response_format: dict | None = None  # {"type": "json_object"} or {"type": "json_schema", "json_schema": {...}}
 
     @cached_property
     def text(self) -> str:
-        """All message contents joined: what rules and the classifier read."""
-        return "\n".join(m.content for m in self.messages)
+        """All message contents joined, with the arguments of earlier tool calls: what rules and the classifier
+        read (a personal-data rule must see data wherever in the conversation it is)."""
+        parts = []
+        for m in self.messages:
+            parts.append(m.content)
+            parts.extend(f"{c.name}({c.arguments})" for c in m.tool_calls)
+        return "\n".join(parts)
+
+    @cached_property
+    def needs(self) -> tuple[str, ...]:
+        """What a tier must support to answer: `tools` (tool definitions, or tool calls and results in the
+        conversation), `json_object` or `json_schema` (the response format). Empty for a plain chat."""
+        out = []
+        in_turns = any(m.tool_calls or m.role == "tool" for m in self.messages)
+        if (self.tools and self.tool_choice != "none") or in_turns:
+            out.append("tools")
+        kind = (self.response_format or {}).get("type")
+        if kind in ("json_object", "json_schema"):
+            out.append(kind)
+        return tuple(out)
 
     @cached_property
     def last_user_text(self) -> str:
         return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
 
-    def as_openai_messages(self) -> list[dict[str, str]]:
-        return [{"role": m.role, "content": m.content} for m in self.messages]
+    def as_openai_messages(self) -> list[dict[str, Any]]:
+        return [m.as_openai() for m in self.messages]
+
+    def tool_params(self) -> dict[str, Any]:
+        """The request's tool and response-format parameters, as OpenAI takes them (only those it gave)."""
+        out: dict[str, Any] = {}
+        if self.tools:
+            out["tools"] = list(self.tools)
+        for name in ("tool_choice", "parallel_tool_calls", "response_format"):
+            if (value := getattr(self, name)) is not None:
+                out[name] = value
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +134,8 @@ class RouteDecision:
     threshold: float
     rule: str | None = None
     budget: str | None = None  # "budget:day" / "budget:month": a cloud budget took its tier out of `tiers`
+    needs: tuple[str, ...] = ()  # what the request needs of a tier (tools, json_object, json_schema)
+    skipped: tuple[str, ...] = ()  # tiers left out because they do not support what it needs
 
     @property
     def first(self) -> str:
@@ -77,6 +154,7 @@ class BackendResult:
     finish_reason: str = "stop"
     ttft_ms: float | None = None
     logprobs: list[float] | None = None  # each generated token's log-probability, where the engine gives them
+    tool_calls: list[ToolCall] | None = None  # the answer calls tools (finish_reason "tool_calls")
     # backend-specific facts for the record: quantization, adapter, device, measured energy, ...
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -138,6 +216,9 @@ class RouteRecord(BaseModel):
     savings_wh: float | None = None  # counterfactual energy - energy
     escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered
     verifier_score: float | None = None  # cascade mode: the verifier's P(local answer not good enough)
+    needs: list[str] = []  # what the request needed of a tier: tools, json_object, json_schema
+    skipped_tiers: list[str] = []  # tiers the decision left out because they do not support what it needed
+    tool_calls: int = 0  # how many tool calls the answer made
     attempts: list[Attempt] = []
     policy: str
     policy_hash: str

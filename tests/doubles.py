@@ -55,6 +55,34 @@ def _completion(text: str) -> dict:
             "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
 
 
+def tool_answer(body: dict) -> list[dict] | None:
+    """The tool calls a request with tools gets from FakeUpstream (None: it answers in text): the forced tool, else
+    the first one, or the first two when parallel calls are allowed; each called with the last user text."""
+    tools, choice, messages = body.get("tools") or [], body.get("tool_choice"), body.get("messages") or []
+    if not tools or choice == "none" or (messages and messages[-1].get("role") == "tool"):
+        return None
+    names = [t["function"]["name"] for t in tools]
+    if isinstance(choice, dict):
+        names = [choice["function"]["name"]]
+    elif body.get("parallel_tool_calls") is False or len(names) < 2:
+        names = names[:1]
+    else:
+        names = names[:2]
+    query = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    return [{"id": f"call_{i}", "type": "function",
+             "function": {"name": n, "arguments": json.dumps({"query": query, "n": i})}} for i, n in enumerate(names)]
+
+
+def _text_answer(body: dict, text: str) -> str:
+    """A tool result is answered from (`tool said: ...`); a JSON response format gets `{"answer": text}`."""
+    messages = body.get("messages") or []
+    if messages and messages[-1].get("role") == "tool":
+        text = f"tool said: {messages[-1]['content']}"
+    if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
+        text = json.dumps({"answer": text})
+    return text
+
+
 def _chunk(delta: dict, finish: str | None = None) -> bytes:
     body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -74,6 +102,7 @@ class FakeUpstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (delayed ACK)
 
             def do_POST(self):  # noqa: N802
                 try:
@@ -111,12 +140,19 @@ class FakeUpstream:
                     return self._send(401, json.dumps(err).encode())
                 if mode == "bad_json":
                     return self._send(200, b'{"id": "x", "choices": [{"message": ')
+                calls, text = tool_answer(body), _text_answer(body, text)
                 if not body.get("stream"):
-                    return self._send(200, json.dumps(_completion(text)).encode())
+                    out = _completion(text)
+                    if calls:
+                        out["choices"][0].update(finish_reason="tool_calls", message={
+                            "role": "assistant", "content": None, "tool_calls": calls})
+                    return self._send(200, json.dumps(out).encode())
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("connection", "close")
                 self.end_headers()
+                if calls:
+                    return self._stream_calls(calls)
                 self.wfile.write(_chunk({"role": "assistant", "content": ""}))
                 if mode == "bad_stream":
                     self.wfile.write(b"data: {\"choices\": [{\"delta\": {\"content\": \"hel\n\ndata: }}}garbage\n\n")
@@ -128,6 +164,18 @@ class FakeUpstream:
                     return
                 self.wfile.write(_chunk({"content": " " + " ".join(text.split()[1:])}))
                 self.wfile.write(_chunk({}, "stop"))
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def _stream_calls(self, calls: list[dict]):
+                """As OpenAI streams tool calls: id and name first, then the arguments in pieces."""
+                for i, c in enumerate(calls):
+                    head = {"index": i, "id": c["id"], "type": "function",
+                            "function": {"name": c["function"]["name"], "arguments": ""}}
+                    self.wfile.write(_chunk({"role": "assistant", "content": None, "tool_calls": [head]}))
+                    args = c["function"]["arguments"]
+                    for part in (args[: len(args) // 2], args[len(args) // 2:]):
+                        self.wfile.write(_chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
+                self.wfile.write(_chunk({}, "tool_calls"))
                 self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args):

@@ -44,6 +44,16 @@ def test_the_daily_cap_sends_requests_local_and_survives_a_restart(tmp_path, clo
         assert r.hybrid.route == "local" and r.hybrid.record.budget == "budget:day" and len(cloud.requests) == used
 
 
+def test_a_spent_budget_refuses_tools_the_local_tier_cannot_answer(tmp_path, cloud_key):
+    weather = {"type": "function", "function": {"name": "get_weather"}}
+    with FakeUpstream(text="cloud says hi") as cloud:
+        with HybridClient(policy(tmp_path, cloud.base, cloud_usd_per_day=0.0)) as c:
+            with pytest.raises(BudgetExceeded, match="'local' does not support tools"):
+                c.chat.completions.create(messages=user("Weather?"), tools=[weather])
+            assert c.chat.completions.create(messages=user("Hi")).hybrid.route == "local"  # plain chat still runs
+        assert cloud.hits == 0
+
+
 def test_refuse_answers_429_on_the_server(tmp_path, cloud_key):
     from fastapi.testclient import TestClient
 

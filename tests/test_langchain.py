@@ -43,3 +43,30 @@ def test_chat_openai_with_the_in_process_http_client():
                                       http_async_client=hybrid_ai.async_http_client(policy=POLICY))
     check(llm)
     assert llm.invoke("Say hi.").response_metadata.get("model_name")
+
+
+def test_bind_tools_and_structured_output_through_the_hybrid(tmp_path, cloud_key):
+    """Tools and JSON-schema output go to the tier that supports them (the cloud, a FakeUpstream through litellm)."""
+    import hybrid_ai
+    from conftest import hybrid_policy
+    from doubles import FakeUpstream
+
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        return "rain"
+
+    with FakeUpstream("ok") as fake:
+        hybrid = hybrid_ai.HybridClient(hybrid_policy(fake.base, threshold=1.0, tmp=tmp_path))
+        llm = langchain_openai.ChatOpenAI(model="hybrid", api_key="unused", max_retries=0,
+                                          http_client=hybrid_ai.http_client(client=hybrid))
+        msg = llm.bind_tools([get_weather]).invoke("Weather in Oslo?")
+        assert msg.tool_calls[0]["name"] == "get_weather" and msg.tool_calls[0]["args"]["query"] == "Weather in Oslo?"
+        chunks = list(llm.bind_tools([get_weather]).stream("Weather in Oslo?"))
+        total = chunks[0]
+        for c in chunks[1:]:
+            total += c
+        assert total.tool_calls[0]["name"] == "get_weather" and total.tool_calls[0]["args"] == msg.tool_calls[0]["args"]
+        schema = {"title": "answer", "type": "object", "properties": {"answer": {"type": "string"}},
+                  "required": ["answer"]}
+        out = llm.with_structured_output(schema, method="json_schema").invoke("Say hi")
+        assert out == {"answer": "cloud says hi"} and fake.requests[-1]["body"]["response_format"]["type"] == "json_schema"

@@ -142,3 +142,32 @@ def test_hybrid_ai_decides_the_tier_of_litellms_complexity_router():
         assert kept == "local says hi" and d.reason == "rule:personal-data"
         assert not any("anna.meyer" in str(req["body"]) for req in cl.requests)
     assert clf.decide([{"role": "user", "content": 42}]) is None  # unreadable: declined, LiteLLM's fallback decides
+
+
+def test_tool_calls_pass_through_the_provider_whole_and_streamed(tmp_path, cloud_key):
+    from conftest import hybrid_policy
+    from doubles import FakeUpstream
+
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    with FakeUpstream("ok") as fake:
+        handler = HybridLLM(hybrid_policy(fake.base, threshold=1.0, tmp=tmp_path))
+        before = list(litellm.custom_provider_map)
+        litellm.custom_provider_map = [*before, {"provider": "hybridtools", "custom_handler": handler}]
+        litellm.utils.custom_llm_setup()
+        try:
+            r = litellm.completion(model="hybridtools/auto", messages=user("Weather?"), tools=[weather])
+            call = r.choices[0].message.tool_calls[0]
+            assert call.function.name == "get_weather" and r.choices[0].finish_reason == "tool_calls"
+            assert r._hidden_params["hybrid"]["record"]["skipped_tiers"] == ["local"]
+            args = "".join(tc.function.arguments or "" for c in litellm.completion(
+                model="hybridtools/auto", messages=user("Weather?"), tools=[weather], stream=True)
+                for tc in c.choices[0].delta.tool_calls or [])
+            assert args == call.function.arguments
+        finally:
+            litellm.custom_provider_map = before
+
+
+def test_tools_asked_of_a_tier_without_them_are_a_clear_error(router):
+    weather = {"type": "function", "function": {"name": "get_weather"}}
+    with pytest.raises(Exception, match="'local' does not support tools"):
+        router.completion(model="slm", messages=user("Weather?"), tools=[weather])

@@ -67,7 +67,7 @@ def test_errors_are_openai_errors_and_final_so_the_sdk_does_not_retry():
     client = sdk(client=HybridClient(broken, sinks=[sink]))
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="hybrid", messages=user("hi"), tools=[{"type": "function"}])
-    assert bad.value.body["param"] == "tools"
+    assert bad.value.body["param"] == "tools[0].function"  # a tool without its function: an SDK error, no call
     with pytest.raises(openai.APIStatusError) as failed:
         client.chat.completions.create(model="hybrid", messages=user("hi"))  # max_retries=2 by default
     assert failed.value.status_code == 502 and failed.value.response.headers["x-should-retry"] == "false"

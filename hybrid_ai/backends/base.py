@@ -15,7 +15,7 @@ from ..errors import BackendError
 
 if TYPE_CHECKING:
     from ..config import Generation
-    from ..types import BackendResult, ChatRequest
+    from ..types import BackendResult, ChatRequest, Piece
 
 
 @dataclass
@@ -25,6 +25,14 @@ class StreamState:
 
     result: BackendResult | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def result_pieces(result: BackendResult) -> list:
+    """A whole answer as stream pieces: its text, then each tool call whole (as one piece)."""
+    from ..types import ToolCallDelta
+
+    out: list = [result.text] if result.text else []
+    return out + [ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(result.tool_calls or [])]
 
 
 class Backend:
@@ -50,14 +58,13 @@ class Backend:
     async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         return await asyncio.to_thread(self.complete, request, generation)
 
-    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Generator[str, None, None]:
+    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Generator[Piece, None, None]:
         """Text deltas as they are generated; sets `state.result` at the end. Default: one delta."""
         state.result = self.complete(request, generation)
-        if state.result.text:
-            yield state.result.text
+        yield from result_pieces(state.result)
 
     async def astream(self, request: ChatRequest, generation: Generation,
-                      state: StreamState) -> AsyncGenerator[str, None]:
+                      state: StreamState) -> AsyncGenerator[Piece, None]:
         """`stream` run in a worker thread that hands each piece to the event loop. When the caller stops reading
         (closes or cancels this generator), `state.cancelled` is set and the worker closes `stream`."""
         loop = asyncio.get_running_loop()

@@ -4,8 +4,9 @@ and the error ends the stream). `AllTiersFailed` carries every tier's error.
 
 `fallback_on` says which errors hand on (any BackendError by default). `check` (cascade mode, routing/cascade.py)
 reads a tier's answer and raises `Escalated` when the verifier doubts it: that tier's attempt is marked
-escalated and the next tier answers. A stream from a checked tier is held until the check (the verifier needs
-the whole answer), then given as one piece."""
+escalated and the next tier answers. `validate` (routing/structured.py) does the same for an answer that is not the
+JSON the request asked for. A stream from a checked tier is held until the check (it needs the whole answer), then
+given as one piece."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from contextlib import aclosing, closing, contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import AllTiersFailed, BackendError
-from ..types import BackendResult, ChatRequest
-from .base import StreamState
+from ..types import BackendResult, ChatRequest, Piece
+from .base import StreamState, result_pieces
 from .metered import Metered
 
 if TYPE_CHECKING:
     from ..routing.cascade import Check
+    from ..structured import OutputCheck
 
 
 def any_error(error: BackendError) -> bool:
@@ -32,8 +34,9 @@ class _Try:
 
 class FallbackChain:
     def __init__(self, tiers: list[Metered], fallback_on: Callable[[BackendError], bool] = any_error,
-                 attempts: list | None = None, check: Check | None = None):
+                 attempts: list | None = None, check: Check | None = None, validate: OutputCheck | None = None):
         self.tiers, self.fallback_on, self.check = tiers, fallback_on, check
+        self.checks = [c for c in (validate, check) if c is not None]  # the format first, then the verifier
         self.attempts = attempts if attempts is not None else []  # the list the tiers note their attempts in
         self.errors: list[BackendError] = []
         self.answered: str | None = None  # the tier that answered
@@ -74,9 +77,9 @@ class FallbackChain:
         raise AllTiersFailed(self.errors)
 
     def _answer(self, tier: Metered, result: BackendResult) -> BackendResult:
-        if self.check is not None:
+        for check in self.checks:
             try:
-                self.check(tier.name, result)
+                check(tier.name, result)
             except BackendError as e:  # escalated: the attempt that gave this answer says why
                 self.attempts[-1] = self.attempts[-1].model_copy(update={"error": e.message, "error_kind": e.kind})
                 raise
@@ -84,17 +87,19 @@ class FallbackChain:
         return result
 
     def _held(self, tier: Metered) -> bool:
-        return self.check is not None and self.check.holds(tier.name)
+        return any(c.holds(tier.name) for c in self.checks)
 
-    def stream(self, request: ChatRequest) -> Generator[tuple[str, str], None, None]:
-        """(tier, text delta) pairs; `answered` and `result` are set when it ends."""
+    def stream(self, request: ChatRequest) -> Generator[tuple[str, Piece], None, None]:
+        """(tier, piece) pairs, a piece being a text delta or a piece of a tool call; `answered` and `result` are
+        set when it ends."""
         for tier in self._order():
             if self._held(tier):
                 held = None
                 with self._trying():
                     held = self._answer(tier, tier.complete(request))
                 if held is not None:
-                    yield tier.name, held.text
+                    for piece in result_pieces(held):
+                        yield tier.name, piece
                     return
                 continue
             state = StreamState()
@@ -106,14 +111,15 @@ class FallbackChain:
                 return
         raise AllTiersFailed(self.errors)
 
-    async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, str], None]:
+    async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, Piece], None]:
         for tier in self._order():
             if self._held(tier):
                 held = None
                 with self._trying():
                     held = self._answer(tier, await tier.acomplete(request))
                 if held is not None:
-                    yield tier.name, held.text
+                    for piece in result_pieces(held):
+                        yield tier.name, piece
                     return
                 continue
             state = StreamState()

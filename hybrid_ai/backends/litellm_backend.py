@@ -17,7 +17,7 @@ from pydantic import Field
 from ..config import CloudCost, Generation, TierConfig
 from ..errors import BackendError
 from ..redact import public_message, watch_env
-from ..types import BackendResult
+from ..types import BackendResult, ToolCall, ToolCallDelta
 from .base import Backend, sampling
 
 
@@ -36,6 +36,7 @@ class LiteLLMTier(TierConfig):
     cost: CloudCost = CloudCost()
 
     engine = "hybrid_ai.backends.litellm_backend:LiteLLMBackend"
+    default_supports = ("tools", "json_object", "json_schema")  # what OpenAI-compatible chat APIs take
 
     def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
         from ..telemetry.cost import token_cost
@@ -128,15 +129,19 @@ class LiteLLMBackend(Backend):
                             ("frequency_penalty", request.frequency_penalty)):
             if value is not None:
                 kw[name] = value
+        kw.update(request.tool_params())  # tools, tool_choice, parallel_tool_calls, response_format
         return kw
 
     def _result(self, resp) -> BackendResult:
         choice = resp.choices[0]
         usage = getattr(resp, "usage", None)
+        calls = [ToolCall(c.id, c.function.name, c.function.arguments or "")
+                 for c in getattr(choice.message, "tool_calls", None) or []]
         return BackendResult(
             text=choice.message.content or "", model=self.tier.model,
             prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None),
             finish_reason=choice.finish_reason or "stop", info={"upstream_model": getattr(resp, "model", None)},
+            tool_calls=calls or None,
         )
 
     def _error(self, exc: Exception) -> BackendError:
@@ -162,52 +167,71 @@ class LiteLLMBackend(Backend):
     def _stream_kwargs(self, request, generation) -> dict[str, Any]:
         return {**self._kwargs(request, generation), "stream": True, "stream_options": {"include_usage": True}}
 
-    def _consume(self, chunk, acc: dict):
-        """Fold one streamed chunk into `acc`; return its text delta (or None)."""
+    def _consume(self, chunk, acc: dict) -> list:
+        """Fold one streamed chunk into `acc`; return its deltas: text, and tool-call pieces as OpenAI streams them
+        (the first piece of each call has its id and name, the next ones more of its arguments)."""
         if getattr(chunk, "usage", None):
             acc["usage"] = chunk.usage
         if not chunk.choices:
-            return None
+            return []
         choice = chunk.choices[0]
         if choice.finish_reason:
             acc["finish"] = choice.finish_reason
-        piece = choice.delta.content if choice.delta else None
-        if piece:
-            if acc.get("ttft") is None:
-                acc["ttft"] = (time.perf_counter() - acc["t0"]) * 1000
-            acc["text"].append(piece)
-        return piece or None
+        delta = choice.delta
+        out: list = []
+        if delta and delta.content:
+            acc["text"].append(delta.content)
+            out.append(delta.content)
+        for c in (getattr(delta, "tool_calls", None) or []) if delta else []:
+            fn = getattr(c, "function", None)
+            piece = ToolCallDelta(c.index or 0, c.id, getattr(fn, "name", None), getattr(fn, "arguments", None) or "")
+            call = acc["calls"].setdefault(piece.index, {"id": None, "name": None, "arguments": []})
+            call["id"], call["name"] = call["id"] or piece.id, call["name"] or piece.name
+            call["arguments"].append(piece.arguments)
+            out.append(piece)
+        if out and acc.get("ttft") is None:
+            acc["ttft"] = (time.perf_counter() - acc["t0"]) * 1000
+        return out
+
+    def _calls(self, acc) -> list[ToolCall] | None:
+        calls = []
+        for index, c in sorted(acc["calls"].items()):
+            if not c["id"] or not c["name"]:
+                raise BackendError(f"the upstream streamed tool call {index} without an id or name",
+                                   tier=self.tier_name, kind="stream")
+            calls.append(ToolCall(c["id"], c["name"], "".join(c["arguments"])))
+        return calls or None
 
     def _stream_result(self, acc) -> BackendResult:
         usage = acc.get("usage")
         # A stream cut short or garbled by the upstream is a failure, not an empty answer. litellm closes a stream
         # with a finish_reason of its own even when the upstream sent none, so a stream with neither text nor
         # usage (which is always asked for) is taken as broken too.
-        if "finish" not in acc or (not acc["text"] and usage is None):
+        if "finish" not in acc or (not acc["text"] and not acc["calls"] and usage is None):
             raise BackendError("the upstream stream ended without an answer (cut short or malformed)",
                                tier=self.tier_name, kind="stream")
         return BackendResult(text="".join(acc["text"]), model=self.tier.model,
                              prompt_tokens=getattr(usage, "prompt_tokens", None),
                              completion_tokens=getattr(usage, "completion_tokens", None),
-                             finish_reason=acc.get("finish", "stop"), ttft_ms=acc.get("ttft"))
+                             finish_reason=acc.get("finish", "stop"), ttft_ms=acc.get("ttft"),
+                             tool_calls=self._calls(acc))
 
     def stream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "t0": time.perf_counter()}
+        acc = {"text": [], "calls": {}, "t0": time.perf_counter()}
         try:
             for chunk in import_litellm().completion(**kw):
-                if piece := self._consume(chunk, acc):
-                    yield piece
+                yield from self._consume(chunk, acc)
             state.result = self._stream_result(acc)
         except Exception as e:
             raise self._error(e) from e
 
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "t0": time.perf_counter()}
+        acc = {"text": [], "calls": {}, "t0": time.perf_counter()}
         try:
             async for chunk in await import_litellm().acompletion(**kw):
-                if piece := self._consume(chunk, acc):
+                for piece in self._consume(chunk, acc):
                     yield piece
             state.result = self._stream_result(acc)
         except Exception as e:

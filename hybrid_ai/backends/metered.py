@@ -16,7 +16,7 @@ from ..errors import BackendError
 from ..telemetry.energy import EnergyMeter
 from ..telemetry.record import measure_attempt
 from ..config import Generation
-from ..types import BackendResult, ChatRequest
+from ..types import BackendResult, ChatRequest, Piece
 from .base import Backend, StreamState
 
 CLIENT_WENT_AWAY = "client went away"
@@ -29,7 +29,7 @@ class _Outcome:
     def __init__(self, state: StreamState | None = None):
         self.result: BackendResult | None = None
         self.state = state
-        self.pieces: list[str] = []
+        self.pieces: list = []  # text deltas and pieces of tool calls
 
 
 class Metered:
@@ -93,7 +93,8 @@ class Metered:
 
     def _partial(self, outcome: _Outcome) -> BackendResult:
         assert outcome.state is not None
-        return outcome.state.result or BackendResult(text="".join(outcome.pieces), finish_reason="abandoned",
+        text = "".join(p for p in outcome.pieces if isinstance(p, str))  # not the pieces of tool calls
+        return outcome.state.result or BackendResult(text=text, finish_reason="abandoned",
                                                      model=self.policy.tiers[self.name].model)
 
     def complete(self, request: ChatRequest) -> BackendResult:
@@ -131,7 +132,7 @@ class Metered:
         except BackendError as e:
             return e
 
-    def stream(self, request: ChatRequest, state: StreamState) -> Generator[str, None, None]:
+    def stream(self, request: ChatRequest, state: StreamState) -> Generator[Piece, None, None]:
         """Text deltas; `state.result` at the end. A stream closed early notes a cut-short attempt."""
         self.load()
         with self._attempt(_Outcome(state)) as out, closing(self.backend.stream(request, self.generation,
@@ -140,7 +141,7 @@ class Metered:
                 out.pieces.append(piece)
                 yield piece
 
-    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncGenerator[str, None]:
+    async def astream(self, request: ChatRequest, state: StreamState) -> AsyncGenerator[Piece, None]:
         await self.aload()
         with self._attempt(_Outcome(state)) as out:
             async with aclosing(self.backend.astream(request, self.generation, state)) as it:

@@ -8,8 +8,10 @@ proxy) serves the in-process local SLM, or the whole hybrid, next to its other m
     litellm.completion(model="hybrid/auto", messages=[...])      # the policy's own routing decides
 
 The model name after `hybrid/` names a tier of the policy to pin (the policy needs a `pinned` rule), or `auto`.
-OpenAI parameters LiteLLM passes on (`max_tokens`, `temperature`, `top_p`, `stop`, `seed`) are validated like any
-request; the answer carries the record in `response._hidden_params["hybrid"]`. Checked against litellm 1.110
+OpenAI parameters LiteLLM passes on (`max_tokens`, `temperature`, `top_p`, `stop`, `seed`, and `tools`, `tool_choice`,
+`parallel_tool_calls`, `response_format`, which only `hybrid/auto` or a tier that supports them can answer) are
+validated like any request; tool calls come back as LiteLLM's (streamed as `tool_use` pieces); the answer carries
+the record in `response._hidden_params["hybrid"]`. Checked against litellm 1.110
 (`litellm/llms/custom_llm.py`: `completion`, `streaming`, `acompletion`, `astreaming`; streaming yields
 `GenericStreamingChunk` dicts)."""
 
@@ -20,7 +22,8 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
-PASSED = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "user")
+PASSED = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "user", "tools", "tool_choice",
+          "parallel_tool_calls", "response_format")
 
 
 def _params(model: str, messages: list, optional_params: dict | None) -> dict[str, Any]:
@@ -32,6 +35,11 @@ def _params(model: str, messages: list, optional_params: dict | None) -> dict[st
 def _fill(model_response: ModelResponse, r) -> ModelResponse:
     choice = model_response.choices[0]
     choice.message.content = r.choices[0].message.content
+    if r.choices[0].message.tool_calls:
+        from litellm.types.utils import ChatCompletionMessageToolCall
+
+        choice.message.tool_calls = [ChatCompletionMessageToolCall(**t.model_dump()) for t in
+                                     r.choices[0].message.tool_calls]
     choice.finish_reason = r.choices[0].finish_reason
     model_response.model = r.model
     model_response.usage = Usage(prompt_tokens=r.usage.prompt_tokens,
@@ -40,9 +48,10 @@ def _fill(model_response: ModelResponse, r) -> ModelResponse:
     return model_response
 
 
-def _chunk(text: str, finished: bool = False, finish: str = "", usage: dict | None = None) -> GenericStreamingChunk:
+def _chunk(text: str, finished: bool = False, finish: str = "", usage: dict | None = None,
+           tool_use: dict | None = None) -> GenericStreamingChunk:
     return {"text": text, "is_finished": finished, "finish_reason": finish, "usage": usage, "index": 0,
-            "tool_use": None}
+            "tool_use": tool_use}
 
 
 def _usage(chunk) -> dict | None:
@@ -96,6 +105,10 @@ class _Converter:
             self.finish = c.choices[0].finish_reason
         if c.choices and c.choices[0].delta.content:
             return _chunk(c.choices[0].delta.content)
+        if c.choices and c.choices[0].delta.tool_calls:  # one piece of one call per chunk, as hybrid-ai streams them
+            t = c.choices[0].delta.tool_calls[0]
+            fn = {"name": t.function.name, "arguments": t.function.arguments or ""} if t.function else {}
+            return _chunk("", tool_use={"id": t.id, "type": "function", "function": fn, "index": t.index})
         if not c.choices:
             return _chunk("", True, self.finish or "stop", _usage(c))
         return None

@@ -85,7 +85,12 @@ class Budget:
                                  f"{getattr(self.cfg, f'cloud_usd_per_{over}')} USD)")
         tiers = tuple(t for t in decision.tiers if t != self.tier)
         if not tiers:
-            tiers = (self.policy.classifier.weak_tier,)
+            weak = self.policy.classifier.weak_tier
+            lacking = [n for n in request.needs if n not in self.policy.tiers[weak].capabilities]
+            if lacking:  # the tier the request would go to instead cannot answer it
+                raise BudgetExceeded(f"the cloud budget per {over} is spent, and tier {weak!r} does not support "
+                                     f"{', '.join(lacking)}, which this request needs")
+            tiers = (weak,)
         return replace(decision, tiers=tiers), None, f"budget:{over}"
 
     def settle(self, ticket: Ticket | None, record: RouteRecord) -> None:

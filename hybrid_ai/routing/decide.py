@@ -4,6 +4,7 @@ otherwise the classifier's score against the threshold. Then the policy's fallba
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from ..errors import InvalidRequest
@@ -51,6 +52,39 @@ def _with_fallback(policy: Policy, first: str, allow: bool) -> tuple[str, ...]:
 
 
 def decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDecision:
+    """The rules' or the score's tiers, then only those that support what the request needs (tools, JSON)."""
+    decision = _decide(policy, request, score)
+    return _capable(policy, request, decision) if request.needs else decision
+
+
+def _lacks(policy: Policy, tier: str, needs: tuple[str, ...]) -> list[str]:
+    return [n for n in needs if n not in policy.tiers[tier].capabilities]
+
+
+def _capable(policy: Policy, request: ChatRequest, decision: RouteDecision) -> RouteDecision:
+    """The decision's tiers that support what the request needs. When none does, a decision by the score goes to
+    the strong tier's chain; a rule's (personal data kept local, a pinned tier) is refused: a rule is never
+    bypassed to reach a capable tier."""
+    needs = request.needs
+    keep = tuple(t for t in decision.tiers if not _lacks(policy, t, needs))
+    if not keep and decision.rule is None:
+        keep = tuple(t for t in _with_fallback(policy, policy.classifier.strong_tier, True)
+                     if not _lacks(policy, t, needs))
+    if not keep:
+        tiers = decision.tiers if decision.rule else tuple(policy.tiers)
+        missing = "; ".join(f"{t!r} does not support {', '.join(_lacks(policy, t, needs))}" for t in tiers)
+        why = f"rule {decision.rule!r} sends it to {', '.join(map(repr, tiers))}" if decision.rule else \
+            f"policy {policy.name!r} has no tier that does"
+        pinned = any(isinstance(r, PinnedRule) and r.name == decision.rule for r in policy.rules)
+        field = "route" if pinned else "tools" if request.tools else "messages" if needs[0] == "tools" else \
+            "response_format"
+        raise InvalidRequest(f"the request needs {', '.join(needs)}; {why}: {missing} (a tier's `supports` in "
+                             f"the policy)", field=field)
+    skipped = tuple(t for t in decision.tiers if t not in keep)
+    return replace(decision, tiers=keep, needs=needs, skipped=skipped)
+
+
+def _decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDecision:
     threshold = policy.classifier.threshold
     if request.route is not None and not any(isinstance(r, PinnedRule) for r in policy.rules):
         raise InvalidRequest(f"policy {policy.name!r} has no 'pinned' rule, so a request cannot choose its tier",

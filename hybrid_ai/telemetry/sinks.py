@@ -54,7 +54,7 @@ _COLUMNS = list(RouteRecord.model_fields)
 _TYPES = {"score": "REAL", "threshold": "REAL", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
           "latency_ms": "REAL", "ttft_ms": "REAL", "cost_usd": "REAL", "energy_wh": "REAL", "co2_g": "REAL",
           "fallback": "INTEGER", "stream": "INTEGER", "escalated": "INTEGER", "verifier_score": "REAL",
-          "savings_usd": "REAL", "savings_wh": "REAL"}
+          "savings_usd": "REAL", "savings_wh": "REAL", "tool_calls": "INTEGER"}
 
 
 class SQLiteSink:
@@ -93,14 +93,17 @@ class SQLiteSink:
 
 
 def read_answers(path: str | Path, route: str) -> list[tuple]:
-    """(request_id, timestamp, prompt, answer) of the requests `route` answered without error, oldest first,
+    """(request_id, timestamp, prompt, answer) of the requests `route` answered without error, oldest first (not
+    those with tools: their flattened prompt and answer are no plain chat to replay or to train on),
     from a route log written by SQLiteSink (prompt and answer are None unless it was written with log_prompts).
     Raises HybridAIError naming the file when it is missing or not a route log."""
     from .db import read_only
 
     with read_only(path) as db:
+        cols = {row[1] for row in db.execute("PRAGMA table_info(route_log)")}
+        plain = " AND (needs IS NULL OR needs NOT LIKE '%tools%')" if "needs" in cols else ""  # not tool turns
         return db.execute("SELECT request_id, timestamp, prompt, answer FROM route_log WHERE route = ? AND "
-                          "error IS NULL ORDER BY timestamp", (route,)).fetchall()
+                          f"error IS NULL{plain} ORDER BY timestamp", (route,)).fetchall()
 
 
 def build_sinks(telemetry) -> list[Sink]:
