@@ -46,11 +46,11 @@ class TierConfig(Strict):
     model: str
     context_window: int = Field(8192, ge=16)
     generation: Generation = Generation()
-    supports: tuple[Literal["tools", "json_object", "json_schema"], ...] | None = Field(
+    supports: tuple[Literal["tools", "json_object", "json_schema", "logprobs", "top_logprobs"], ...] | None = Field(
         None, description="what the tier can answer besides plain chat; unset: its kind's default (`default_supports`)")
 
     default_supports: ClassVar[tuple[str, ...]] = ()  # a cloud API: tools and JSON; an in-process SLM: none
-    can_support: ClassVar[tuple[str, ...]] = ("tools", "json_object", "json_schema")  # what `supports` may say
+    can_support: ClassVar[tuple[str, ...]] = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")
     runs_locally: ClassVar[bool] = False  # in this process, on this machine's energy counters
     trainable: ClassVar[bool] = False  # `hybrid-ai finetune` can train an adapter for it
     engine: ClassVar[str] = ""  # "module:Class" of its Backend
@@ -99,7 +99,8 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
-    can_support = ("json_object", "json_schema")  # prompted and checked (structured.py), not constrained; no tools
+    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
+    default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 
     def as_transformers(self, **overrides) -> LocalTier:
         """The transformers tier over the same model, adapter, device and costs: what `hybrid-ai finetune` trains

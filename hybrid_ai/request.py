@@ -17,7 +17,7 @@ from .types import ROLES, ChatRequest, Message, ToolCall
 
 # Parameters a tier cannot honour yet: accepted only with their neutral value (None or the value given here).
 _NOT_YET: dict[str, Any] = {
-    "n": 1, "logprobs": False, "top_logprobs": None, "functions": [], "function_call": "none", "logit_bias": {},
+    "n": 1, "functions": [], "function_call": "none", "logit_bias": {},
     "audio": None, "modalities": ["text"], "prediction": None, "reasoning_effort": None, "verbosity": None,
     "web_search_options": None, "service_tier": None, "store": False, "metadata": None,
     "prompt_cache_key": None, "safety_identifier": None,
@@ -180,7 +180,8 @@ def _merged(params: dict) -> dict:
 
 ACCEPTED = frozenset({"messages", "model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
                       "seed", "stream", "stream_options", "user", "presence_penalty", "frequency_penalty", "route",
-                      "tools", "tool_choice", "parallel_tool_calls", "response_format", *_NOT_YET, *_TRANSPORT})
+                      "tools", "tool_choice", "parallel_tool_calls", "response_format", "logprobs", "top_logprobs",
+                      *_NOT_YET, *_TRANSPORT})
 
 
 def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) -> ChatRequest:
@@ -204,6 +205,10 @@ def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) ->
         raise InvalidRequest("is only allowed when stream is true", field="stream_options")
     model = _short(params, "model")
     tools = parse_tools(params.get("tools"))
+    logprobs = _flag(params, "logprobs")
+    top = _number(params, "top_logprobs", 0, 20, integer=True)
+    if top and not logprobs:
+        raise InvalidRequest("needs logprobs: true", field="top_logprobs")
     return ChatRequest(
         messages=parse_messages(params.get("messages")),
         max_tokens=mt if mt is not None else mct,
@@ -222,4 +227,6 @@ def parse_request(params: dict[str, Any], *, max_tokens_limit: int = 1 << 20) ->
         tool_choice=parse_tool_choice(params.get("tool_choice"), tools),
         parallel_tool_calls=parse_parallel(params.get("parallel_tool_calls"), tools),
         response_format=parse_response_format(params.get("response_format")),
+        logprobs=logprobs,
+        top_logprobs=top if logprobs else None,
     )

@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
-from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall, ChoiceDeltaToolCallFunction
+from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
 from openai.types.completion_usage import CompletionUsage
 
 from .types import BackendResult, HybridInfo, RouteDecision, RouteRecord, ToolCallDelta
@@ -31,10 +32,18 @@ def make_completion(decision: RouteDecision, result: BackendResult, record: Rout
         object="chat.completion",
         created=int(time.time()),
         model=result.model,
-        choices=[Choice(index=0, finish_reason=_finish(result.finish_reason, bool(calls)), message=message)],
+        choices=[Choice(index=0, finish_reason=_finish(result.finish_reason, bool(calls)), message=message,
+                        logprobs=_logprobs(ChoiceLogprobs, result))],
         usage=usage,
         hybrid=_info(decision, record),
     )
+
+
+def _logprobs(cls, result: BackendResult | None):
+    """`choices[0].logprobs` when the request asked for them (the tier filled `token_logprobs`), else None."""
+    if result is None or result.token_logprobs is None:
+        return None
+    return cls.model_validate({"content": result.token_logprobs})
 
 
 def _finish(reason: str | None, called: bool):
@@ -76,7 +85,7 @@ def make_chunk(rid: str, model: str, *, role: str | None = None, content: str | 
     return HybridChatCompletionChunk(
         id=rid, object="chat.completion.chunk", created=int(time.time()), model=model,
         choices=[ChunkChoice(index=0, delta=ChoiceDelta(role=role, content=content, tool_calls=calls),
-                             finish_reason=finish)],
+                             finish_reason=finish, logprobs=_logprobs(ChunkLogprobs, result) if finish else None)],
         usage=usage, hybrid=hybrid)
 
 

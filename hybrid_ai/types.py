@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
-NEEDS = ("tools", "json_object", "json_schema")  # what a request can need of a tier (`supports` in a policy)
+# what a request can need of a tier (`supports` in a policy)
+NEEDS = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class ChatRequest:
     tool_choice: str | dict | None = None  # "none" | "auto" | "required" | {"type": "function", "function": {...}}
     parallel_tool_calls: bool | None = None
     response_format: dict | None = None  # {"type": "json_object"} or {"type": "json_schema", "json_schema": {...}}
+    logprobs: bool = False  # each answer token's log-probability in the response (choices[0].logprobs)
+    top_logprobs: int | None = None  # and the N most likely tokens at each position (needs logprobs)
 
     @cached_property
     def text(self) -> str:
@@ -96,7 +99,8 @@ class ChatRequest:
     @cached_property
     def needs(self) -> tuple[str, ...]:
         """What a tier must support to answer: `tools` (tool definitions, or tool calls and results in the
-        conversation), `json_object` or `json_schema` (the response format). Empty for a plain chat."""
+        conversation), `json_object` or `json_schema` (the response format), `logprobs` and `top_logprobs`. Empty
+        for a plain chat."""
         out = []
         in_turns = any(m.tool_calls or m.role == "tool" for m in self.messages)
         if (self.tools and self.tool_choice != "none") or in_turns:
@@ -104,6 +108,10 @@ class ChatRequest:
         kind = (self.response_format or {}).get("type")
         if kind in ("json_object", "json_schema"):
             out.append(kind)
+        if self.logprobs:
+            out.append("logprobs")
+        if self.top_logprobs:
+            out.append("top_logprobs")
         return tuple(out)
 
     @cached_property
@@ -114,13 +122,15 @@ class ChatRequest:
         return [m.as_openai() for m in self.messages]
 
     def tool_params(self) -> dict[str, Any]:
-        """The request's tool and response-format parameters, as OpenAI takes them (only those it gave)."""
+        """The request's tool, response-format and logprobs parameters, as OpenAI takes them (only those given)."""
         out: dict[str, Any] = {}
         if self.tools:
             out["tools"] = list(self.tools)
-        for name in ("tool_choice", "parallel_tool_calls", "response_format"):
+        for name in ("tool_choice", "parallel_tool_calls", "response_format", "top_logprobs"):
             if (value := getattr(self, name)) is not None:
                 out[name] = value
+        if self.logprobs:
+            out["logprobs"] = True
         return out
 
 
@@ -155,6 +165,8 @@ class BackendResult:
     ttft_ms: float | None = None
     logprobs: list[float] | None = None  # each generated token's log-probability, where the engine gives them
     tool_calls: list[ToolCall] | None = None  # the answer calls tools (finish_reason "tool_calls")
+    # OpenAI's choices[0].logprobs.content ({"token", "logprob", "bytes", "top_logprobs"} per token), when asked
+    token_logprobs: list[dict] | None = None
     # backend-specific facts for the record: quantization, adapter, device, measured energy, ...
     info: dict[str, Any] = field(default_factory=dict)
 

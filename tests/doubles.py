@@ -143,6 +143,11 @@ class FakeUpstream:
                 calls, text = tool_answer(body), _text_answer(body, text)
                 if not body.get("stream"):
                     out = _completion(text)
+                    if body.get("logprobs"):  # one entry per word, its alternatives as asked
+                        out["choices"][0]["logprobs"] = {"content": [
+                            {"token": w, "logprob": -0.5, "bytes": list(w.encode()),
+                             "top_logprobs": [{"token": w, "logprob": -0.5, "bytes": list(w.encode())}] * (
+                                 body.get("top_logprobs") or 0)} for w in text.split()]}
                     if calls:
                         out["choices"][0].update(finish_reason="tool_calls", message={
                             "role": "assistant", "content": None, "tool_calls": calls})

@@ -56,7 +56,7 @@ def test_fields_that_steer_a_tier_are_refused_and_reach_no_upstream(gw, field, v
     assert gw.upstream.hits == before
 
 
-@pytest.mark.parametrize("field, value", [("n", 2), ("logprobs", True), ("logit_bias", {"50256": -100})])
+@pytest.mark.parametrize("field, value", [("n", 2), ("modalities", ["text", "audio"]), ("logit_bias", {"50256": -100})])
 def test_parameters_no_tier_honours_yet_say_so(gw, field, value):
     before = gw.upstream.hits
     r = gw.post(chat(route="cloud", **{field: value}))
@@ -210,5 +210,7 @@ def test_a_bounded_fuzz_run_gets_no_5xx_and_drops_no_connection(gw):
     assert sum(out.statuses.values()) == 600 and out.statuses.get(200, 0) >= 20 and out.statuses.get(401, 0) >= 20
     for sent in gw.upstream.requests[before:]:  # what reached the cloud: only fields of the contract
         assert set(sent["body"]) <= {"model", "messages", "max_tokens", "temperature", "top_p", "seed", "stop",
-                                     "user", "presence_penalty", "frequency_penalty", "stream", "stream_options"}
+                                     "user", "presence_penalty", "frequency_penalty", "stream", "stream_options",
+                                     "tools", "tool_choice", "parallel_tool_calls", "response_format", "logprobs",
+                                     "top_logprobs"}  # each validated by the contract
     assert httpx.get(f"{gw.base}/healthz").status_code == 200

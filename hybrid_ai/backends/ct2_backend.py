@@ -17,7 +17,7 @@ from ..errors import BackendError, MissingDependency, require
 from ..types import BackendResult
 from .base import cut_at_stop, sampling
 from .ct2_batcher import Batcher, Job
-from .local_model import LocalBackend, load_once, resolve_source
+from .local_model import LocalBackend, load_once, resolve_source, token_logprobs
 
 MIN_TEMPERATURE = 1e-4  # below it, greedy (as the transformers tier)
 
@@ -175,7 +175,7 @@ class CTranslate2Backend(LocalBackend):
     def _run(self, request, started: tuple):
         """Text pieces as they become safe, then the BackendResult, for one queued request."""
         engine, job, n_in, t0 = started
-        ttft, logprobs, stopped = None, [], False
+        ttft, logprobs, ids, stopped = None, [], [], False
         decoder = _Decoder(engine.tokenizer, request.stop)
         try:
             for token_id, log_prob in job.results():
@@ -183,6 +183,7 @@ class CTranslate2Backend(LocalBackend):
                     continue
                 ttft = ttft if ttft is not None else (time.perf_counter() - t0) * 1000
                 logprobs.append(log_prob)
+                ids.append(token_id)
                 piece, stopped = decoder.add(token_id)
                 if piece:
                     yield piece
@@ -200,6 +201,7 @@ class CTranslate2Backend(LocalBackend):
         yield BackendResult(
             text=decoder.text(), model=engine.name, prompt_tokens=n_in, completion_tokens=n_out,
             finish_reason="stop" if stopped or n_out < job.max_new else "length", ttft_ms=ttft, logprobs=logprobs,
+            token_logprobs=token_logprobs(engine.tokenizer, ids, logprobs) if request.logprobs else None,
             info={"engine": "ctranslate2", "quantization": engine.compute_type, "compute_type": engine.compute_type,
                   "adapter": engine.adapter, "device": engine.device, "batch_size": job.batch_size})
 

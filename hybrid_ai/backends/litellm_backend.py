@@ -36,7 +36,7 @@ class LiteLLMTier(TierConfig):
     cost: CloudCost = CloudCost()
 
     engine = "hybrid_ai.backends.litellm_backend:LiteLLMBackend"
-    default_supports = ("tools", "json_object", "json_schema")  # what OpenAI-compatible chat APIs take
+    default_supports = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")  # OpenAI's chat API
 
     def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
         from ..telemetry.cost import token_cost
@@ -88,6 +88,16 @@ def _kind(exc: Exception) -> str:
     return "generation"
 
 
+def _logprob_content(choice) -> list[dict] | None:
+    """OpenAI's `logprobs.content` of a choice (or a streamed chunk's choice) as plain dicts, or None."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if content is None and isinstance(getattr(choice, "logprobs", None), dict):
+        content = choice.logprobs.get("content")
+    if content is None:
+        return None
+    return [t.model_dump() if hasattr(t, "model_dump") else dict(t) for t in content]
+
+
 class LiteLLMBackend(Backend):
     name = "litellm"
     runs_locally = False
@@ -137,11 +147,13 @@ class LiteLLMBackend(Backend):
         usage = getattr(resp, "usage", None)
         calls = [ToolCall(c.id, c.function.name, c.function.arguments or "")
                  for c in getattr(choice.message, "tool_calls", None) or []]
+        content = _logprob_content(choice)
         return BackendResult(
             text=choice.message.content or "", model=self.tier.model,
             prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None),
             finish_reason=choice.finish_reason or "stop", info={"upstream_model": getattr(resp, "model", None)},
-            tool_calls=calls or None,
+            tool_calls=calls or None, token_logprobs=content,
+            logprobs=[t["logprob"] for t in content] if content else None,
         )
 
     def _error(self, exc: Exception) -> BackendError:
@@ -177,6 +189,8 @@ class LiteLLMBackend(Backend):
         choice = chunk.choices[0]
         if choice.finish_reason:
             acc["finish"] = choice.finish_reason
+        if (content := _logprob_content(choice)) is not None:
+            acc.setdefault("logprobs", []).extend(content)
         delta = choice.delta
         out: list = []
         if delta and delta.content:
@@ -214,7 +228,7 @@ class LiteLLMBackend(Backend):
                              prompt_tokens=getattr(usage, "prompt_tokens", None),
                              completion_tokens=getattr(usage, "completion_tokens", None),
                              finish_reason=acc.get("finish", "stop"), ttft_ms=acc.get("ttft"),
-                             tool_calls=self._calls(acc))
+                             tool_calls=self._calls(acc), token_logprobs=acc.get("logprobs"))
 
     def stream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)

@@ -190,6 +190,19 @@ def load_model(tier) -> LoadedModel:
     return load_once(key, lambda: _load(tier), f"local model {tier.model!r}")
 
 
+def token_logprobs(tokenizer, ids: list[int], logprobs: list[float],
+                   tops: list[list[tuple[int, float]]] | None = None) -> list[dict]:
+    """OpenAI's `choices[0].logprobs.content` for generated tokens (end-of-sequence tokens left out; a stop string's
+    tokens kept): each token's text, UTF-8 bytes and log-probability, and (`tops`) the most likely alternatives
+    at its position."""
+    def entry(token_id: int, logprob: float) -> dict:
+        token = tokenizer.decode([token_id], skip_special_tokens=False)
+        return {"token": token, "logprob": float(logprob), "bytes": list(token.encode("utf-8"))}
+
+    return [{**entry(t, lp), "top_logprobs": [entry(a, alp) for a, alp in tops[i]] if tops else []}
+            for i, (t, lp) in enumerate(zip(ids, logprobs))]
+
+
 class LocalBackend(Backend):
     """What the in-process engines share: the tier, its model loaded once per process (`_load`, whose result has a
     `device`), readiness without loading."""

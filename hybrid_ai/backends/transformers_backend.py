@@ -9,7 +9,7 @@ from ..config import LocalTier
 from ..errors import BackendError
 from ..types import BackendResult
 from .base import cut_at_stop, sampling
-from .local_model import LoadedModel, LocalBackend, load_model
+from .local_model import LoadedModel, LocalBackend, load_model, token_logprobs
 
 
 class TransformersTier(LocalTier):
@@ -19,6 +19,8 @@ class TransformersTier(LocalTier):
     quantization: Literal["auto", "none", "bf16", "fp16", "int8-dynamic", "nf4", "int8"] = "auto"
 
     engine = "hybrid_ai.backends.transformers_backend:TransformersBackend"
+    can_support = ("json_object", "json_schema", "logprobs", "top_logprobs")
+    default_supports = ("logprobs", "top_logprobs")  # from the raw logits of each step (output_logits)
 
 
 class _FirstToken:
@@ -83,6 +85,8 @@ class TransformersBackend(LocalBackend):
             kwargs["repetition_penalty"] = generation.repetition_penalty
         if request.stop:
             kwargs.update(stop_strings=list(request.stop), tokenizer=lm.tokenizer)
+        if request.logprobs:
+            kwargs.update(output_logits=True, return_dict_in_generate=True)
         kwargs.update({k: v.to(lm.model.device) for k, v in inputs.items()})
         return lm, kwargs, n_in, max_new
 
@@ -99,33 +103,58 @@ class TransformersBackend(LocalBackend):
                 raise BackendError(f"generation failed: {type(e).__name__}: {str(e)[:300]}",
                                    tier=self.tier_name, kind="generation") from e
 
-    def _result(self, lm, out, n_in, max_new, text, ttft_ms) -> BackendResult:
-        new = out[0][n_in:]
+    def _result(self, lm, out, n_in, max_new, text, ttft_ms, request) -> BackendResult:
+        seqs = getattr(out, "sequences", out)  # a dict-like output when logits were asked for
+        new = seqs[0][n_in:]
         eos = lm.tokenizer.eos_token_id
-        hit_eos = len(new) > 0 and int(new[-1]) in (eos if isinstance(eos, list) else [eos])
-        return BackendResult(
+        eos = set(eos if isinstance(eos, list) else [eos])
+        hit_eos = len(new) > 0 and int(new[-1]) in eos
+        result = BackendResult(
             text=text, model=lm.name, prompt_tokens=n_in, completion_tokens=int(len(new)),
             finish_reason="length" if len(new) >= max_new and not hit_eos else "stop", ttft_ms=ttft_ms,
             info={"quantization": lm.quantization, "adapter": lm.adapter, "device": lm.device},
         )
+        if request.logprobs and getattr(out, "logits", None) is not None:
+            self._logprobs(lm, out.logits, [int(t) for t in new], eos, request, result)
+        return result
+
+    @staticmethod
+    def _logprobs(lm, logits, new: list[int], eos: set, request, result: BackendResult) -> None:
+        """Each generated token's log-probability under the model (the raw logits of its step, before penalties
+        and sampling), and the `top_logprobs` most likely tokens there."""
+        import torch
+
+        ids, lps, tops = [], [], []
+        for step, token in enumerate(new):
+            if token in eos:
+                continue
+            logp = torch.log_softmax(logits[step][0].float(), dim=-1)
+            ids.append(token)
+            lps.append(float(logp[token]))
+            if request.top_logprobs:
+                values, indices = torch.topk(logp, request.top_logprobs)
+                tops.append(list(zip(indices.tolist(), values.tolist())))
+        result.logprobs = lps
+        result.token_logprobs = token_logprobs(lm.tokenizer, ids, lps, tops if request.top_logprobs else None)
 
     def complete(self, request, generation) -> BackendResult:
         lm, kwargs, n_in, max_new = self._prepare(request, generation)
         first = _FirstToken(time.perf_counter())
         out = self._generate(lm, kwargs, request, first)
-        text = cut_at_stop(lm.tokenizer.decode(out[0][n_in:], skip_special_tokens=True), request.stop)
-        return self._result(lm, out, n_in, max_new, text.lstrip(), first.ttft_ms)
+        seqs = getattr(out, "sequences", out)
+        text = cut_at_stop(lm.tokenizer.decode(seqs[0][n_in:], skip_special_tokens=True), request.stop)
+        return self._result(lm, out, n_in, max_new, text.lstrip(), first.ttft_ms, request)
 
     def complete_batch(self, requests, generation) -> list[BackendResult | BackendError]:
         """Answer several requests in one left-padded generate() call (for evals: on this 2-core CPU, 16 short
         answers take about a fifth of the time they take one by one, and greedy answers come out the same).
-        A request that cannot be prepared gets its BackendError; one with stop strings or a seed is answered
-        alone. Every result of the batch carries the batch's first-token time."""
+        A request that cannot be prepared gets its BackendError; one with stop strings, a seed or logprobs is
+        answered alone. Every result of the batch carries the batch's first-token time."""
         results: list = [None] * len(requests)
         batch = []
         for i, request in enumerate(requests):
             try:
-                if request.stop or request.seed is not None:
+                if request.stop or request.seed is not None or request.logprobs:
                     results[i] = self.complete(request, generation)
                 else:
                     batch.append((i, request, *self._prepare(request, generation)))
@@ -209,4 +238,4 @@ class TransformersBackend(LocalBackend):
         text = cut_at_stop(text, request.stop)
         if len(text) > sent:
             yield text[sent:]
-        state.result = self._result(lm, box["out"], n_in, max_new, text, ttft)
+        state.result = self._result(lm, box["out"], n_in, max_new, text, ttft, request)

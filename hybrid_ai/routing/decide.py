@@ -57,6 +57,10 @@ def decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteDe
     return _capable(policy, request, decision) if request.needs else decision
 
 
+_FIELD = {"json_object": "response_format", "json_schema": "response_format", "logprobs": "logprobs",
+          "top_logprobs": "top_logprobs"}  # the request field behind each need (tools: `tools` or `messages`)
+
+
 def _lacks(policy: Policy, tier: str, needs: tuple[str, ...]) -> list[str]:
     return [n for n in needs if n not in policy.tiers[tier].capabilities]
 
@@ -76,8 +80,8 @@ def _capable(policy: Policy, request: ChatRequest, decision: RouteDecision) -> R
         why = f"rule {decision.rule!r} sends it to {', '.join(map(repr, tiers))}" if decision.rule else \
             f"policy {policy.name!r} has no tier that does"
         pinned = any(isinstance(r, PinnedRule) and r.name == decision.rule for r in policy.rules)
-        field = "route" if pinned else "tools" if request.tools else "messages" if needs[0] == "tools" else \
-            "response_format"
+        lacking = next(n for t in tiers for n in _lacks(policy, t, needs))
+        field = "route" if pinned else _FIELD.get(lacking) or ("tools" if request.tools else "messages")
         raise InvalidRequest(f"the request needs {', '.join(needs)}; {why}: {missing} (a tier's `supports` in "
                              f"the policy)", field=field)
     skipped = tuple(t for t in decision.tiers if t not in keep)
