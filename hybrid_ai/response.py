@@ -25,8 +25,8 @@ class HybridChatCompletion(ChatCompletion):
 def make_completion(decision: RouteDecision, result: BackendResult, record: RouteRecord) -> HybridChatCompletion:
     usage = _usage(result)
     calls = [c.as_openai() for c in result.tool_calls or []]
-    message = ChatCompletionMessage.model_validate(
-        {"role": "assistant", "content": result.text or (None if calls else ""), **({"tool_calls": calls} if calls else {})})
+    fields = {"role": "assistant", "content": result.text or (None if calls else "")}
+    message = ChatCompletionMessage.model_validate({**fields, "tool_calls": calls} if calls else fields)
     return HybridChatCompletion(
         id=record.request_id,
         object="chat.completion",

@@ -104,7 +104,8 @@ def parse_tool_choice(value: Any, tools: tuple[dict, ...]) -> str | dict | None:
     name = _name(_keys(value["function"], "tool_choice.function", {"name"}, ("name",))["name"],
                  "tool_choice.function.name")
     if name not in {t["function"]["name"] for t in tools}:
-        raise InvalidRequest(f"names {name!r}, which is not one of the request's tools", field="tool_choice.function.name")
+        raise InvalidRequest(f"names {name!r}, which is not one of the request's tools",
+                             field="tool_choice.function.name")
     return {"type": "function", "function": {"name": name}}
 
 
@@ -165,7 +166,8 @@ def check_tool_results(messages) -> None:
         called.update(c.id for c in m.tool_calls)
         if m.role == "tool":
             if m.tool_call_id is None:
-                raise InvalidRequest("is missing (a tool message answers a tool call)", field=f"messages[{i}].tool_call_id")
+                raise InvalidRequest("is missing (a tool message answers a tool call)",
+                                     field=f"messages[{i}].tool_call_id")
             if m.tool_call_id not in called:
                 raise InvalidRequest(f"{m.tool_call_id[:64]!r} answers no tool call of an earlier assistant message",
                                      field=f"messages[{i}].tool_call_id")

@@ -12,10 +12,6 @@ from pydantic import BaseModel, ConfigDict
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
-# what a request can need of a tier (`supports` in a policy)
-NEEDS = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")
-
-
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A function call the assistant made (in an assistant message or an answer); `arguments` is its JSON text."""
@@ -144,7 +140,7 @@ class RouteDecision:
     threshold: float
     rule: str | None = None
     budget: str | None = None  # "budget:day" / "budget:month": a cloud budget took its tier out of `tiers`
-    needs: tuple[str, ...] = ()  # what the request needs of a tier (tools, json_object, json_schema)
+    needs: tuple[str, ...] = ()  # what the request needs of a tier (ChatRequest.needs)
     skipped: tuple[str, ...] = ()  # tiers left out because they do not support what it needs
 
     @property
@@ -228,7 +224,7 @@ class RouteRecord(BaseModel):
     savings_wh: float | None = None  # counterfactual energy - energy
     escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered
     verifier_score: float | None = None  # cascade mode: the verifier's P(local answer not good enough)
-    needs: list[str] = []  # what the request needed of a tier: tools, json_object, json_schema
+    needs: list[str] = []  # what the request needed of a tier: tools, json_object, json_schema, logprobs, ...
     skipped_tiers: list[str] = []  # tiers the decision left out because they do not support what it needed
     tool_calls: int = 0  # how many tool calls the answer made
     attempts: list[Attempt] = []
