@@ -114,7 +114,10 @@ class BaseClient:
         return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision, request))
 
     def warmup(self) -> None:
-        """Load every tier's model / library now instead of on the first request."""
+        """Load every tier's model / library now instead of on the first request (and the response types, about a
+        second to import, which a first stream would otherwise count in its local attempt's latency)."""
+        from . import response  # noqa: F401
+
         for b in self.backends.values():
             try:
                 b.warmup()
