@@ -145,7 +145,7 @@ def main() -> None:
         import llama_cpp  # noqa: F401
         settings.append(("llama.cpp", "gguf"))
     except ImportError:
-        print("llama-cpp-python is not installed: no llama.cpp row (pip install llama-cpp-python to add it)")
+        print("llama-cpp-python is not installed: no llama.cpp rows (pip install 'hybrid-ai[llamacpp]' to add them)")
     console, rows = Console(), []
     for engine, setting in settings:
         console.print(f"[bold]{engine} {setting}[/bold] ...")
@@ -173,8 +173,11 @@ def main() -> None:
     console.print(t)
     levels = [int(x) for x in args.concurrency.split(",")]
     conc = {}
-    for name, tier in (("transformers fp32", {"backend": "transformers", "quantization": "none"}),
-                       ("ctranslate2 int8", {"backend": "ctranslate2", "compute_type": "int8"})):
+    engines = [("transformers fp32", {"backend": "transformers", "quantization": "none"}),
+               ("ctranslate2 int8", {"backend": "ctranslate2", "compute_type": "int8"})]
+    if any(engine == "llama.cpp" for engine, _ in settings):  # the llama_cpp kind: one generation at a time
+        engines.append(("llama_cpp (backend)", {"backend": "llama_cpp"}))
+    for name, tier in engines:
         console.print(f"[bold]concurrent requests: {name}[/bold] ...")
         tier = {**tier, "threads": args.threads}
         conc[name] = child(CONCURRENT, {"tier": tier, "levels": levels, "tokens": 64}) or []

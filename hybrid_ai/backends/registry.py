@@ -1,5 +1,5 @@
 """Backend kinds, registered by name: the policy's `backend:` value -> its tier config model (which names the
-engine class, where it runs and how it is priced). The built-in kinds are `transformers`, `ctranslate2` and `litellm`; a third
+engine class, where it runs and how it is priced). The built-in kinds are `transformers`, `ctranslate2`, `llama_cpp` and `litellm`; a third
 party adds one with an entry point in the group `hybrid_ai.backends` whose value is its config class:
 
     [project.entry-points."hybrid_ai.backends"]
@@ -15,10 +15,11 @@ from ..config import TierConfig
 from ..errors import PolicyError
 from .ct2_backend import CTranslate2Tier
 from .litellm_backend import LiteLLMTier
+from .llama_cpp_backend import LlamaCppTier
 from .transformers_backend import TransformersTier
 
 GROUP = "hybrid_ai.backends"
-BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, CTranslate2Tier, LiteLLMTier)
+BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, CTranslate2Tier, LlamaCppTier, LiteLLMTier)
 
 
 def _kind(config: type[TierConfig]) -> str:
