@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
+from .types import ToolCallParts
+
 
 class _Base:
     def __init__(self, on_unread: Callable[[], None]):
         self._on_unread, self._started, self._closed = on_unread, False, False
         self.hybrid: Any = None  # HybridInfo, from the last chunk
         self._text: list[str] = []
-        self._calls: dict[int, dict] = {}
+        self._calls = ToolCallParts()
 
     @property
     def text(self) -> str:
@@ -24,19 +26,15 @@ class _Base:
     @property
     def tool_calls(self) -> list[dict]:
         """The tool calls streamed so far, assembled (OpenAI's `{"id", "type", "function": {"name", "arguments"}}`)."""
-        return [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": "".join(c["args"])}}
-                for _, c in sorted(self._calls.items())]
+        return [{"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                for _, cid, name, args in self._calls.calls()]
 
     def _seen(self, chunk):
         delta = chunk.choices[0].delta if chunk.choices else None
         if delta is not None and delta.content:
             self._text.append(delta.content)
         for piece in (delta.tool_calls or []) if delta is not None else []:
-            call = self._calls.setdefault(piece.index, {"id": None, "name": None, "args": []})
-            fn = piece.function
-            call["id"] = call["id"] or piece.id
-            call["name"] = call["name"] or (fn.name if fn else None)
-            call["args"].append((fn.arguments if fn else None) or "")
+            self._calls.add(piece)
         if getattr(chunk, "hybrid", None) is not None:
             self.hybrid = chunk.hybrid
         return chunk

@@ -38,6 +38,28 @@ class ToolCallDelta:
 Piece = str | ToolCallDelta  # what a stream yields: a text delta or a piece of a tool call
 
 
+class ToolCallParts:
+    """Streamed tool-call pieces (any objects with `index`, `id` and `function.name` / `.arguments`, as OpenAI and
+    litellm stream them) put back together by index."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict] = {}
+
+    def add(self, piece) -> None:
+        fn = getattr(piece, "function", None)
+        call = self._calls.setdefault(piece.index or 0, {"id": None, "name": None, "args": []})
+        call["id"] = call["id"] or piece.id
+        call["name"] = call["name"] or getattr(fn, "name", None)
+        call["args"].append(getattr(fn, "arguments", None) or "")
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def calls(self) -> list[tuple[int, str | None, str | None, str]]:
+        """(index, id, name, arguments) of each call, by index; id or name None when no piece carried it."""
+        return [(i, c["id"], c["name"], "".join(c["args"])) for i, c in sorted(self._calls.items())]
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     role: str

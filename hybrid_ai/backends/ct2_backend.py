@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import LocalTier
-from ..errors import BackendError, MissingDependency, require
+from ..errors import BackendError, require
 from ..types import BackendResult
 from .base import cut_at_stop, sampling
 from .ct2_batcher import Batcher, Job
@@ -126,6 +126,7 @@ class _Decoder:
 
 class CTranslate2Backend(LocalBackend):
     name = "ctranslate2"
+    requires = ("ctranslate2", "local")
 
     def _load(self) -> _Loaded:
         return load_ct2(self.tier)
@@ -133,12 +134,6 @@ class CTranslate2Backend(LocalBackend):
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "compute_type": self.tier.compute_type}
 
-    def ready(self):
-        try:
-            require("ctranslate2", "local")
-        except MissingDependency as e:
-            return False, str(e)
-        return super().ready()
 
     def _job(self, engine: _Loaded, request, generation) -> tuple[Job, int]:
         s = sampling(request, generation)

@@ -17,7 +17,7 @@ from pydantic import Field
 from ..config import CloudCost, Generation, TierConfig
 from ..errors import BackendError
 from ..redact import public_message, watch_env
-from ..types import BackendResult, ToolCall, ToolCallDelta
+from ..types import BackendResult, ToolCall, ToolCallDelta, ToolCallParts
 from .base import Backend, sampling
 
 
@@ -198,22 +198,20 @@ class LiteLLMBackend(Backend):
             out.append(delta.content)
         for c in (getattr(delta, "tool_calls", None) or []) if delta else []:
             fn = getattr(c, "function", None)
-            piece = ToolCallDelta(c.index or 0, c.id, getattr(fn, "name", None), getattr(fn, "arguments", None) or "")
-            call = acc["calls"].setdefault(piece.index, {"id": None, "name": None, "arguments": []})
-            call["id"], call["name"] = call["id"] or piece.id, call["name"] or piece.name
-            call["arguments"].append(piece.arguments)
-            out.append(piece)
+            acc["calls"].add(c)
+            out.append(ToolCallDelta(c.index or 0, c.id, getattr(fn, "name", None),
+                                     getattr(fn, "arguments", None) or ""))
         if out and acc.get("ttft") is None:
             acc["ttft"] = (time.perf_counter() - acc["t0"]) * 1000
         return out
 
     def _calls(self, acc) -> list[ToolCall] | None:
         calls = []
-        for index, c in sorted(acc["calls"].items()):
-            if not c["id"] or not c["name"]:
+        for index, cid, name, args in acc["calls"].calls():
+            if not cid or not name:
                 raise BackendError(f"the upstream streamed tool call {index} without an id or name",
                                    tier=self.tier_name, kind="stream")
-            calls.append(ToolCall(c["id"], c["name"], "".join(c["arguments"])))
+            calls.append(ToolCall(cid, name, args))
         return calls or None
 
     def _stream_result(self, acc) -> BackendResult:
@@ -232,7 +230,7 @@ class LiteLLMBackend(Backend):
 
     def stream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "calls": {}, "t0": time.perf_counter()}
+        acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
         try:
             for chunk in import_litellm().completion(**kw):
                 yield from self._consume(chunk, acc)
@@ -242,7 +240,7 @@ class LiteLLMBackend(Backend):
 
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "calls": {}, "t0": time.perf_counter()}
+        acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
         try:
             async for chunk in await import_litellm().acompletion(**kw):
                 for piece in self._consume(chunk, acc):

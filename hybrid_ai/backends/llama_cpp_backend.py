@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..config import LocalTier
-from ..errors import BackendError, MissingDependency, require
+from ..errors import BackendError, require
 from ..types import BackendResult
 from .base import StreamState, sampling
 from .local_model import LocalBackend, load_once, resolve_source
@@ -70,6 +70,7 @@ def _load(tier: LlamaCppTier) -> _Loaded:
 class LlamaCppBackend(LocalBackend):
     name = "llama_cpp"
     batches = False  # one generation at a time
+    requires = ("llama_cpp", "llamacpp")
 
     def _load(self) -> _Loaded:
         t = self.tier
@@ -79,12 +80,6 @@ class LlamaCppBackend(LocalBackend):
     def describe(self):
         return {"backend": self.name, "model": self.tier.model}
 
-    def ready(self):
-        try:
-            require("llama_cpp", "llamacpp")
-        except MissingDependency as e:
-            return False, str(e)
-        return super().ready()
 
     def _call(self, lm: _Loaded, request, generation):
         s = sampling(request, generation)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, require
+from ..errors import BackendError, MissingDependency, require
 from .base import Backend
 
 _LOADED: dict[tuple, Any] = {}  # every in-process engine's loaded models, by engine and settings
@@ -230,9 +230,15 @@ class LocalBackend(Backend):
     def device(self) -> str:
         return self.loaded().device
 
+    requires: tuple[str, str] | None = None  # (module, extra) the engine imports, checked by ready() without loading
+
     def ready(self):
         try:
+            if self.requires:
+                require(*self.requires)
             resolve_source(self.tier.model, self.tier.gguf_file)
+        except MissingDependency as e:
+            return False, str(e)
         except BackendError as e:
             return False, e.message
         return True, None

@@ -86,7 +86,9 @@ class Budget:
         tiers = tuple(t for t in decision.tiers if t != self.tier)
         if not tiers:
             weak = self.policy.classifier.weak_tier
-            lacking = [n for n in request.needs if n not in self.policy.tiers[weak].capabilities]
+            from .decide import lacks
+
+            lacking = lacks(self.policy, weak, request.needs)
             if lacking:  # the tier the request would go to instead cannot answer it
                 raise BudgetExceeded(f"the cloud budget per {over} is spent, and tier {weak!r} does not support "
                                      f"{', '.join(lacking)}, which this request needs")

@@ -61,7 +61,8 @@ _FIELD = {"json_object": "response_format", "json_schema": "response_format", "l
           "top_logprobs": "top_logprobs"}  # the request field behind each need (tools: `tools` or `messages`)
 
 
-def _lacks(policy: Policy, tier: str, needs: tuple[str, ...]) -> list[str]:
+def lacks(policy: Policy, tier: str, needs: tuple[str, ...]) -> list[str]:
+    """What of `needs` the policy's `tier` does not support (its `supports`)."""
     return [n for n in needs if n not in policy.tiers[tier].capabilities]
 
 
@@ -70,17 +71,17 @@ def _capable(policy: Policy, request: ChatRequest, decision: RouteDecision) -> R
     the strong tier's chain; a rule's (personal data kept local, a pinned tier) is refused: a rule is never
     bypassed to reach a capable tier."""
     needs = request.needs
-    keep = tuple(t for t in decision.tiers if not _lacks(policy, t, needs))
+    keep = tuple(t for t in decision.tiers if not lacks(policy, t, needs))
     if not keep and decision.rule is None:
         keep = tuple(t for t in _with_fallback(policy, policy.classifier.strong_tier, True)
-                     if not _lacks(policy, t, needs))
+                     if not lacks(policy, t, needs))
     if not keep:
         tiers = decision.tiers if decision.rule else tuple(policy.tiers)
-        missing = "; ".join(f"{t!r} does not support {', '.join(_lacks(policy, t, needs))}" for t in tiers)
+        missing = "; ".join(f"{t!r} does not support {', '.join(lacks(policy, t, needs))}" for t in tiers)
         why = f"rule {decision.rule!r} sends it to {', '.join(map(repr, tiers))}" if decision.rule else \
             f"policy {policy.name!r} has no tier that does"
         pinned = any(isinstance(r, PinnedRule) and r.name == decision.rule for r in policy.rules)
-        lacking = next(n for t in tiers for n in _lacks(policy, t, needs))
+        lacking = next(n for t in tiers for n in lacks(policy, t, needs))
         field = "route" if pinned else _FIELD.get(lacking) or ("tools" if request.tools else "messages")
         raise InvalidRequest(f"the request needs {', '.join(needs)}; {why}: {missing} (a tier's `supports` in "
                              f"the policy)", field=field)
