@@ -43,6 +43,8 @@ def problem(text: str, response_format: dict) -> str | None:
         value: Any = json.loads(text)
     except ValueError as e:
         return f"not valid JSON ({str(e)[:80]})"
+    except RecursionError:
+        return "JSON nested too deeply to read"
     if response_format.get("type") == "json_object" and not isinstance(value, dict):
         return f"a JSON {type(value).__name__}, not an object"
     schema = (response_format.get("json_schema") or {}).get("schema")

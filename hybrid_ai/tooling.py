@@ -52,7 +52,10 @@ def _schema_problem(text: str) -> str | None:
 def check_schema(schema: Any, where: str) -> dict:
     if not isinstance(schema, dict):
         raise InvalidRequest(f"must be a JSON Schema object, got {type(schema).__name__}", field=where)
-    problem = _schema_problem(json.dumps(schema, sort_keys=True))
+    try:
+        problem = _schema_problem(json.dumps(schema, sort_keys=True))
+    except RecursionError:  # in-process callers have no body-depth limit (the server refuses over 64 levels)
+        problem = "nests too deeply to be checked as a JSON Schema"
     if problem:
         raise InvalidRequest(problem, field=where)
     return schema

@@ -76,6 +76,25 @@ def test_bad_tool_and_format_parameters_name_their_field(params, field):
     assert e.value.field == field
 
 
+def deep(levels: int) -> dict:
+    schema: dict = {"type": "object"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": deep(3000)}}]},
+     "tools[0].function.parameters"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": deep(200)}}},
+     "response_format.json_schema.schema"),
+])
+def test_a_schema_nested_too_deeply_is_a_clear_error_not_a_recursion_error(params, field):
+    with pytest.raises(InvalidRequest, match="nests too deeply") as e:
+        parse_request({"messages": user("hi"), **params})
+    assert e.value.field == field
+
+
 def test_what_a_request_needs():
     assert parse_request({"messages": user("hi")}).needs == ()
     assert parse_request({"messages": user("hi"), "tools": [WEATHER]}).needs == ("tools",)
@@ -236,6 +255,7 @@ def test_the_real_slm_is_asked_for_json_and_its_answer_checked(fake, tmp_path, c
     ('{"answer": "x"}', SCHEMA, True),
     ('{"other": "x"}', SCHEMA, False),
     ('{"a": 1', {"type": "json_object"}, False),
+    ("[" * 100_000 + "]" * 100_000, {"type": "json_object"}, False),  # too deep to read: escalated, no crash
 ])
 def test_the_format_check(text, fmt, ok):
     assert (problem(unfenced(text), fmt) is None) == ok
