@@ -20,12 +20,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ["assistant-traffic", "gsm8k-sample", "mmlu-sample"]
 SUPPORT = ROOT / "examples" / "support"
+SETTING = {"transformers": "quantization", "ctranslate2": "compute_type", "onnxruntime": "precision"}
 
 
 def policy_with(base: Path, engine: str, setting: str, adapter: str | None = None) -> dict:
     p = yaml.safe_load(base.read_text())
-    local = {k: v for k, v in p["tiers"]["local"].items() if k not in ("quantization", "compute_type", "adapter")}
-    local.update(backend=engine, **({"quantization": setting} if engine == "transformers" else {"compute_type": setting}))
+    local = {k: v for k, v in p["tiers"]["local"].items() if k not in (*SETTING.values(), "adapter")}
+    local.update(backend=engine, **{SETTING[engine]: setting})
     if adapter:
         local["adapter"] = adapter
     p["tiers"]["local"] = local
@@ -53,8 +54,8 @@ def main() -> None:
     from rich.table import Table
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--settings", default="transformers:none,ctranslate2:int8,ctranslate2:int8_float32,"
-                                         "ctranslate2:float32")
+    p.add_argument("--settings", default="transformers:none,ctranslate2:int8,ctranslate2:float32,onnxruntime:int4,"
+                                         "onnxruntime:int8")
     p.add_argument("--limit", type=int, default=None, help="items per suite (default: all)")
     args = p.parse_args()
     console, rows = Console(), []

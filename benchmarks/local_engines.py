@@ -1,5 +1,6 @@
-"""The local engines side by side on this machine: transformers (fp32, bf16) and CTranslate2 (int8, int8_float32,
-float32), and llama.cpp on the same GGUF when `llama-cpp-python` happens to be installed (not in CI).
+"""The local engines side by side on this machine: transformers (fp32, bf16), CTranslate2 (int8, int8_float32,
+float32) and ONNX Runtime GenAI (int4, int8, fp32), and llama.cpp on the same GGUF when `llama-cpp-python` happens
+to be installed (not in CI).
 
     .venv/bin/python benchmarks/local_engines.py [--tokens 128] [--threads 2] [--cold] [--concurrency 1,4,16]
 
@@ -18,6 +19,7 @@ import sys
 import tempfile
 
 PROMPT = "Write a short story about a robot who learns to paint."
+SETTING = {"transformers": "quantization", "ctranslate2": "compute_type", "onnxruntime": "precision"}
 
 SPEED = r"""
 import json, os, resource, sys, time
@@ -56,6 +58,29 @@ elif a["engine"] == "ctranslate2":
             ttft = ttft or (time.perf_counter() - t0) * 1000
             ids.append(step.token_id)
         return ttft, time.perf_counter() - t0, len(ids), tok.decode(ids)
+elif a["engine"] == "onnxruntime":
+    import onnxruntime_genai as og
+    from transformers import AutoTokenizer
+    from hybrid_ai.backends.onnx_backend import OnnxTier
+    from hybrid_ai.backends.onnx_convert import converted
+    folder = converted(OnnxTier(precision=a["setting"]), a["setting"])
+    config = og.Config(str(folder))
+    config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": a["threads"]}}}}))
+    model = og.Model(config)
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    load_s = time.perf_counter() - t
+    ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    def run():
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(ids) + a["tokens"], min_length=len(ids) + a["tokens"], do_sample=False)
+        gen, out = og.Generator(model, params), []
+        t0, ttft = time.perf_counter(), None
+        gen.append_tokens(ids)
+        while len(out) < a["tokens"] and not gen.is_done():
+            gen.generate_next_token()
+            ttft = ttft or (time.perf_counter() - t0) * 1000
+            out.append(int(gen.get_next_tokens()[0]))
+        return ttft, time.perf_counter() - t0, len(out), tok.decode(out)
 else:
     from llama_cpp import Llama
     from hybrid_ai.backends.local_model import resolve_source
@@ -138,14 +163,18 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--cold", action="store_true", help="also time the first-ever load into an empty cache")
     p.add_argument("--concurrency", default="1,4,16")
+    p.add_argument("--engines", default=None, help="only these engines, e.g. ctranslate2,onnxruntime,llama.cpp")
     args = p.parse_args()
     settings = [("transformers", "none"), ("transformers", "bf16"), ("ctranslate2", "int8"),
-                ("ctranslate2", "int8_float32"), ("ctranslate2", "float32")]
+                ("ctranslate2", "int8_float32"), ("ctranslate2", "float32"), ("onnxruntime", "int4"),
+                ("onnxruntime", "int8"), ("onnxruntime", "fp32")]
     try:
         import llama_cpp  # noqa: F401
         settings.append(("llama.cpp", "gguf"))
     except ImportError:
         print("llama-cpp-python is not installed: no llama.cpp rows (pip install 'hybrid-ai[llamacpp]' to add them)")
+    if args.engines:
+        settings = [(e, s) for e, s in settings if e in args.engines.split(",")]
     console, rows = Console(), []
     for engine, setting in settings:
         console.print(f"[bold]{engine} {setting}[/bold] ...")
@@ -154,8 +183,7 @@ def main() -> None:
         if got is None:
             continue
         if args.cold and engine != "llama.cpp":
-            tier = {"backend": engine, **({"quantization": setting} if engine == "transformers"
-                                          else {"compute_type": setting})}
+            tier = {"backend": engine, SETTING[engine]: setting}
             with tempfile.TemporaryDirectory() as empty:
                 cold = child(LOAD, tier, {"HYBRID_AI_CACHE": empty})
             got["cold_load_s"] = cold["load_s"] if cold else None
@@ -174,10 +202,13 @@ def main() -> None:
     levels = [int(x) for x in args.concurrency.split(",")]
     conc = {}
     engines = [("transformers fp32", {"backend": "transformers", "quantization": "none"}),
-               ("ctranslate2 int8", {"backend": "ctranslate2", "compute_type": "int8"})]
+               ("ctranslate2 int8", {"backend": "ctranslate2", "compute_type": "int8"}),
+               ("onnxruntime int8", {"backend": "onnxruntime", "precision": "int8"})]
     if any(engine == "llama.cpp" for engine, _ in settings):  # the llama_cpp kind: one generation at a time
         engines.append(("llama_cpp (backend)", {"backend": "llama_cpp"}))
     for name, tier in engines:
+        if args.engines and not any(tier["backend"].replace("_", ".") == e for e in args.engines.split(",")):
+            continue
         console.print(f"[bold]concurrent requests: {name}[/bold] ...")
         tier = {**tier, "threads": args.threads}
         conc[name] = child(CONCURRENT, {"tier": tier, "levels": levels, "tokens": 64}) or []

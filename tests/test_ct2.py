@@ -3,7 +3,6 @@ concurrent requests batched together, log-probabilities, and every way a convers
 
 from __future__ import annotations
 
-import errno
 import json
 import threading
 import time
@@ -126,44 +125,6 @@ def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuil
     assert not ct2_convert.intact(folder)  # still the flipped byte
     assert ct2_convert.converted(tier, "int8") == folder and ct2_convert.intact(folder)  # rebuilt
     assert (folder / "model.bin").stat().st_mtime_ns != stamp
-
-
-def _failing_conversion(monkeypatch, error: BaseException):
-    """A conversion (the seam around the cache under test) that writes part of its output, then fails as `error`
-    (Ctrl-C, a full disk)."""
-
-    def convert(source, adapter, name, weights, tmp):
-        (tmp / "config.json").write_text("{}")
-        (tmp / "model.bin").write_bytes(b"\0" * 4096)
-        raise error
-
-    monkeypatch.setattr(ct2_convert, "_convert", convert)
-
-
-@pytest.mark.parametrize("error, match", [
-    (KeyboardInterrupt(), None),
-    (OSError(errno.ENOSPC, "No space left on device"), "disk is full"),
-])
-def test_an_interrupted_or_disk_full_conversion_leaves_nothing_where_the_next_load_looks(
-        monkeypatch, tmp_path, error, match):
-    tier = CTranslate2Tier(model=str(_plain_model()), compute_type="int8")
-    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path))
-    _failing_conversion(monkeypatch, error)
-    if match is None:
-        with pytest.raises(KeyboardInterrupt):
-            ct2_convert.converted(tier, "int8")
-    else:
-        with pytest.raises(BackendError, match=match) as e:
-            ct2_convert.converted(tier, "int8")
-        assert str(tmp_path) in str(e.value) and "SmolLM2" in str(e.value)  # the folder and the model
-    assert list((tmp_path / "models" / "ct2").iterdir()) == []  # no half folder, no temporary folder
-
-
-def _plain_model():
-    """The bundled model as a plain folder (the transformers tier's converted GGUF)."""
-    from hybrid_ai.backends.local_model import model_path
-
-    return model_path(TransformersTier())[0]
 
 
 def test_a_model_ctranslate2_cannot_convert_is_a_clear_error_naming_it(tmp_path):

@@ -148,12 +148,14 @@ def test_the_policy_names_the_adapter_and_the_record_says_so(trained):
     assert r.hybrid.record.adapter == str(tmp / "adapter") and r.choices[0].message.content
 
 
-def test_the_ctranslate2_tier_serves_the_same_adapter_merged_and_converted(trained):
-    """`hybrid-ai finetune` output works unchanged with `backend: ctranslate2`: the adapter is merged into the base
-    and converted (float32: the same greedy text as transformers with the adapter), and the record names it."""
+def test_the_converting_engines_serve_the_same_adapter_merged_and_converted(trained):
+    """`hybrid-ai finetune` output works unchanged with `backend: ctranslate2` and `backend: onnxruntime`: the
+    adapter is merged into the base and converted (float32: the same greedy text as transformers with the adapter),
+    and the record names it."""
     tmp, _ = trained
     answers = {}
-    for kind, extra in (("transformers", {"quantization": "none"}), ("ctranslate2", {"compute_type": "float32"})):
+    for kind, extra in (("transformers", {"quantization": "none"}), ("ctranslate2", {"compute_type": "float32"}),
+                        ("onnxruntime", {"precision": "fp32"})):
         policy = {"name": "ft", "tiers": {"local": {"backend": kind, "adapter": str(tmp / "adapter"),
                                                     "generation": {"max_tokens": 12}, **extra}},
                   "classifier": {"threshold": 1.0, "strong_tier": "local"}, "telemetry": {"sinks": []},
@@ -162,7 +164,7 @@ def test_the_ctranslate2_tier_serves_the_same_adapter_merged_and_converted(train
             r = c.chat.completions.create(messages=[SYSTEM, *user("What is the refund window?")])
         assert r.hybrid.record.adapter == str(tmp / "adapter") and r.hybrid.record.backend == kind
         answers[kind] = r.choices[0].message.content
-    assert answers["ctranslate2"] == answers["transformers"] and answers["transformers"]
+    assert answers["ctranslate2"] == answers["onnxruntime"] == answers["transformers"] and answers["transformers"]
 
 
 def test_an_adapter_for_another_base_fails_at_load_naming_both(trained, tmp_path):

@@ -21,7 +21,7 @@ def local(engine: str) -> HybridClient:
                          "telemetry": {"sinks": []}})
 
 
-@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers", "onnxruntime"])
 def test_a_local_answer_carries_each_tokens_log_probability_whole_and_streamed(engine):
     c = local(engine)
     r = c.chat.completions.create(messages=user("Name a colour."), logprobs=True)

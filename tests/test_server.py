@@ -11,7 +11,7 @@ from conftest import AUTH, TEST_KEY
 
 def test_health_and_models(upstream):
     h = httpx.get(f"{upstream}/healthz").json()
-    assert h["status"] == "ok" and h["policy"] == "local-only" and h["tiers"]["local"]["backend"] == "ctranslate2"
+    assert h["status"] == "ok" and h["policy"] == "local-only" and h["tiers"]["local"]["backend"] == "onnxruntime"
     ids = [m["id"] for m in httpx.get(f"{upstream}/v1/models", headers=AUTH).json()["data"]]
     assert ids == ["hybrid", "local"]
 
@@ -22,7 +22,7 @@ def test_the_openai_sdk_talks_to_the_server(upstream):
                                        max_tokens=6)
     assert r.choices[0].message.content and r.usage.completion_tokens <= 6
     extra = r.model_extra["hybrid"]
-    assert extra["route"] == "local" and extra["record"]["backend"] == "ctranslate2"
+    assert extra["route"] == "local" and extra["record"]["backend"] == "onnxruntime"
     assert r.id == extra["record"]["request_id"]
 
 

@@ -127,3 +127,19 @@ def cut_at_stop(text: str, stops) -> str:
     """Stop strings are excluded from the answer, as in the OpenAI API."""
     cut = min((text.index(s) for s in stops if s in text), default=len(text))
     return text[:cut]
+
+
+def drain(pieces, state: StreamState):
+    """The text pieces of a generator whose last item is its BackendResult (kept in `state.result`); closing this
+    closes the generator, so an abandoned stream stops the engine."""
+    from contextlib import closing
+
+    from ..types import BackendResult
+
+    with closing(pieces):
+        for piece in pieces:
+            if isinstance(piece, BackendResult):
+                state.result = piece
+            else:
+                yield piece
+

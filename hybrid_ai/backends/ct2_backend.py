@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import LocalTier
 from ..errors import BackendError, require
 from ..types import BackendResult
-from .base import cut_at_stop, sampling
+from .base import drain, sampling
 from .ct2_batcher import Batcher, Job
-from .local_model import LocalBackend, load_once, resolve_source, token_logprobs
+from .local_model import LocalBackend, cuda_present, load_once, resolve_source, token_logprobs
+from .token_text import TokenText
 
 MIN_TEMPERATURE = 1e-4  # below it, greedy (as the transformers tier)
 
@@ -35,19 +35,11 @@ class CTranslate2Tier(LocalTier):
     def build(self, tier_name: str):
         """`compute_type: auto` on a CUDA machine keeps the engine measured there: transformers with bitsandbytes
         nf4 (CTranslate2's CUDA path is not measured yet). Everywhere else: CTranslate2."""
-        if self.compute_type == "auto" and self.device != "cpu" and _cuda():
+        if self.compute_type == "auto" and self.device != "cpu" and cuda_present():
             from .transformers_backend import TransformersBackend
 
             return TransformersBackend(tier_name, self.as_transformers(quantization="auto"))
         return CTranslate2Backend(tier_name, self)
-
-
-def _cuda() -> bool:
-    try:
-        import ctranslate2
-    except ImportError:
-        return False
-    return ctranslate2.get_cuda_device_count() > 0
 
 
 @dataclass
@@ -89,39 +81,6 @@ def load_ct2(tier) -> _Loaded:
     key = ("ctranslate2", tier.model, tier.gguf_file, tier.adapter, tier.compute_type, tier.device, tier.threads,
            tier.max_batch)
     return load_once(key, lambda: _load(tier), f"local model {tier.model!r} with CTranslate2")
-
-
-class _Decoder:
-    """Token ids -> text as they come: only text that can no longer change is released (an incomplete UTF-8
-    sequence decodes to U+FFFD until its last byte arrives; a stop string may still be forming)."""
-
-    def __init__(self, tokenizer, stops):
-        self.tok, self.stops, self.ids, self.sent = tokenizer, list(stops), [], 0
-        self.hold = max((len(s) for s in self.stops), default=0)
-
-    def text(self) -> str:
-        return cut_at_stop(self.tok.decode(self.ids, skip_special_tokens=True).lstrip(), self.stops)
-
-    def add(self, token_id: int) -> tuple[str, bool]:
-        """(newly safe text, whether a stop string ended the answer)."""
-        self.ids.append(token_id)
-        full = self.tok.decode(self.ids, skip_special_tokens=True).lstrip()
-        cut = cut_at_stop(full, self.stops)
-        if len(cut) < len(full):  # a stop string: release up to it, and stop
-            return self._release(cut, len(cut)), True
-        safe = len(full) - self.hold
-        while safe > self.sent and full[safe - 1] == "\ufffd":
-            safe -= 1
-        return self._release(full, safe), False
-
-    def _release(self, text: str, upto: int) -> str:
-        if upto <= self.sent:
-            return ""
-        out, self.sent = text[self.sent:upto], upto
-        return out
-
-    def rest(self) -> str:
-        return self._release(self.text(), len(self.text()))
 
 
 class CTranslate2Backend(LocalBackend):
@@ -171,7 +130,7 @@ class CTranslate2Backend(LocalBackend):
         """Text pieces as they become safe, then the BackendResult, for one queued request."""
         engine, job, n_in, t0 = started
         ttft, logprobs, ids, stopped = None, [], [], False
-        decoder = _Decoder(engine.tokenizer, request.stop)
+        decoder = TokenText(engine.tokenizer, request.stop)
         try:
             for token_id, log_prob in job.results():
                 if token_id in engine.eos_ids:
@@ -228,9 +187,4 @@ class CTranslate2Backend(LocalBackend):
         return out
 
     def stream(self, request, generation, state):
-        with closing(self._run(request, self._start(request, generation, state.cancelled))) as pieces:
-            for piece in pieces:
-                if isinstance(piece, BackendResult):
-                    state.result = piece
-                else:
-                    yield piece
+        yield from drain(self._run(request, self._start(request, generation, state.cancelled)), state)

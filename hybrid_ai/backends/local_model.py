@@ -170,6 +170,15 @@ def _attach_adapter(model, adapter: str, base_name: str):
     return model.merge_and_unload()
 
 
+def cuda_present() -> bool:
+    """A CUDA device is visible (asked through CTranslate2, in the `local` extra and light to import; not torch)."""
+    try:
+        import ctranslate2
+    except ImportError:
+        return False
+    return ctranslate2.get_cuda_device_count() > 0
+
+
 def load_once(key: tuple, load, what: str):
     """What `load()` returns, loaded once per process under one lock and shared by every client; any loader failure
     becomes one clear BackendError (and a fallback). `what` names the model and engine in that error."""

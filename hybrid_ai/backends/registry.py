@@ -1,5 +1,6 @@
 """Backend kinds, registered by name: the policy's `backend:` value -> its tier config model (which names the
-engine class, where it runs and how it is priced). The built-in kinds are `transformers`, `ctranslate2`, `llama_cpp` and `litellm`; a third
+engine class, where it runs and how it is priced). The built-in kinds are `transformers`, `ctranslate2`, `onnxruntime`,
+`llama_cpp` and `litellm`; a third
 party adds one with an entry point in the group `hybrid_ai.backends` whose value is its config class:
 
     [project.entry-points."hybrid_ai.backends"]
@@ -16,10 +17,12 @@ from ..errors import PolicyError
 from .ct2_backend import CTranslate2Tier
 from .litellm_backend import LiteLLMTier
 from .llama_cpp_backend import LlamaCppTier
+from .onnx_backend import OnnxTier
 from .transformers_backend import TransformersTier
 
 GROUP = "hybrid_ai.backends"
-BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, CTranslate2Tier, LlamaCppTier, LiteLLMTier)
+BUILTIN: tuple[type[TierConfig], ...] = (TransformersTier, CTranslate2Tier, OnnxTier, LlamaCppTier,
+                                            LiteLLMTier)
 
 
 def _kind(config: type[TierConfig]) -> str:

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-LOCAL_BACKENDS = ("transformers", "ctranslate2", "echo")
+LOCAL_BACKENDS = ("transformers", "ctranslate2", "onnxruntime", "llama_cpp", "echo")
 
 
 def _otel():
