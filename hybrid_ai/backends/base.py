@@ -113,6 +113,9 @@ class Backend:
         return {"backend": self.name}
 
 
+MIN_TEMPERATURE = 1e-4  # below it, every local engine decodes greedily (1e-270 would turn logits into inf)
+
+
 def sampling(request: ChatRequest, generation: Generation) -> dict[str, Any]:
     """A request's own sampling parameters win over the tier's defaults."""
     return {

@@ -14,12 +14,10 @@ from typing import Any, Literal
 from ..config import LocalTier
 from ..errors import BackendError, require
 from ..types import BackendResult
-from .base import drain, sampling
+from .base import MIN_TEMPERATURE, drain, sampling
 from .ct2_batcher import Batcher, Job
 from .local_model import LocalBackend, cuda_present, load_once, resolve_source, token_logprobs
 from .token_text import TokenText
-
-MIN_TEMPERATURE = 1e-4  # below it, greedy (as the transformers tier)
 
 
 class CTranslate2Tier(LocalTier):

@@ -21,11 +21,9 @@ from typing import Any, ClassVar, Literal
 from ..config import LocalTier
 from ..errors import BackendError, require
 from ..types import BackendResult
-from .base import drain, sampling
+from .base import MIN_TEMPERATURE, drain, sampling
 from .local_model import LocalBackend, cuda_present, load_once, resolve_source, token_logprobs
 from .token_text import TokenText
-
-MIN_TEMPERATURE = 1e-4  # below it, greedy (as the other local engines)
 
 
 class OnnxTier(LocalTier):
@@ -58,7 +56,7 @@ class _Loaded:
     adapter: str | None
     eos_ids: frozenset[int]
     device: str = "cpu"
-    running: int = 0  # generations in progress (an abandoned stream's ends within a token)
+    running: int = 0  # generations in progress (an abandoned stream's ends within a token of its closing)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

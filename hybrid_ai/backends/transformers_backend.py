@@ -8,7 +8,7 @@ from typing import Literal
 from ..config import LocalTier
 from ..errors import BackendError
 from ..types import BackendResult
-from .base import cut_at_stop, sampling
+from .base import MIN_TEMPERATURE, cut_at_stop, sampling
 from .local_model import LoadedModel, LocalBackend, load_model, token_logprobs
 
 
@@ -37,9 +37,6 @@ class _FirstToken:
 
     def end(self):
         pass
-
-
-MIN_TEMPERATURE = 1e-4  # below it, greedy: dividing logits by 1e-270 makes them inf and sampling fails
 
 
 def _stop_when(event):
