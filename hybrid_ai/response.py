@@ -61,8 +61,10 @@ def _info(decision: RouteDecision, record: RouteRecord) -> HybridInfo:
 def _usage(result: BackendResult) -> CompletionUsage | None:
     if result.prompt_tokens is None or result.completion_tokens is None:
         return None
+    cached = result.info.get("cached_prompt_tokens")  # a local engine's prompt prefix cache, as OpenAI reports it
     return CompletionUsage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                           total_tokens=result.prompt_tokens + result.completion_tokens)
+                           total_tokens=result.prompt_tokens + result.completion_tokens,
+                           prompt_tokens_details={"cached_tokens": cached} if cached is not None else None)
 
 
 class HybridChatCompletionChunk(ChatCompletionChunk):

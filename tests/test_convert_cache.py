@@ -42,3 +42,28 @@ def test_an_interrupted_or_disk_full_conversion_leaves_nothing_where_the_next_lo
             module.converted(tier, "int8")
         assert str(tmp_path) in str(e.value) and "SmolLM2" in str(e.value) and engine in str(e.value)
     assert list((tmp_path / "models" / folder).iterdir()) == []  # no half folder, no temporary folder
+
+
+def test_the_onnx_builder_runs_without_the_servers_secrets(monkeypatch, tmp_path):
+    import json
+    import subprocess
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-cloud-key")
+    monkeypatch.setenv("HYBRID_AI_API_KEYS", "hk-secret-server-key")
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    seen: list[dict] = []
+    real_run = subprocess.run
+
+    def run(cmd, **kw):  # the real builder, its environment kept for the assertions
+        seen.append(kw["env"])
+        return real_run(cmd, **kw)
+
+    monkeypatch.setattr(onnx_convert.subprocess, "run", run)
+    bad = tmp_path / "weird-model"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(BackendError, match="no-such-architecture"):  # the builder ran and said why it cannot
+        onnx_convert.converted(OnnxTier(model=str(bad)), "int8")
+    env = seen[0]
+    assert not any("secret" in v for v in env.values()) and "OPENAI_API_KEY" not in env
+    assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"]

@@ -1,5 +1,6 @@
 """The ONNX Runtime GenAI engine with the real bundled SLM: conversion and its cache, answers, streams,
-cancellation, concurrent requests, log-probabilities, sampling, and every way a conversion can go wrong."""
+cancellation, concurrent requests, log-probabilities, sampling, the prompt prefix cache, and every way a conversion
+can go wrong."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import user
+from conftest import hybrid_policy, user
 from hybrid_ai import BackendError, HybridClient
 from hybrid_ai.backends import onnx_convert
 from hybrid_ai.backends.onnx_backend import OnnxBackend, OnnxTier
@@ -116,6 +117,55 @@ def test_concurrent_requests_get_the_answers_they_get_alone(int8):
     assert int8.complete_batch([ask(p) for p in prompts[:2]], GEN)[1].text == alone[prompts[1]]
 
 
+def test_greedy_requests_reuse_the_template_prefix_and_get_the_same_text_without_it(int8):
+    prefix = int8.loaded().prefix
+    assert len(prefix.prefix) >= 8  # SmolLM2's default system prompt and the user header
+    warm = int8.complete(ask("Name two rivers."), GEN)
+    assert warm.info["cached_prompt_tokens"] == len(prefix.prefix) and warm.prompt_tokens > len(prefix.prefix)
+    stream = int8._run(ask("Tell me a long story."), GEN)  # holds the warm generator while it is read
+    next(stream)
+    busy = int8.complete(ask("Name two rivers."), GEN)  # a fresh generator, the same two chunks
+    assert busy.info["cached_prompt_tokens"] == 0 and busy.text == warm.text and busy.logprobs == pytest.approx(
+        warm.logprobs, abs=1e-4)
+    stream.close()  # abandoned: the warm generator is rewound and kept
+    again = int8.complete(ask("Name two rivers."), GEN)
+    assert again.info["cached_prompt_tokens"] == len(prefix.prefix) and again.text == warm.text
+
+
+def test_requests_the_prefix_cannot_serve_compute_their_whole_prompt(int8):
+    own_system = parse_request({"messages": [{"role": "system", "content": "Answer in French."},
+                                             *user("Name a colour.")]})
+    assert int8.complete(own_system, GEN).info["cached_prompt_tokens"] == 0
+    sampled = int8.complete(ask("Tell me a joke.", seed=3), Generation(max_tokens=8, temperature=1.0))
+    assert sampled.info["cached_prompt_tokens"] == 0 and sampled.text
+    lm = int8.loaded()
+    ids = lm.tokenizer.apply_chat_template(user("Hi"), add_generation_prompt=True, tokenize=True,
+                                           return_dict=True)["input_ids"]
+    with lm.prefix.generator({"max_length": 4096, "do_sample": False}, ids) as (gen, cached):  # over the buffer
+        assert cached == 0 and gen.token_count() == len(ids)
+
+
+def test_a_failed_generation_drops_its_warm_generator_and_the_next_request_builds_one(int8):
+    lm = int8.loaded()
+    int8.complete(ask("Hi"), GEN)
+    ids = lm.tokenizer.apply_chat_template(user("Hi"), add_generation_prompt=True, tokenize=True,
+                                           return_dict=True)["input_ids"]
+    options = {"max_length": 64, "do_sample": False}
+    with pytest.raises(RuntimeError, match="engine broke"):
+        with lm.prefix.generator(options, ids) as (gen, cached):
+            assert cached == len(lm.prefix.prefix) and gen.token_count() == len(ids)
+            raise RuntimeError("engine broke")
+    assert lm.prefix._warm.get((None,)) is None
+    assert int8.complete(ask("Hi"), GEN).info["cached_prompt_tokens"] == len(lm.prefix.prefix)
+
+
+def test_the_response_reports_the_cached_prompt_tokens_as_openai_does():
+    with HybridClient(policy()) as c:
+        r = c.chat.completions.create(messages=user("Name a fruit."))
+    assert r.usage.prompt_tokens_details.cached_tokens > 0
+    assert r.usage.prompt_tokens > r.usage.prompt_tokens_details.cached_tokens
+
+
 def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuilt(int8):
     int8.warmup()
     folder = onnx_convert.converted(int8.tier, "int8")
@@ -135,7 +185,7 @@ def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuil
     assert weights.stat().st_mtime_ns != stamp
 
 
-def test_a_model_the_builder_cannot_convert_is_a_clear_error_naming_it(tmp_path, monkeypatch):
+def test_a_model_the_builder_cannot_convert_is_a_clear_error_naming_it(tmp_path, monkeypatch, upstream, cloud_key):
     monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
     bad = tmp_path / "weird-model"
     bad.mkdir()
@@ -148,7 +198,7 @@ def test_a_model_the_builder_cannot_convert_is_a_clear_error_naming_it(tmp_path,
     assert [p.name for p in (tmp_path / "cache" / "models" / "onnx").iterdir()] == []
     with HybridClient({**policy(model=str(bad)), "tiers": {
             "local": {"backend": "onnxruntime", "model": str(bad)},
-            "cloud": {"backend": "ctranslate2", "generation": {"max_tokens": 4}}},
+            "cloud": hybrid_policy(upstream)["tiers"]["cloud"]},
             "classifier": {"threshold": 1.0}, "fallback": {"local": ["cloud"]}}) as c:
         r = c.chat.completions.create(messages=user("Name a colour."))
     assert r.hybrid.record.route == "cloud" and "weird-model" in r.hybrid.record.fallback_reason

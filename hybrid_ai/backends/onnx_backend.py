@@ -1,13 +1,13 @@
 """`backend: onnxruntime`, the bundled policies' local engine: the in-process SLM on ONNX Runtime GenAI, int8 on
-the CPU by default. On this 2-core CPU it decodes the bundled SmolLM2-135M at 63-67 tokens/s (int4: about 120, at
-a third less graded quality), against 30 for CTranslate2 int8 and 68 for llama.cpp in the same run
-(docs/engines.md).
+the CPU by default. On 2 cores it decodes the bundled SmolLM2-135M as fast as llama.cpp in the same run (0.92x on
+an AVX2 machine, 1.01x on an AVX-512 one; int4 is faster at a third less graded quality) (docs/engines.md).
 
 Loads any model the transformers tier loads, converted once into a cached folder (`onnx_convert.py`; a LoRA
 adapter merged first); the model's chat template; stop strings; greedy and sampling (temperature, top_p, a seed),
 `repetition_penalty`; streaming that an abandoned stream stops; per-token log-probabilities on every result and
-the `top_logprobs` alternatives (from each step's logits). Concurrent requests each run their own generator over
-the one shared model (no batching: on 2 cores the total throughput is the same as one at a time)."""
+the `top_logprobs` alternatives (from each step's logits); the chat template's fixed opening computed once and
+reused by greedy requests (`onnx_prefix.py`). Concurrent requests each run their own generator over the one shared
+model (no batching: on 2 cores the total throughput is the same as one at a time)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ..errors import BackendError, require
 from ..types import BackendResult
 from .base import MIN_TEMPERATURE, drain, sampling
 from .local_model import LocalBackend, cuda_present, load_once, resolve_source, token_logprobs
+from .onnx_prefix import PrefixCache, template_prefix
 from .token_text import TokenText
 
 
@@ -34,6 +35,7 @@ class OnnxTier(LocalTier):
 
     backend: Literal["onnxruntime"] = "onnxruntime"
     precision: Literal["auto", "int4", "int8", "fp32"] = "auto"
+    prefix_cache: bool = True  # greedy requests reuse the chat template's fixed opening (onnx_prefix.py)
 
     engine = "hybrid_ai.backends.onnx_backend:OnnxBackend"
     can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs", "top_logprobs")
@@ -55,6 +57,7 @@ class _Loaded:
     precision: str
     adapter: str | None
     eos_ids: frozenset[int]
+    prefix: PrefixCache
     device: str = "cpu"
     running: int = 0  # generations in progress (an abandoned stream's ends within a token of its closing)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,7 +84,8 @@ def _load(tier: OnnxTier) -> _Loaded:
     tok = transformers.AutoTokenizer.from_pretrained(str(folder))
     eos = tok.eos_token_id
     _, _, name = resolve_source(tier.model, tier.gguf_file)
-    return _Loaded(model, tok, name, precision, tier.adapter, frozenset(eos if isinstance(eos, list) else [eos]))
+    return _Loaded(model, tok, name, precision, tier.adapter, frozenset(eos if isinstance(eos, list) else [eos]),
+                   PrefixCache(model, template_prefix(tok) if tier.prefix_cache else []))
 
 
 def _log_softmax_at(logits, top: int) -> tuple[Any, list[tuple[int, float]]]:
@@ -104,16 +108,19 @@ class OnnxBackend(LocalBackend):
 
     def _load(self) -> _Loaded:
         t = self.tier
-        key = ("onnxruntime", t.model, t.gguf_file, t.adapter, t.precision, t.device, t.threads)
+        key = ("onnxruntime", t.model, t.gguf_file, t.adapter, t.precision, t.device, t.threads, t.prefix_cache)
         return load_once(key, lambda: _load(t), f"local model {t.model!r} with ONNX Runtime GenAI")
+
+    def warmup(self) -> None:
+        """Loads the model and computes the template prefix for this tier's greedy setting."""
+        rp = self.tier.generation.repetition_penalty
+        self.loaded().prefix.prewarm({"repetition_penalty": rp} if rp else {})
 
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "precision": self.tier.precision}
 
-    def _generator(self, lm: _Loaded, request, generation) -> tuple[Any, list[int], int]:
-        """(an onnxruntime-genai Generator set up for this request, the prompt's ids, new tokens allowed)."""
-        import onnxruntime_genai as og
-
+    def _prompt(self, lm: _Loaded, request, generation) -> tuple[list[int], dict[str, Any], int]:
+        """(the prompt's ids, onnxruntime-genai's search options for this request, new tokens allowed)."""
         s = sampling(request, generation)
         try:
             ids = lm.tokenizer.apply_chat_template(request.as_openai_messages(), add_generation_prompt=True,
@@ -132,46 +139,43 @@ class OnnxBackend(LocalBackend):
             options["repetition_penalty"] = generation.repetition_penalty
         if request.seed is not None:
             options["random_seed"] = request.seed
-        params = og.GeneratorParams(lm.model)
-        params.set_search_options(**options)
-        return og.Generator(lm.model, params), ids, max_new
+        return list(ids), options, max_new
 
     def _run(self, request, generation, cancelled: threading.Event | None = None):
         """Text pieces as they become safe, then the BackendResult."""
         lm = self.loaded()
         t0 = time.perf_counter()
-        gen, ids, max_new = self._generator(lm, request, generation)
+        ids, options, max_new = self._prompt(lm, request, generation)
         decoder, top = TokenText(lm.tokenizer, request.stop), request.top_logprobs or 0
-        ttft, out, logprobs, tops, produced, stopped = None, [], [], [], 0, False
+        ttft, out, logprobs, tops, produced, stopped, cached = None, [], [], [], 0, False, 0
         with lm.lock:
             lm.running += 1
         try:
-            gen.append_tokens(ids)
-            while produced < max_new and not gen.is_done() and not (cancelled and cancelled.is_set()):
-                logits = gen.get_logits()[0, -1]  # this step's, before the token is chosen (and fed back)
-                gen.generate_next_token()
-                produced += 1
-                token = int(gen.get_next_tokens()[0])
-                if token in lm.eos_ids:
-                    stopped = True
-                    break
-                logp, best = _log_softmax_at(logits, top)
-                ttft = ttft if ttft is not None else (time.perf_counter() - t0) * 1000
-                out.append(token)
-                logprobs.append(float(logp[token]))
-                tops.append(best)
-                piece, stopped = decoder.add(token)
-                if piece:
-                    yield piece
-                if stopped:
-                    break
+            with lm.prefix.generator(options, ids) as (gen, cached):
+                while produced < max_new and not gen.is_done() and not (cancelled and cancelled.is_set()):
+                    logits = gen.get_logits()[0, -1]  # this step's, before the token is chosen (and fed back)
+                    gen.generate_next_token()
+                    produced += 1
+                    token = int(gen.get_next_tokens()[0])
+                    if token in lm.eos_ids:
+                        stopped = True
+                        break
+                    logp, best = _log_softmax_at(logits, top)
+                    ttft = ttft if ttft is not None else (time.perf_counter() - t0) * 1000
+                    out.append(token)
+                    logprobs.append(float(logp[token]))
+                    tops.append(best)
+                    piece, stopped = decoder.add(token)
+                    if piece:
+                        yield piece
+                    if stopped:
+                        break
         except BackendError:
             raise
         except Exception as e:
             raise BackendError(f"generation failed: {type(e).__name__}: {str(e)[:300]}", tier=self.tier_name,
                                kind="generation") from e
         finally:
-            del gen  # frees the generator's KV cache now, also when the caller stopped reading
             with lm.lock:
                 lm.running -= 1
         rest = decoder.rest()
@@ -183,7 +187,7 @@ class OnnxBackend(LocalBackend):
             token_logprobs=token_logprobs(lm.tokenizer, out, logprobs, tops if top else None)
             if request.logprobs else None,
             info={"engine": "onnxruntime-genai", "quantization": lm.precision, "compute_type": lm.precision,
-                  "adapter": lm.adapter, "device": lm.device})
+                  "adapter": lm.adapter, "device": lm.device, "cached_prompt_tokens": cached})
 
     def complete(self, request, generation) -> BackendResult:
         *_, result = self._run(request, generation)
