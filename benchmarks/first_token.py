@@ -1,7 +1,7 @@
 """Time to first token through the local backends, as a request gets it: chat template, tokenization, the prompt,
 the first token. onnxruntime int8 (the default) with its template prefix cache and without, CTranslate2 int8, and
-the `llama_cpp` kind when `llama-cpp-python` happens to be installed (not in CI; it reuses the previous prompt's
-common prefix by itself).
+the `llama_cpp` kind when `llama-cpp-python` happens to be installed (not in CI; it keeps the same template prefix
+evaluated).
 
     .venv/bin/python benchmarks/first_token.py [--threads 2] [--repeats 5]
 

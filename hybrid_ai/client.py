@@ -24,6 +24,7 @@ from .policy import Policy, load_policy
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
 from .routing.cascade import answer_check, load_policy_verifier
+from .routing.masking import wrap
 from .structured import output_check
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.metrics import Metrics
@@ -48,7 +49,7 @@ class BaseClient:
         self.policy = load_policy(policy)
         self.classifier = classifier or load_classifier(self.policy.classifier)
         self.verifier = load_policy_verifier(self.policy)  # cascade mode's answer check; None in route mode
-        self.backends = {n: build_backend(n, t) for n, t in self.policy.tiers.items()}
+        self.backends = {n: wrap(self.policy, n, build_backend(n, t)) for n, t in self.policy.tiers.items()}
         self.backends.update(backends or {})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on

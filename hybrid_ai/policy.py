@@ -81,6 +81,8 @@ class PersonalDataRule(Strict):
     kinds: list[PiiKind] = Field(default_factory=lambda: list(get_args(PiiKind)), min_length=1)
     route: str = "local"
     fallback: bool = False  # data that must stay local must not leak to the cloud when local fails
+    # true: do not route; mask the data (placeholders) for every tier but `route`, and restore it in their answers
+    mask: bool = False
 
 
 class ContextRule(Strict):

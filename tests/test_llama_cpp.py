@@ -61,6 +61,7 @@ def test_the_bundled_gguf_answers_and_streams_on_llama_cpp():
     assert r.hybrid.route == "local" and r.choices[0].message.content and 0 < rec.completion_tokens <= 12
     assert rec.backend == "llama_cpp" and rec.quantization == "gguf-q4_1" and rec.prompt_tokens > 10
     assert rec.ttft_ms is not None and r.choices[0].finish_reason in ("stop", "length")
+    assert 0 < r.usage.prompt_tokens_details.cached_tokens < rec.prompt_tokens  # the template's opening, kept
     stream = c.chat.completions.create(messages=user("Name a colour."), stream=True)
     assert "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices) == r.choices[0].message.content
     text = r.choices[0].message.content

@@ -57,10 +57,12 @@ def test_each_token_comes_with_its_own_log_probability_and_alternatives(int8):
 
 
 def test_greedy_is_deterministic_and_max_tokens_and_stop_strings_hold(int8):
-    a, b = int8.complete(ask("Count from 1 to 30."), GEN), int8.complete(ask("Count from 1 to 30."), GEN)
+    story = "Tell me a long story about a dragon."
+    a, b = int8.complete(ask(story), GEN), int8.complete(ask(story), GEN)
     assert a.text == b.text and a.completion_tokens == 24 and a.finish_reason == "length"
-    cut = int8.complete(ask("Count from 1 to 30.", stop=["5"]), GEN)
-    assert "5" not in cut.text and cut.text and a.text.startswith(cut.text.rstrip()[:3])
+    stop = a.text.split()[4]  # a word of this machine's own answer (int8 kernels differ between CPUs)
+    cut = int8.complete(ask(story, stop=[stop]), GEN)
+    assert cut.text == a.text[:a.text.index(stop)].rstrip() or cut.text == a.text[:a.text.index(stop)]
     assert cut.finish_reason == "stop" and cut.completion_tokens < 24
 
 

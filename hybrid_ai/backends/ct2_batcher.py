@@ -8,6 +8,7 @@ is cancellation (an abandoned stream stops within a token). Each token carries i
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -44,9 +45,20 @@ class Batcher:
         self._queue: queue.Queue[tuple[Job, ...]] = queue.Queue()  # jobs submitted together stay together
         self._held: list[Job] = []
         self._lock = threading.Lock()  # taken from the queue but not compatible with the batch being formed
+        self._stopping = False
         self._worker = threading.Thread(target=self._run, name="hybrid-ai-ct2", daemon=True)
         self._worker.start()
         self.depth = 0  # requests waiting or generating (for metrics)
+        atexit.register(self.close)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the worker and free the generator while the interpreter still runs: freed during its shutdown,
+        CTranslate2's threads abort the process ("terminate called without an active exception", exit code 134)."""
+        self._stopping = True
+        self._queue.put(())
+        self._worker.join(timeout_s)
+        if not self._worker.is_alive():
+            self.generator = None
 
     def submit(self, *jobs: Job) -> None:
         """Queue jobs; those submitted in one call are generated in one batch (up to `max_batch`), so an eval's
@@ -58,6 +70,8 @@ class Batcher:
     def _next_batch(self) -> list[Job]:
         if not self._held:
             self._held = list(self._queue.get())
+            if not self._held:  # close()
+                return []
         first = self._held[0]
         batch: list[Job] = []
         keep: list[Job] = []
@@ -81,7 +95,7 @@ class Batcher:
         return False
 
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             batch = self._next_batch()
             if batch:
                 self._generate(batch)

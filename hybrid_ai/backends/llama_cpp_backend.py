@@ -1,12 +1,13 @@
 """`backend: llama_cpp`: the in-process SLM on llama.cpp (llama-cpp-python), running a GGUF file's own quantized
-weights. On this 2-core CPU it decodes the bundled SmolLM2-135M Q4_1 GGUF at 60-80 tokens/s through the request
-path, with 61-85 ms to the first token of a new prompt, against 32-35 tokens/s for CTranslate2 int8
+weights. On session 9's 2-core AVX2 CPU it decoded the bundled SmolLM2-135M Q4_1 GGUF at 60-80 tokens/s through
+the request path, with 61-85 ms to the first token of a new prompt, against 32-35 tokens/s for CTranslate2 int8
 (docs/engines.md).
 
 llama-cpp-python is optional (the `llamacpp` extra): where no prebuilt wheel exists it compiles for about 20
 minutes. Without it the tier is not ready and a request falls back with a load error that says what to install.
 One generation at a time per model (a lock: a llama.cpp context is not thread-safe); the GGUF's own chat template;
-stop strings, greedy and sampling, a seed, `repetition_penalty`; streaming that an abandoned stream stops. Not
+stop strings, greedy and sampling, a seed, `repetition_penalty`; streaming that an abandoned stream stops; the
+template's fixed opening kept evaluated between requests (`_hold_prefix`: the same prompt, the same chunks). Not
 supported: PEFT adapters (merge and convert to GGUF first), per-token log-probabilities (they need every
 position's logits, which slows decoding)."""
 
@@ -25,6 +26,7 @@ from ..errors import BackendError, require
 from ..types import BackendResult
 from .base import StreamState, sampling
 from .local_model import LocalBackend, load_once, resolve_source
+from .onnx_prefix import MIN_PREFIX, PROBES, common_prefix
 
 _QUANT = re.compile(r"[._-](I?Q\d\w*|F16|BF16|F32)\.gguf$", re.I)
 
@@ -46,6 +48,7 @@ class _Loaded:
     name: str
     quantization: str
     device: str
+    prefix: list[int] = field(default_factory=list)  # the chat template's fixed opening, kept evaluated
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -64,7 +67,36 @@ def _load(tier: LlamaCppTier) -> _Loaded:
     llm = llama_cpp.Llama(str(Path(folder) / gguf), n_ctx=tier.context_window, n_threads=threads,
                           n_gpu_layers=-1 if device == "cuda" else 0, verbose=False)
     m = _QUANT.search(gguf)
-    return _Loaded(llm, name, f"gguf-{m.group(1).lower()}" if m else "gguf", device)
+    return _Loaded(llm, name, f"gguf-{m.group(1).lower()}" if m else "gguf", device, _probe_prefix(llm))
+
+
+def _probe_prefix(llm) -> list[int]:
+    """The token ids every conversation without a system message of its own starts with, as llama.cpp's own chat
+    template and tokenizer make them (two probe prompts evaluated; at least MIN_PREFIX tokens, else none)."""
+    seqs = []
+    for text in PROBES:
+        llm.reset()
+        for _ in llm.create_chat_completion(messages=[{"role": "user", "content": text}], max_tokens=1,
+                                            temperature=0.0, stream=True):
+            pass
+        seqs.append([int(t) for t in llm.input_ids[: llm.n_tokens]])
+    llm.reset()
+    n = common_prefix(*seqs)
+    return seqs[0][:n] if n >= MIN_PREFIX else []
+
+
+def _hold_prefix(lm: _Loaded) -> None:
+    """Leave exactly the template prefix in llama.cpp's cache before a request (under the lock), so each prompt is
+    computed in the same chunks every time, [prefix][rest]: llama-cpp-python reuses whatever prefix the previous
+    prompt shared with this one (all but one token of a repeated prompt), and other chunks give other greedy
+    tokens now and then."""
+    llm, p = lm.llm, lm.prefix
+    if p and llm.n_tokens >= len(p) and [int(t) for t in llm.input_ids[: len(p)]] == p:
+        llm.n_tokens = len(p)
+        return
+    llm.reset()
+    if p:
+        llm.eval(p)
 
 
 class LlamaCppBackend(LocalBackend):
@@ -93,9 +125,12 @@ class LlamaCppBackend(LocalBackend):
         return lm.llm.create_chat_completion(**kw)  # a generator: its errors come with its first chunk
 
     def _result(self, lm: _Loaded, text: str, prompt_tokens, completion_tokens, finish, ttft) -> BackendResult:
+        p = lm.prefix
+        cached = len(p) if p and [int(t) for t in lm.llm.input_ids[: len(p)]] == p else 0
         return BackendResult(text=text, model=lm.name, prompt_tokens=prompt_tokens,
                              completion_tokens=completion_tokens, finish_reason=finish or "stop", ttft_ms=ttft,
-                             info={"engine": "llama.cpp", "quantization": lm.quantization, "device": lm.device})
+                             info={"engine": "llama.cpp", "quantization": lm.quantization, "device": lm.device,
+                                   "cached_prompt_tokens": cached})
 
     def complete(self, request, generation) -> BackendResult:
         """The stream, read to its end (so the record has a time to first token, as for the other engines)."""
@@ -111,6 +146,7 @@ class LlamaCppBackend(LocalBackend):
         lm = self.loaded()
         with lm.lock:
             t0, ttft, text, finish, n_in = time.perf_counter(), None, [], None, None
+            _hold_prefix(lm)
             chunks = self._call(lm, request, generation)
             try:
                 for chunk in chunks:

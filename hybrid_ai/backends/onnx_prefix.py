@@ -23,18 +23,23 @@ from typing import Any
 
 MIN_PREFIX = 8  # fewer shared tokens are not worth a second chunk
 WARM_TOKENS = 2048  # prompt plus answer that a warm generator holds; longer requests get a fresh generator
-_PROBES = ("Hello there.", "What is 2+2?")
+PROBES = ("Hello there.", "What is 2+2?")  # two user messages: their common start is the template's
 
 
 def template_prefix(tokenizer) -> list[int]:
     """The token ids every conversation without a system message of its own starts with (may be empty)."""
     try:
         a, b = (tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                              tokenize=True, return_dict=True)["input_ids"] for p in _PROBES)
+                                              tokenize=True, return_dict=True)["input_ids"] for p in PROBES)
     except Exception:  # a template that needs more than a user message: no prefix, nothing lost
         return []
-    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    n = common_prefix(list(a), list(b))
     return list(a[:n]) if n >= MIN_PREFIX else []
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many first tokens `a` and `b` share."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 class PrefixCache:

@@ -22,6 +22,7 @@ from ..errors import HybridAIError
 from ..policy import load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
 from ..routing.decide import decide_tiers
+from ..routing.masking import wrap
 from ..request import parse_request
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
@@ -121,6 +122,13 @@ def _strong_backend(cfg: EvalConfig, policy, name: str, suites: list[Suite], cac
     return TierUnderTest(backend, costed, f"replay:{cfg.replay_model}", "replay")
 
 
+def _masking(policy, name: str, tier: TierUnderTest) -> TierUnderTest:
+    """The tier as the client calls it: with personal data masked where a rule says so (and cached apart)."""
+    backend = wrap(policy, name, tier.backend)
+    return tier if backend is tier.backend else tier._replace(backend=backend,
+                                                              label=f"{tier.label} (personal data masked)")
+
+
 def _grade(item, answer, judge) -> float | None:
     """The answer's quality in [0, 1]; None when the judge gave no verdict (scored 0 and counted)."""
     if answer.error is not None or answer.text is None:
@@ -168,6 +176,7 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
         tiers = {weak: TierUnderTest(build_backend(weak, policy.tiers[weak]), policy.tiers[weak],
                                      local_label(policy.tiers[weak]), "live")}
         tiers[strong] = _strong_backend(cfg, policy, strong, suites, cache)
+        tiers = {n: _masking(policy, n, t) for n, t in tiers.items()}
         judge = None
         if cfg.judge:
             from .judge import Judge

@@ -13,6 +13,7 @@ and energy are computed as if that model had produced the answer. A prompt with 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from ..errors import BackendError
@@ -109,13 +110,37 @@ class ReplayBackend(Backend):
     def describe(self):
         return {"backend": self.name, "model": self.model, "recordings": len(self.recordings)}
 
-    def complete(self, request, generation) -> BackendResult:
+    def _hit(self, request, generation) -> Recorded:
         hit = self.recordings.get(replay_key(request.messages)) or self.recordings.get(request.text)
         if hit is None and self.answer_cache is not None:
             hit = self._from_answer_cache(request, generation)
         if hit is None:
             raise BackendError(f"no recorded answer of {self.model} for this prompt", tier=self.tier_name,
                                kind="replay_miss")
+        return hit
+
+    def complete_masked(self, masked, original, mask, generation) -> BackendResult:
+        """The answer recorded for the unmasked request, as the masked request could have got it: each whole value
+        in it becomes its placeholder (the masking backend puts the values back). An answer that uses a part of a
+        value the masked request hides (a first name taken from an e-mail address) could not have come from it:
+        that is a miss, which the eval counts as a wrong answer."""
+        hit = self._hit(original, generation)
+        text = hit.answer
+        for value, placeholder in mask.values.items():
+            text = text.replace(value, placeholder)
+        seen = masked.text.casefold()  # a word the masked request shows elsewhere is the cloud's to use
+        words = {w for value in mask.values for w in re.findall(r"[^\W_]{3,}", value.casefold())
+                 if not re.search(rf"\b{re.escape(w)}\b", seen)}
+        leaked = sorted(w for w in words if re.search(rf"\b{re.escape(w)}\b", text.casefold()))
+        if leaked and hit.kind != "outcome":
+            raise BackendError(f"the recorded answer of {self.model} uses personal data that the masked request "
+                               f"hides ({len(leaked)} word(s))", tier=self.tier_name, kind="replay_miss")
+        return self._result(masked, Recorded(text, hit.provenance + " (masked)", hit.kind, hit.correct))
+
+    def complete(self, request, generation) -> BackendResult:
+        return self._result(request, self._hit(request, generation))
+
+    def _result(self, request, hit: Recorded) -> BackendResult:
         completion = 1 if hit.kind == "outcome" else count_tokens(self.model, hit.answer)
         return BackendResult(
             text=hit.answer, model=self.model, prompt_tokens=count_tokens(self.model, request.text),

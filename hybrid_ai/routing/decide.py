@@ -95,6 +95,8 @@ def _decide(policy: Policy, request: ChatRequest, score: float | None) -> RouteD
         raise InvalidRequest(f"policy {policy.name!r} has no 'pinned' rule, so a request cannot choose its tier",
                              field="route")
     for rule in policy.rules:
+        if isinstance(rule, PersonalDataRule) and rule.mask:
+            continue  # masks on the way to other tiers (routing/masking.py); does not route
         route = _rule_route(rule, policy, request)
         if route is not None:
             return RouteDecision(_with_fallback(policy, route, rule.fallback), f"rule:{rule.name}", score,

@@ -1,0 +1,214 @@
+"""Personal data masked on its way to a tier, and put back in the answer: a `personal_data` rule with `mask: true`
+no longer routes the request to its `route` tier; it routes by the score like any other request, and every other
+tier (the cloud) gets the request with each detected value replaced by a placeholder such as `[EMAIL_1]`. The
+placeholders in that tier's answer (its text, streamed or not, and its tool calls' arguments) are replaced by the
+values again before the caller sees it. So the cloud can still rewrite, format or answer around an e-mail address,
+a phone number or an IBAN that it never sees; what it cannot do is answer from the value itself ("whose address is
+this?"), and the eval counts such answers as wrong (evaluation/replay.py).
+
+Detection is the rule's (routing/pii.py): what it misses is not masked, exactly as a `route: local` rule would send
+it to the cloud. The same value gets the same placeholder everywhere in the conversation. A request that cannot be
+masked is not sent: that tier fails with `error_kind: masking` and the chain goes on. The cloud's per-token
+log-probabilities (when asked) keep the placeholders' tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import Backend
+from . import pii
+
+if TYPE_CHECKING:
+    from ..policy import Policy
+    from ..types import BackendResult, ChatRequest
+
+_PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
+_LONGEST = 32  # no placeholder is longer: a streamed tail this long without "]" is plain text
+MAX_VALUES = 64  # a request with more personal data than this is masked up to here and refused beyond
+
+
+class Mask:
+    """One request's values and their placeholders."""
+
+    def __init__(self, kinds: tuple[str, ...]):
+        self.kinds = kinds
+        self.values: dict[str, str] = {}  # value -> placeholder
+        self._per_kind: dict[str, int] = {}
+
+    def text(self, text: str) -> str:
+        """`text` with every detected value replaced by its placeholder."""
+        for _ in range(MAX_VALUES):
+            hit = pii.find(text, self.kinds)
+            if hit is None:
+                return text
+            kind, value = hit
+            if value not in text:  # cannot be replaced: fail closed (the tier is not called; the chain goes on)
+                raise ValueError(f"a detected {kind} could not be located in the text")
+            if value not in self.values:
+                n = self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
+                self.values[value] = f"[{kind.upper()}_{n}]"
+            text = text.replace(value, self.values[value])
+        raise ValueError(f"more than {MAX_VALUES} personal data values in one request")
+
+    def request(self, request: ChatRequest) -> ChatRequest:
+        from ..types import ToolCall
+
+        messages = tuple(replace(m, content=self.text(m.content), tool_calls=tuple(
+            ToolCall(c.id, c.name, self.text(c.arguments)) for c in m.tool_calls)) for m in request.messages)
+        return replace(request, messages=messages)
+
+    def restore(self, text: str) -> str:
+        """The answer with the placeholders replaced by their values."""
+        if not self.values or "[" not in text:
+            return text
+        back = {p: v for v, p in self.values.items()}
+        return _PLACEHOLDER.sub(lambda m: back.get(m.group(0), m.group(0)), text)
+
+    def result(self, result: BackendResult) -> BackendResult:
+        from ..types import ToolCall
+
+        result.text = self.restore(result.text)
+        if result.tool_calls:
+            result.tool_calls = [ToolCall(c.id, c.name, self.restore(c.arguments)) for c in result.tool_calls]
+        result.info = {**result.info, "masked_values": len(self.values)}
+        return result
+
+
+class Restorer:
+    """Restores a stream's text pieces; a piece that ends inside a possible placeholder is held until it closes."""
+
+    def __init__(self, mask: Mask):
+        self.mask, self._held = mask, ""
+
+    def add(self, piece: str) -> str:
+        text = self._held + piece
+        cut = text.rfind("[")
+        if cut >= 0 and "]" not in text[cut:] and len(text) - cut < _LONGEST:
+            text, self._held = text[:cut], text[cut:]
+        else:
+            self._held = ""
+        return self.mask.restore(text)
+
+    def rest(self) -> str:
+        text, self._held = self._held, ""
+        return self.mask.restore(text)
+
+
+class MaskingBackend(Backend):
+    """A tier's backend that gets requests with personal data masked (see the module docstring). A backend that
+    answers from recordings (the eval's replay) may define `complete_masked(masked, original, mask, generation)`
+    to decide whether its recorded answer could have come from the masked request."""
+
+    def __init__(self, inner: Backend, kinds: tuple[str, ...]):
+        self.inner, self.kinds = inner, kinds
+        self.name, self.runs_locally, self.batches = inner.name, inner.runs_locally, inner.batches
+        self.cacheable = inner.cacheable
+
+    def __getattr__(self, name: str) -> Any:  # device, tier, ... of the wrapped backend
+        return getattr(self.inner, name)
+
+    def warmup(self) -> None:
+        self.inner.warmup()
+
+    def ready(self):
+        return self.inner.ready()
+
+    def describe(self):
+        return {**self.inner.describe(), "masks": list(self.kinds)}
+
+    def _masked(self, request: ChatRequest) -> tuple[ChatRequest, Mask]:
+        from ..errors import BackendError
+
+        mask = Mask(self.kinds)
+        try:
+            return mask.request(request), mask
+        except ValueError as e:
+            raise BackendError(f"personal data not masked: {e}", kind="masking") from None
+
+    def complete(self, request, generation):
+        masked, mask = self._masked(request)
+        if not mask.values:
+            return self.inner.complete(request, generation)
+        answer = getattr(self.inner, "complete_masked", None)
+        got = answer(masked, request, mask, generation) if answer else self.inner.complete(masked, generation)
+        return mask.result(got)
+
+    async def acomplete(self, request, generation):
+        masked, mask = self._masked(request)
+        if not mask.values or hasattr(self.inner, "complete_masked"):
+            return await super().acomplete(request, generation)  # complete() in a worker thread
+        return mask.result(await self.inner.acomplete(masked, generation))
+
+    def complete_batch(self, requests, generation):
+        return [self._one(r, generation) for r in requests]
+
+    def _one(self, request, generation):
+        from ..errors import BackendError
+
+        try:
+            return self.complete(request, generation)
+        except BackendError as e:
+            return e
+
+    def stream(self, request, generation, state):
+        masked, mask = self._masked(request)
+        if not mask.values:
+            yield from self.inner.stream(request, generation, state)
+            return
+        yield from _restored(self.inner.stream(masked, generation, state), mask, state)
+
+    async def astream(self, request, generation, state):
+        from contextlib import aclosing
+
+        masked, mask = self._masked(request)
+        restorer = Restorer(mask)
+        async with aclosing(self.inner.astream(masked, generation, state)) as pieces:
+            async for piece in pieces:
+                out = restorer.add(piece) if isinstance(piece, str) else _call(piece, mask)
+                if out:
+                    yield out
+        if tail := restorer.rest():
+            yield tail
+        if state.result is not None and mask.values:
+            mask.result(state.result)
+
+
+def _call(piece, mask: Mask):
+    """A streamed tool-call piece with its arguments restored (a placeholder split across pieces stays as is)."""
+    return replace(piece, arguments=mask.restore(piece.arguments)) if piece.arguments else piece
+
+
+def _restored(pieces, mask: Mask, state):
+    from contextlib import closing
+
+    restorer = Restorer(mask)
+    with closing(pieces):
+        for piece in pieces:
+            out = restorer.add(piece) if isinstance(piece, str) else _call(piece, mask)
+            if out:
+                yield out
+    if tail := restorer.rest():
+        yield tail
+    if state.result is not None:
+        mask.result(state.result)
+
+
+def masked_tiers(policy: Policy) -> dict[str, tuple[str, ...]]:
+    """Tier -> the kinds of personal data masked on its way there (from the policy's `mask: true` rules)."""
+    from ..policy import PersonalDataRule
+
+    out: dict[str, set[str]] = {}
+    for rule in policy.rules:
+        if isinstance(rule, PersonalDataRule) and rule.mask:
+            for tier in policy.tiers:
+                if tier != rule.route:
+                    out.setdefault(tier, set()).update(rule.kinds)
+    return {t: tuple(k for k in pii.KINDS if k in kinds) for t, kinds in out.items()}
+
+
+def wrap(policy: Policy, name: str, backend: Backend) -> Backend:
+    """`backend` as tier `name` of `policy` gets it: masked where a rule says so."""
+    kinds = masked_tiers(policy).get(name)
+    return MaskingBackend(backend, kinds) if kinds else backend
