@@ -48,9 +48,22 @@ def test_a_placeholder_split_across_stream_pieces_is_held_until_it_closes():
     mask.text(f"to {EMAIL}")
     restorer = Restorer(mask)
     pieces = ["Send it to [EM", "AIL", "_1] today. A [note] and [", "EMAIL_1", "]", " and an open [bracket"]
-    out = [restorer.add(p) for p in pieces] + [restorer.rest()]
+    out = [restorer.piece(p) for p in pieces] + restorer.rest()
     assert out[0] == "Send it to " and out[1] == ""  # held while it could still be a placeholder
     assert "".join(out) == f"Send it to {EMAIL} today. A [note] and {EMAIL} and an open [bracket"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_call_arguments_get_the_values_back_even_split_across_streamed_pieces(tmp_path, cloud_key, stream):
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    with FakeUpstream("ok") as cloud, HybridClient(masking_policy(cloud.base, tmp_path)) as c:
+        r = c.chat.completions.create(messages=user(ASK), tools=[weather], stream=stream)
+        if stream:  # the fake streams each call's arguments in two halves, splitting a placeholder
+            args = "".join(call.function.arguments or "" for ch in r if ch.choices
+                           for call in ch.choices[0].delta.tool_calls or [])
+        else:
+            args = r.choices[0].message.tool_calls[0].function.arguments
+    assert EMAIL not in json.dumps(cloud.requests[-1]["body"]) and json.loads(args)["query"] == ASK
 
 
 def test_only_the_tiers_other_than_the_rules_route_are_masked():

@@ -77,10 +77,19 @@ class Mask:
 
 
 class Restorer:
-    """Restores a stream's text pieces; a piece that ends inside a possible placeholder is held until it closes."""
+    """Restores a stream's pieces: text, and each tool call's arguments apart. A piece that ends inside a possible
+    placeholder is held until it closes (or the stream ends)."""
 
     def __init__(self, mask: Mask):
         self.mask, self._held = mask, ""
+        self._calls: dict[int, Restorer] = {}  # tool call index -> its arguments' restorer
+
+    def piece(self, piece):
+        """A stream piece restored: text (perhaps shorter, or empty while held), or a tool-call piece."""
+        if isinstance(piece, str):
+            return self.add(piece)
+        args = self._calls.setdefault(piece.index, Restorer(self.mask)).add(piece.arguments)
+        return replace(piece, arguments=args)
 
     def add(self, piece: str) -> str:
         text = self._held + piece
@@ -91,9 +100,13 @@ class Restorer:
             self._held = ""
         return self.mask.restore(text)
 
-    def rest(self) -> str:
+    def rest(self) -> list:
+        """What is still held at the end of the stream: a text piece, then a piece per tool call."""
+        from ..types import ToolCallDelta
+
         text, self._held = self._held, ""
-        return self.mask.restore(text)
+        out: list = [self.mask.restore(text)] if text else []
+        return out + [ToolCallDelta(i, arguments=r.rest()[0]) for i, r in self._calls.items() if r._held]
 
 
 class MaskingBackend(Backend):
@@ -103,8 +116,8 @@ class MaskingBackend(Backend):
 
     def __init__(self, inner: Backend, kinds: tuple[str, ...]):
         self.inner, self.kinds = inner, kinds
-        self.name, self.runs_locally, self.batches = inner.name, inner.runs_locally, inner.batches
-        self.cacheable = inner.cacheable
+        self.name, self.runs_locally, self.cacheable = inner.name, inner.runs_locally, inner.cacheable
+        self.batches = False  # complete_batch: Backend's, one masked request after another
 
     def __getattr__(self, name: str) -> Any:  # device, tier, ... of the wrapped backend
         return getattr(self.inner, name)
@@ -141,17 +154,6 @@ class MaskingBackend(Backend):
             return await super().acomplete(request, generation)  # complete() in a worker thread
         return mask.result(await self.inner.acomplete(masked, generation))
 
-    def complete_batch(self, requests, generation):
-        return [self._one(r, generation) for r in requests]
-
-    def _one(self, request, generation):
-        from ..errors import BackendError
-
-        try:
-            return self.complete(request, generation)
-        except BackendError as e:
-            return e
-
     def stream(self, request, generation, state):
         masked, mask = self._masked(request)
         if not mask.values:
@@ -166,18 +168,12 @@ class MaskingBackend(Backend):
         restorer = Restorer(mask)
         async with aclosing(self.inner.astream(masked, generation, state)) as pieces:
             async for piece in pieces:
-                out = restorer.add(piece) if isinstance(piece, str) else _call(piece, mask)
-                if out:
+                if out := restorer.piece(piece):
                     yield out
-        if tail := restorer.rest():
+        for tail in restorer.rest():
             yield tail
         if state.result is not None and mask.values:
             mask.result(state.result)
-
-
-def _call(piece, mask: Mask):
-    """A streamed tool-call piece with its arguments restored (a placeholder split across pieces stays as is)."""
-    return replace(piece, arguments=mask.restore(piece.arguments)) if piece.arguments else piece
 
 
 def _restored(pieces, mask: Mask, state):
@@ -186,10 +182,9 @@ def _restored(pieces, mask: Mask, state):
     restorer = Restorer(mask)
     with closing(pieces):
         for piece in pieces:
-            out = restorer.add(piece) if isinstance(piece, str) else _call(piece, mask)
-            if out:
+            if out := restorer.piece(piece):
                 yield out
-    if tail := restorer.rest():
+    for tail in restorer.rest():
         yield tail
     if state.result is not None:
         mask.result(state.result)
