@@ -91,12 +91,18 @@ def _hold_prefix(lm: _Loaded) -> None:
     prompt shared with this one (all but one token of a repeated prompt), and other chunks give other greedy
     tokens now and then."""
     llm, p = lm.llm, lm.prefix
-    if p and llm.n_tokens >= len(p) and [int(t) for t in llm.input_ids[: len(p)]] == p:
+    if _holds_prefix(lm):
         llm.n_tokens = len(p)
         return
     llm.reset()
     if p:
         llm.eval(p)
+
+
+def _holds_prefix(lm: _Loaded) -> bool:
+    """Whether llama.cpp's cache starts with the template prefix."""
+    p = lm.prefix
+    return bool(p) and lm.llm.n_tokens >= len(p) and [int(t) for t in lm.llm.input_ids[: len(p)]] == p
 
 
 class LlamaCppBackend(LocalBackend):
@@ -125,8 +131,7 @@ class LlamaCppBackend(LocalBackend):
         return lm.llm.create_chat_completion(**kw)  # a generator: its errors come with its first chunk
 
     def _result(self, lm: _Loaded, text: str, prompt_tokens, completion_tokens, finish, ttft) -> BackendResult:
-        p = lm.prefix
-        cached = len(p) if p and [int(t) for t in lm.llm.input_ids[: len(p)]] == p else 0
+        cached = len(lm.prefix) if _holds_prefix(lm) else 0
         return BackendResult(text=text, model=lm.name, prompt_tokens=prompt_tokens,
                              completion_tokens=completion_tokens, finish_reason=finish or "stop", ttft_ms=ttft,
                              info={"engine": "llama.cpp", "quantization": lm.quantization, "device": lm.device,

@@ -128,10 +128,11 @@ class ReplayBackend(Backend):
         text = hit.answer
         for value, placeholder in mask.values.items():
             text = text.replace(value, placeholder)
-        seen = masked.text.casefold()  # a word the masked request shows elsewhere is the cloud's to use
-        words = {w for value in mask.values for w in re.findall(r"[^\W_]{3,}", value.casefold())
-                 if not re.search(rf"\b{re.escape(w)}\b", seen)}
-        leaked = sorted(w for w in words if re.search(rf"\b{re.escape(w)}\b", text.casefold()))
+        def has(word: str, where: str) -> bool:
+            return re.search(rf"\b{re.escape(word)}\b", where.casefold()) is not None
+
+        words = {w for value in mask.values for w in re.findall(r"[^\W_]{3,}", value.casefold())}
+        leaked = [w for w in words if has(w, text) and not has(w, masked.text)]  # shown elsewhere: the cloud's
         if leaked and hit.kind != "outcome":
             raise BackendError(f"the recorded answer of {self.model} uses personal data that the masked request "
                                f"hides ({len(leaked)} word(s))", tier=self.tier_name, kind="replay_miss")

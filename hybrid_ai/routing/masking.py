@@ -14,15 +14,15 @@ log-probabilities (when asked) keep the placeholders' tokens."""
 from __future__ import annotations
 
 import re
+from contextlib import aclosing, closing
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backends.base import Backend
+from ..errors import BackendError
+from ..policy import PersonalDataRule, Policy
+from ..types import BackendResult, ChatRequest, ToolCall, ToolCallDelta
 from . import pii
-
-if TYPE_CHECKING:
-    from ..policy import Policy
-    from ..types import BackendResult, ChatRequest
 
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
 _LONGEST = 32  # no placeholder is longer: a streamed tail this long without "]" is plain text
@@ -53,8 +53,6 @@ class Mask:
         raise ValueError(f"more than {MAX_VALUES} personal data values in one request")
 
     def request(self, request: ChatRequest) -> ChatRequest:
-        from ..types import ToolCall
-
         messages = tuple(replace(m, content=self.text(m.content), tool_calls=tuple(
             ToolCall(c.id, c.name, self.text(c.arguments)) for c in m.tool_calls)) for m in request.messages)
         return replace(request, messages=messages)
@@ -67,8 +65,6 @@ class Mask:
         return _PLACEHOLDER.sub(lambda m: back.get(m.group(0), m.group(0)), text)
 
     def result(self, result: BackendResult) -> BackendResult:
-        from ..types import ToolCall
-
         result.text = self.restore(result.text)
         if result.tool_calls:
             result.tool_calls = [ToolCall(c.id, c.name, self.restore(c.arguments)) for c in result.tool_calls]
@@ -102,8 +98,6 @@ class Restorer:
 
     def rest(self) -> list:
         """What is still held at the end of the stream: a text piece, then a piece per tool call."""
-        from ..types import ToolCallDelta
-
         text, self._held = self._held, ""
         out: list = [self.mask.restore(text)] if text else []
         return out + [ToolCallDelta(i, arguments=r.rest()[0]) for i, r in self._calls.items() if r._held]
@@ -132,8 +126,6 @@ class MaskingBackend(Backend):
         return {**self.inner.describe(), "masks": list(self.kinds)}
 
     def _masked(self, request: ChatRequest) -> tuple[ChatRequest, Mask]:
-        from ..errors import BackendError
-
         mask = Mask(self.kinds)
         try:
             return mask.request(request), mask
@@ -162,8 +154,6 @@ class MaskingBackend(Backend):
         yield from _restored(self.inner.stream(masked, generation, state), mask, state)
 
     async def astream(self, request, generation, state):
-        from contextlib import aclosing
-
         masked, mask = self._masked(request)
         restorer = Restorer(mask)
         async with aclosing(self.inner.astream(masked, generation, state)) as pieces:
@@ -177,8 +167,6 @@ class MaskingBackend(Backend):
 
 
 def _restored(pieces, mask: Mask, state):
-    from contextlib import closing
-
     restorer = Restorer(mask)
     with closing(pieces):
         for piece in pieces:
@@ -192,8 +180,6 @@ def _restored(pieces, mask: Mask, state):
 
 def masked_tiers(policy: Policy) -> dict[str, tuple[str, ...]]:
     """Tier -> the kinds of personal data masked on its way there (from the policy's `mask: true` rules)."""
-    from ..policy import PersonalDataRule
-
     out: dict[str, set[str]] = {}
     for rule in policy.rules:
         if isinstance(rule, PersonalDataRule) and rule.mask:
