@@ -43,6 +43,24 @@ def test_the_same_value_gets_the_same_placeholder_and_restores_exactly():
     assert mask.restore("[EMAIL_2] and [email_1] and [EMAIL_1]") == f"[EMAIL_2] and [email_1] and {EMAIL}"
 
 
+def test_a_placeholder_the_user_wrote_is_neither_reused_nor_restored(tmp_path, cloud_key):
+    ask = f"Explain the template field [EMAIL_1], then mail {EMAIL}."
+    with FakeUpstream("ok", text=echo) as cloud, HybridClient(masking_policy(cloud.base, tmp_path)) as c:
+        r = c.chat.completions.create(messages=user(ask))
+    sent = json.dumps(cloud.requests[-1]["body"])
+    assert EMAIL not in sent and "[EMAIL_1]" in sent and "[EMAIL_2]" in sent
+    assert r.choices[0].message.content == f"Sure. {ask}"  # the user's own [EMAIL_1] stays as written
+
+
+def test_an_abandoned_masked_stream_still_leaves_its_record(tmp_path, cloud_key):
+    with FakeUpstream("ok", text=echo) as cloud, HybridClient(masking_policy(cloud.base, tmp_path)) as c:
+        stream = c.chat.completions.create(messages=user(ASK), stream=True)
+        next(iter(stream))
+        stream.close()
+    [row] = sqlite3.connect(tmp_path / "routes.db").execute("SELECT route, error FROM route_log").fetchall()
+    assert row[0] == "cloud" and row[1].startswith("client went away") and EMAIL not in json.dumps(row)
+
+
 def test_a_placeholder_split_across_stream_pieces_is_held_until_it_closes():
     mask = Mask(("email",))
     mask.text(f"to {EMAIL}")

@@ -32,8 +32,8 @@ MAX_VALUES = 64  # a request with more personal data than this is masked up to h
 class Mask:
     """One request's values and their placeholders."""
 
-    def __init__(self, kinds: tuple[str, ...]):
-        self.kinds = kinds
+    def __init__(self, kinds: tuple[str, ...], taken: str = ""):
+        self.kinds, self.taken = kinds, taken  # text whose placeholder-shaped strings are not ours to restore
         self.values: dict[str, str] = {}  # value -> placeholder
         self._per_kind: dict[str, int] = {}
 
@@ -47,12 +47,20 @@ class Mask:
             if value not in text:  # cannot be replaced: fail closed (the tier is not called; the chain goes on)
                 raise ValueError(f"a detected {kind} could not be located in the text")
             if value not in self.values:
-                n = self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
-                self.values[value] = f"[{kind.upper()}_{n}]"
+                self.values[value] = self._placeholder(kind)
             text = text.replace(value, self.values[value])
         raise ValueError(f"more than {MAX_VALUES} personal data values in one request")
 
+    def _placeholder(self, kind: str) -> str:
+        """The next placeholder of `kind` that the request does not already contain (a user who writes
+        "[EMAIL_1]" keeps it as written)."""
+        while True:
+            n = self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
+            if (placeholder := f"[{kind.upper()}_{n}]") not in self.taken:
+                return placeholder
+
     def request(self, request: ChatRequest) -> ChatRequest:
+        self.taken = request.text
         messages = tuple(replace(m, content=self.text(m.content), tool_calls=tuple(
             ToolCall(c.id, c.name, self.text(c.arguments)) for c in m.tool_calls)) for m in request.messages)
         return replace(request, messages=messages)
