@@ -127,6 +127,24 @@ def knn(train: list[dict], rows: list[dict], con, k: int = 15) -> None:
         r["knn"] = float(wrong[top].mean())
 
 
+def ceiling(rows: list[dict]) -> str:
+    """What routing alone can save on these items: the cost and energy saving of a router that keeps local exactly
+    the requests whose local answer is right (it loses no quality and never sees the cloud's answer), and how much
+    of all-cloud cost the families the local model never answers right carry."""
+    cloud = {k: sum(r["cloud"][k] for r in rows) for k in ("cost_usd", "energy_wh")}
+    right = [r for r in rows if r["local"]["quality"] >= 1]
+    saved = {k: sum(r["cloud"][k] - r["local"][k] for r in right) / cloud[k] for k in cloud}
+    fams: dict[str, list[dict]] = {}
+    for r in rows:
+        fams.setdefault(r["id"].split("/")[-1].rsplit("-", 1)[0].split("-")[0], []).append(r)
+    none_right = {f: sum(r["cloud"]["cost_usd"] for r in rs) / cloud["cost_usd"] for f, rs in fams.items()
+                  if not any(r["local"]["quality"] >= 1 for r in rs) and len(rs) >= 3}
+    where = ", ".join(f"{f} ({len(fams[f])} requests) {share:.1%}" for f, share in sorted(none_right.items()))
+    return (f"a router that keeps local exactly the right local answers ({len(right)} of {len(rows)}) saves "
+            f"{saved['cost_usd']:.1%} of all-cloud cost and {saved['energy_wh']:.1%} of its energy; families the local "
+            f"model answers none of carry this much of all-cloud cost: {where or 'none'}")
+
+
 def main() -> None:
     from rich.console import Console
     from rich.table import Table
@@ -176,6 +194,7 @@ def main() -> None:
         t.add_row(f"oracle ({name})", f"{1 - oracle.cloud_share:.1%}" if name == "test" else "", "",
                   f"{1 - oracle.cloud_share:.1%}" if name == "default" else "", "", "", "")
     con.print(t)
+    con.print(f"default suite, what routing alone can save: {ceiling(default)}")
     # the bundled `cascade` policy: the shipped prompt router and the train-only verifier (= the shipped file),
     # both thresholds chosen on dev for TARGET, then applied to the default suite's report given (with `mask: true`
     # for the policy's own figures: hybrid-ai eval --policy cascade)

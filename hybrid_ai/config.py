@@ -85,6 +85,13 @@ class TierConfig(Strict):
         return None, None, "unknown"
 
 
+def with_system_prompt(messages: list[dict[str, Any]], system: str | None) -> list[dict[str, Any]]:
+    """`messages` with `system` as the first message when they hold no system message of their own."""
+    if system and not any(m["role"] in ("system", "developer") for m in messages):
+        return [{"role": "system", "content": system}, *messages]
+    return list(messages)
+
+
 class LocalTier(TierConfig):
     """The keys and costing every in-process engine shares: a model found like the transformers tier finds it
     (`pkg:` GGUF, folder, GGUF file, hub id), an optional LoRA adapter, device and threads; priced by machine
@@ -95,12 +102,19 @@ class LocalTier(TierConfig):
     adapter: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
+    system_prompt: str | None = Field(None, min_length=1, max_length=2000, description=(
+        "the system message of a request that has none of its own (else the model's chat template default)"))
     cost: LocalCost = LocalCost()
 
     runs_locally = True
     trainable = True
     can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
     default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
+
+    def messages(self, request) -> list[dict[str, Any]]:
+        """The request's messages as this tier's model sees them: the tier's `system_prompt` first when the
+        request brings no system message of its own."""
+        return with_system_prompt(request.as_openai_messages(), self.system_prompt)
 
     def as_transformers(self, **overrides) -> LocalTier:
         """The transformers tier over the same model, adapter, device and costs: what `hybrid-ai finetune` trains

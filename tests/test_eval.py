@@ -117,6 +117,17 @@ def test_a_rerun_answers_from_the_cache(replayed):
     assert again["tiers"]["local"]["answered"] == 0 and again["tiers"]["local"]["cached"] == 4
     assert [i["local"]["answer"] for i in again["items"]] == [i["local"]["answer"] for i in first["items"]]
 
+def test_a_local_system_prompt_is_answered_anew_not_read_from_the_cache(replayed, tmp_path):
+    tmp, args = replayed
+    policy = yaml.safe_load(Path(args[args.index("--policy") + 1]).read_text())
+    policy["tiers"]["local"]["system_prompt"] = "Answer the question directly. Be brief and precise."
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(policy))
+    args = [*args, "--out", str(tmp_path / "r")]
+    args[args.index("--policy") + 1] = str(tmp_path / "p.yaml")
+    assert main(args) == 0
+    local = report(tmp_path / "r")["tiers"]["local"]
+    assert local["answered"] == 4 and local["cached"] == 0 and "[system prompt " in local["model"]
+
 def test_the_html_report_renders_its_plots_in_headless_chromium(replayed, tmp_path):
     tmp, _ = replayed
     page = (tmp / "r1" / "report.html").resolve()

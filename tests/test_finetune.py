@@ -83,6 +83,13 @@ def test_long_examples_are_truncated_or_dropped_and_counted(tokenizer, tmp_path)
     assert all(len(x) <= 64 for x in enc.input_ids)
 
 
+def test_examples_are_trained_with_the_tiers_system_prompt_as_they_are_served(tokenizer, tmp_path):
+    plain, own = load_examples(write_jsonl(tmp_path / "d.jsonl", [EXAMPLES[5], EXAMPLES[0]]))
+    served, kept = (tokenizer.decode(ids) for ids in encode(tokenizer, [plain, own], 256, system="Answer briefly.").input_ids)
+    assert "Answer briefly." in served and "Answer briefly." not in tokenizer.decode(encode(tokenizer, [plain], 256).input_ids[0])
+    assert "Answer briefly." not in kept and "Nimbus Notes" in kept  # an example's own system message is kept
+
+
 def test_the_route_log_becomes_distillation_pairs(tmp_path, upstream, cloud_key):
     p = hybrid_policy(upstream, threshold=0.0, tmp=tmp_path)
     p["telemetry"]["log_prompts"] = True

@@ -147,6 +147,21 @@ def test_requests_the_prefix_cannot_serve_compute_their_whole_prompt(int8):
         assert cached == 0 and gen.token_count() == len(ids)
 
 
+def test_the_tiers_system_prompt_is_what_a_request_without_one_gets_and_the_prefix_cache_holds_it(int8):
+    system = "Answer the question directly. Be brief and precise."
+    tier = OnnxBackend("local", OnnxTier(generation=GEN, system_prompt=system))
+    plain = tier.complete(ask("What is the capital of Italy?"), GEN)
+    explicit = parse_request({"messages": [{"role": "system", "content": system}, *user("What is the capital of Italy?")]})
+    assert plain.prompt_tokens == int8.complete(explicit, GEN).prompt_tokens  # the tokens of that system message
+    # the cached opening is the tier's system prompt and the user header, not the template default's
+    prefix = tier.loaded().prefix.prefix
+    assert plain.info["cached_prompt_tokens"] == len(prefix) >= 8 and prefix != int8.loaded().prefix.prefix
+    assert system in tier.loaded().tokenizer.decode(prefix)
+    own = parse_request({"messages": [{"role": "system", "content": "Answer in French."}, *user("Name a colour.")]})
+    mine, theirs = tier.complete(own, GEN), int8.complete(own, GEN)  # a request's own system message wins
+    assert (mine.text, mine.prompt_tokens) == (theirs.text, theirs.prompt_tokens)
+
+
 def test_a_failed_generation_drops_its_warm_generator_and_the_next_request_builds_one(int8):
     lm = int8.loaded()
     int8.complete(ask("Hi"), GEN)

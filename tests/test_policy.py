@@ -51,6 +51,7 @@ def _base():
     [
         (lambda d: d["tiers"]["local"].update(quantisation="nf4"), "tiers.local.quantisation", "unknown key"),
         (lambda d: d["tiers"]["local"].update(precision="int3"), "tiers.local.precision", "Input should be"),
+        (lambda d: d["tiers"]["local"].update(system_prompt=""), "tiers.local.system_prompt", "at least 1 character"),
         (lambda d: d["classifier"].update(threshold=1.5), "classifier.threshold", "less than or equal to 1"),
         (lambda d: d["classifier"].update(strong_tier="gpu"), None, "unknown tier 'gpu'"),
         (lambda d: d["rules"].insert(1, {"type": "pattern", "name": "x", "route": "local", "patterns": ["(unclosed"]}),

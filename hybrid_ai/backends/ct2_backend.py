@@ -95,7 +95,7 @@ class CTranslate2Backend(LocalBackend):
     def _job(self, engine: _Loaded, request, generation) -> tuple[Job, int]:
         s = sampling(request, generation)
         try:
-            ids = engine.tokenizer.apply_chat_template(request.as_openai_messages(), add_generation_prompt=True,
+            ids = engine.tokenizer.apply_chat_template(self.tier.messages(request), add_generation_prompt=True,
                                                        tokenize=True, return_dict=True)["input_ids"]
         except Exception as e:
             raise BackendError(f"chat template failed: {e}", tier=self.tier_name, kind="generation") from e

@@ -26,7 +26,7 @@ from ..errors import BackendError, require
 from ..types import BackendResult
 from .base import StreamState, sampling
 from .local_model import LocalBackend, load_once, resolve_source
-from .onnx_prefix import MIN_PREFIX, PROBES, common_prefix
+from .onnx_prefix import MIN_PREFIX, PROBES, common_prefix, probe_messages
 
 _QUANT = re.compile(r"[._-](I?Q\d\w*|F16|BF16|F32)\.gguf$", re.I)
 
@@ -67,16 +67,17 @@ def _load(tier: LlamaCppTier) -> _Loaded:
     llm = llama_cpp.Llama(str(Path(folder) / gguf), n_ctx=tier.context_window, n_threads=threads,
                           n_gpu_layers=-1 if device == "cuda" else 0, verbose=False)
     m = _QUANT.search(gguf)
-    return _Loaded(llm, name, f"gguf-{m.group(1).lower()}" if m else "gguf", device, _probe_prefix(llm))
+    quant = f"gguf-{m.group(1).lower()}" if m else "gguf"
+    return _Loaded(llm, name, quant, device, _probe_prefix(llm, tier.system_prompt))
 
 
-def _probe_prefix(llm) -> list[int]:
+def _probe_prefix(llm, system: str | None) -> list[int]:
     """The token ids every conversation without a system message of its own starts with, as llama.cpp's own chat
     template and tokenizer make them (two probe prompts evaluated; at least MIN_PREFIX tokens, else none)."""
     seqs = []
     for text in PROBES:
         llm.reset()
-        for _ in llm.create_chat_completion(messages=[{"role": "user", "content": text}], max_tokens=1,
+        for _ in llm.create_chat_completion(messages=probe_messages(text, system), max_tokens=1,
                                             temperature=0.0, stream=True):
             pass
         seqs.append([int(t) for t in llm.input_ids[: llm.n_tokens]])
@@ -112,7 +113,8 @@ class LlamaCppBackend(LocalBackend):
 
     def _load(self) -> _Loaded:
         t = self.tier
-        return load_once(("llama_cpp", t.model, t.gguf_file, t.adapter, t.device, t.threads, t.context_window),
+        return load_once(("llama_cpp", t.model, t.gguf_file, t.adapter, t.device, t.threads, t.context_window,
+                          t.system_prompt),
                          lambda: _load(t), f"local model {t.model!r} with llama.cpp")
 
     def describe(self):
@@ -121,7 +123,7 @@ class LlamaCppBackend(LocalBackend):
 
     def _call(self, lm: _Loaded, request, generation):
         s = sampling(request, generation)
-        kw: dict[str, Any] = {"messages": request.as_openai_messages(), "max_tokens": s["max_tokens"],
+        kw: dict[str, Any] = {"messages": self.tier.messages(request), "max_tokens": s["max_tokens"],
                               "temperature": s["temperature"], "top_p": s["top_p"] or 1.0, "stream": True,
                               "repeat_penalty": generation.repetition_penalty or 1.0}
         if request.stop:

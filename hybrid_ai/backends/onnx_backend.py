@@ -85,7 +85,7 @@ def _load(tier: OnnxTier) -> _Loaded:
     eos = tok.eos_token_id
     _, _, name = resolve_source(tier.model, tier.gguf_file)
     return _Loaded(model, tok, name, precision, tier.adapter, frozenset(eos if isinstance(eos, list) else [eos]),
-                   PrefixCache(model, template_prefix(tok) if tier.prefix_cache else []))
+                   PrefixCache(model, template_prefix(tok, tier.system_prompt) if tier.prefix_cache else []))
 
 
 def _log_softmax_at(logits, top: int) -> tuple[Any, list[tuple[int, float]]]:
@@ -108,7 +108,8 @@ class OnnxBackend(LocalBackend):
 
     def _load(self) -> _Loaded:
         t = self.tier
-        key = ("onnxruntime", t.model, t.gguf_file, t.adapter, t.precision, t.device, t.threads, t.prefix_cache)
+        key = ("onnxruntime", t.model, t.gguf_file, t.adapter, t.precision, t.device, t.threads, t.prefix_cache,
+               t.system_prompt)
         return load_once(key, lambda: _load(t), f"local model {t.model!r} with ONNX Runtime GenAI")
 
     def warmup(self) -> None:
@@ -123,7 +124,7 @@ class OnnxBackend(LocalBackend):
         """(the prompt's ids, onnxruntime-genai's search options for this request, new tokens allowed)."""
         s = sampling(request, generation)
         try:
-            ids = lm.tokenizer.apply_chat_template(request.as_openai_messages(), add_generation_prompt=True,
+            ids = lm.tokenizer.apply_chat_template(self.tier.messages(request), add_generation_prompt=True,
                                                    tokenize=True, return_dict=True)["input_ids"]
         except Exception as e:
             raise BackendError(f"chat template failed: {e}", tier=self.tier_name, kind="generation") from e

@@ -26,10 +26,16 @@ WARM_TOKENS = 2048  # prompt plus answer that a warm generator holds; longer req
 PROBES = ("Hello there.", "What is 2+2?")  # two user messages: their common start is the template's
 
 
-def template_prefix(tokenizer) -> list[int]:
-    """The token ids every conversation without a system message of its own starts with (may be empty)."""
+def probe_messages(text: str, system: str | None) -> list[dict[str, str]]:
+    """A probe conversation as the tier sends it: its `system_prompt` (if any), then the user's text."""
+    return [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": text}]
+
+
+def template_prefix(tokenizer, system: str | None = None) -> list[int]:
+    """The token ids every conversation without a system message of its own starts with (may be empty); `system`:
+    the tier's system prompt, which such conversations get."""
     try:
-        a, b = (tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+        a, b = (tokenizer.apply_chat_template(probe_messages(p, system), add_generation_prompt=True,
                                               tokenize=True, return_dict=True)["input_ids"] for p in PROBES)
     except Exception:  # a template that needs more than a user message: no prefix, nothing lost
         return []

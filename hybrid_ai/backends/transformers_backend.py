@@ -65,7 +65,7 @@ class TransformersBackend(LocalBackend):
         s = sampling(request, generation)
         try:
             inputs = lm.tokenizer.apply_chat_template(
-                request.as_openai_messages(), add_generation_prompt=True, return_tensors="pt", return_dict=True)
+                self.tier.messages(request), add_generation_prompt=True, return_tensors="pt", return_dict=True)
         except Exception as e:
             raise BackendError(f"chat template failed: {e}", tier=self.tier_name, kind="generation") from e
         n_in = int(inputs["input_ids"].shape[1])
@@ -161,7 +161,7 @@ class TransformersBackend(LocalBackend):
             return results
         lm = batch[0][2]
         tok = lm.tokenizer
-        texts = [tok.apply_chat_template(r.as_openai_messages(), add_generation_prompt=True, tokenize=False)
+        texts = [tok.apply_chat_template(self.tier.messages(r), add_generation_prompt=True, tokenize=False)
                  for _, r, *_ in batch]
         with lm.lock:  # the tokenizer's padding side is shared state
             side, tok.padding_side = tok.padding_side, "left"

@@ -8,6 +8,7 @@ earlier live eval of `replay_model` left in the answer cache."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from typing import Any, NamedTuple
@@ -77,7 +78,7 @@ def combined_suite(names: list[str], limit: int | None) -> tuple[Suite, list[Sui
 
 
 def local_label(tier) -> str:
-    """What the local tier's answers are cached under: the model, its quantization, and its adapter with the
+    """What the local tier's answers are cached under: the model, its quantization, its system prompt, and its adapter with the
     adapter weights' size and time (so a re-trained adapter is answered again, not read from the cache)."""
     label = tier.model
     quant = getattr(tier, "quantization", None)
@@ -85,6 +86,8 @@ def local_label(tier) -> str:
         label += f" [{quant}]"
     if tier.backend != "transformers":  # another engine answers differently (transformers labels stay as they were)
         label += f" [{' '.join(filter(None, (tier.backend, getattr(tier, 'compute_type', None))))}]"
+    if system := getattr(tier, "system_prompt", None):  # its answers differ from the template default's
+        label += f" [system prompt {hashlib.sha256(system.encode()).hexdigest()[:12]}]"
     adapter = getattr(tier, "adapter", None)
     if adapter:
         weights = sorted(Path(adapter).glob("adapter_model.*"))

@@ -84,14 +84,14 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
     transformers = require("transformers", "local")
     train_ex, held_ex = split(examples, cfg.heldout, cfg.seed)
     tok = transformers.AutoTokenizer.from_pretrained(model_path(tier)[0])
-    held_enc = encode(tok, held_ex, cfg.max_length)
+    held_enc = encode(tok, held_ex, cfg.max_length, system=tier.system_prompt)
     t0 = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TextColumn("left"),
                TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         mixed = ft_data.rehearsal(tier, rehearse, cfg.rehearse_max_tokens, progress) if rehearse else []
-        train_enc = encode(tok, train_ex + mixed, cfg.max_length)
+        train_enc = encode(tok, train_ex + mixed, cfg.max_length, system=tier.system_prompt)
         if not train_enc.input_ids:
             raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "
                                 f"({train_enc.dropped} dropped)")

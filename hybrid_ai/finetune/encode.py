@@ -39,10 +39,13 @@ def encode_example(tokenizer, messages) -> tuple[list[int], list[int]]:
     return ids, labels
 
 
-def encode(tokenizer, examples, max_length: int, min_answer_tokens: int = 4) -> Encoded:
+def encode(tokenizer, examples, max_length: int, min_answer_tokens: int = 4, system: str | None = None) -> Encoded:
+    """`system`: the tier's system prompt, given to each example without a system message (as it is served)."""
+    from ..config import with_system_prompt
+
     enc = Encoded()
     for ex in examples:
-        ids, labels = encode_example(tokenizer, ex.messages)
+        ids, labels = encode_example(tokenizer, with_system_prompt(list(ex.messages), system))
         if len(ids) > max_length:
             ids, labels = ids[:max_length], labels[:max_length]
             if sum(label != IGNORE for label in labels) < min_answer_tokens:
