@@ -9,7 +9,7 @@ Then, as a measurement only (the choice is made on dev), the same on the bundled
 
 Candidates: the chat template's default (SmolLM2: "You are a helpful AI assistant named SmolLM, trained by Hugging
 Face") and short instructions to answer directly. Session 12 measured: every instruction raised dev quality (19.2% to
-21.5-24.8%); the best on dev lowered the default suite's (41.9% to 33.9%), and the ranks on the two disagree, so the
+21.5-24.8%); the best on dev lowered the default suite's (40.3% to 32.3%), and the ranks on the two disagree, so the
 bundled policies keep the template's default (docs/engines.md, "The local model's system prompt")."""
 
 from __future__ import annotations
