@@ -78,8 +78,9 @@ def combined_suite(names: list[str], limit: int | None) -> tuple[Suite, list[Sui
 
 
 def local_label(tier) -> str:
-    """What the local tier's answers are cached under: the model, its quantization, its system prompt, and its adapter with the
-    adapter weights' size and time (so a re-trained adapter is answered again, not read from the cache)."""
+    """What the local tier's answers are cached under: the model, its quantization, its system prompt, and its
+    adapter with the adapter weights' size and time (so a re-trained adapter is answered again, not read from the
+    cache)."""
     label = tier.model
     quant = getattr(tier, "quantization", None)
     if quant and quant != "auto":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import with_system_prompt
+
 IGNORE = -100
 
 
@@ -41,8 +43,6 @@ def encode_example(tokenizer, messages) -> tuple[list[int], list[int]]:
 
 def encode(tokenizer, examples, max_length: int, min_answer_tokens: int = 4, system: str | None = None) -> Encoded:
     """`system`: the tier's system prompt, given to each example without a system message (as it is served)."""
-    from ..config import with_system_prompt
-
     enc = Encoded()
     for ex in examples:
         ids, labels = encode_example(tokenizer, with_system_prompt(list(ex.messages), system))
