@@ -116,3 +116,16 @@ def test_router_model_path_is_relative_to_the_policy_file(tmp_path):
     with pytest.raises(PolicyError) as e:
         load_policy(_write(tmp_path, data))
     assert e.value.key == "classifier.model" and "router model not found" in str(e.value)
+
+
+def test_a_local_system_prompt_goes_first_only_to_requests_without_a_system_or_developer_message():
+    from hybrid_ai.request import parse_request
+
+    tier = load_policy("default").tiers["local"].model_copy(update={"system_prompt": "Be brief."})
+    plain = parse_request({"messages": [{"role": "user", "content": "Hi"}]})
+    assert tier.messages(plain) == [{"role": "system", "content": "Be brief."}, *plain.as_openai_messages()]
+    for role in ("system", "developer"):
+        own = parse_request({"messages": [{"role": role, "content": "Answer in French."},
+                                          {"role": "user", "content": "Hi"}]})
+        assert tier.messages(own) == own.as_openai_messages()
+    assert load_policy("default").tiers["local"].messages(plain) == plain.as_openai_messages()  # unset: as sent
