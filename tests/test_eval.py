@@ -128,6 +128,22 @@ def test_a_local_system_prompt_is_answered_anew_not_read_from_the_cache(replayed
     local = report(tmp_path / "r")["tiers"]["local"]
     assert local["answered"] == 4 and local["cached"] == 0 and "[system prompt " in local["model"]
 
+def test_a_cascade_policy_is_reported_by_its_own_mode(replayed, tmp_path):
+    from hybrid_ai.evaluation.format import pct
+
+    tmp, args = replayed
+    policy = yaml.safe_load(Path(args[args.index("--policy") + 1]).read_text())
+    policy["classifier"].update(mode="cascade", verifier={"threshold": 0.5})
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(policy))
+    args = [*args, "--out", str(tmp_path / "r"), "--target-quality", "0.5"]
+    args[args.index("--policy") + 1] = str(tmp_path / "p.yaml")
+    assert main(args) == 0
+    md, cas = (tmp_path / "r" / "report.md").read_text(), report(tmp_path / "r")["cascade"]["summary"]
+    assert "cascade, policy now" in md and "hybrid, policy now" not in md  # route mode is not what this policy does
+    assert (f"**At the chosen cascade thresholds (this policy's mode; router" in md
+            and f"{pct(cas['local_share'])} of requests stay local" in md)
+    assert "At the chosen cascade thresholds" in (tmp_path / "r" / "report.html").read_text()
+
 def test_the_html_report_renders_its_plots_in_headless_chromium(replayed, tmp_path):
     tmp, _ = replayed
     page = (tmp / "r1" / "report.html").resolve()

@@ -30,7 +30,8 @@ def summary_rows(result: dict) -> list[tuple[str, dict]]:
     rows = [("all-local", b["all_local"]), ("all-cloud", b["all_cloud"])]
     if result["chosen"]:
         rows.append((f"hybrid, chosen (threshold {threshold(result['chosen']['threshold'])})", result["chosen"]))
-    rows.append((f"hybrid, policy now (threshold {threshold(result['policy']['threshold'])})", result["current"]))
+    if result["policy"].get("mode") != "cascade":  # a cascade policy's own point is the "cascade, policy now" row
+        rows.append((f"hybrid, policy now (threshold {threshold(result['policy']['threshold'])})", result["current"]))
     own = result.get("own_router", {})
     if own.get("chosen"):
         rows.append((f"hybrid, router fit on these items ({own['folds']}-fold CV)", own["chosen"]))
@@ -44,6 +45,17 @@ def summary_rows(result: dict) -> list[tuple[str, dict]]:
                  _random_at(b["random"], result["chosen"]["cloud_share"] if result["chosen"] else 0.5)))
     rows.append(("oracle", b["oracle"]))
     return rows
+
+
+def headline(result: dict) -> tuple[str, dict] | None:
+    """The report's bold line: what the policy's own mode keeps at the target (cascade mode's chosen thresholds for
+    a cascade policy, else route mode's chosen threshold), or None when nothing meets the target."""
+    cas = (result.get("cascade") or {}).get("summary")
+    if result["policy"].get("mode") == "cascade":
+        return ("the chosen cascade thresholds (this policy's mode; router "
+                f"{threshold(cas['threshold'])}, verifier {threshold(cas['verify_threshold'])})", cas) if cas else None
+    s = result["summary"]
+    return (f"the chosen threshold ({threshold(s['threshold'])})", s) if s else None
 
 
 def _random_at(points: list[dict], share: float) -> dict:

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 
 from .plots import PLOTS
-from .format import pct, provenance_lines, secs, summary_rows, threshold, usd, wh
+from .format import headline, pct, provenance_lines, secs, summary_rows, usd, wh
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -33,11 +33,13 @@ def render_html(result: dict, markdown_text: str, out: Path) -> str:
         (out / "plots" / f"{name}.png").write_bytes(png)
         imgs.append(f'<img id="plot-{name}" alt="{_esc(name)}" '
                     f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
-    s = result["summary"]
-    head = (f"At the chosen threshold ({threshold(s['threshold'])}): <b>{pct(s['local_share'])}</b> of requests stay local, "
-            f"quality retention <b>{pct(s['quality_retention'])}</b>, cost saving <b>{pct(s['cost_saving'])}</b>, "
-            f"energy saving <b>{pct(s['energy_saving'])}</b> (vs all-cloud)." if s else
-            "No threshold meets the target on these items.")
+    if top := headline(result):
+        what, s = top
+        head = (f"At {_esc(what)}: <b>{pct(s['local_share'])}</b> of requests stay local, quality retention "
+                f"<b>{pct(s['quality_retention'])}</b>, cost saving <b>{pct(s['cost_saving'])}</b>, energy saving "
+                f"<b>{pct(s['energy_saving'])}</b> (vs all-cloud).")
+    else:
+        head = "No threshold meets the target on these items."
     rows = "".join(f"<tr><td>{_esc(n)}</td><td>{pct(p['cloud_share'])}</td><td>{pct(p['quality'])}</td>"
                    f"<td>{usd(p['cost_usd'])}</td><td>{wh(p['energy_wh'])}</td>"
                    f"<td>{secs(p['latency_s'])}</td></tr>"

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from .format import pct, provenance_lines, secs, summary_rows, threshold, usd, wh  # noqa: F401
+from .format import headline, pct, provenance_lines, secs, summary_rows, threshold, usd, wh  # noqa: F401
 from .sweep import routed
 
 
@@ -23,16 +23,16 @@ def clean(x):
 
 
 def markdown(result: dict) -> str:
-    s = result["summary"]
     out = [f"# hybrid-ai eval: {', '.join(x['name'] for x in result['suites'])} on policy `{result['policy']['name']}`",
            ""]
     out += [f"- {line}" for line in provenance_lines(result)]
     target = ", ".join(f"{k} = {v}" for k, v in result["target"].items())
     out += ["", f"Target: {target}.", ""]
-    if s:
-        out.append(f"**At the chosen threshold ({threshold(s['threshold'])}): {pct(s['local_share'])} of requests stay local, "
-                   f"quality retention {pct(s['quality_retention'])} of all-cloud, cost saving "
-                   f"{pct(s['cost_saving'])}, energy saving {pct(s['energy_saving'])}.**")
+    if head := headline(result):
+        what, s = head
+        out.append(f"**At {what}: {pct(s['local_share'])} of requests stay local, quality retention "
+                   f"{pct(s['quality_retention'])} of all-cloud, cost saving {pct(s['cost_saving'])}, energy saving "
+                   f"{pct(s['energy_saving'])}.**")
     else:
         out.append("**No threshold meets the target on these items.**")
     out += ["", "| routing | cloud share | quality | cost | energy | mean latency |", "|---|---|---|---|---|---|"]
@@ -103,10 +103,11 @@ def print_summary(result: dict, paths: dict[str, Path], console=None) -> None:
     console.print(table)
     for line in provenance_lines(result):
         console.print(f"[dim]{line}[/dim]")
-    s = result["summary"]
-    if s:
-        console.print(f"[bold]local share {pct(s['local_share'])}, quality retention {pct(s['quality_retention'])}, "
-                      f"cost saving {pct(s['cost_saving'])}, energy saving {pct(s['energy_saving'])}[/bold]")
+    if head := headline(result):
+        what, s = head
+        console.print(f"[bold]at {what}: local share {pct(s['local_share'])}, quality retention "
+                      f"{pct(s['quality_retention'])}, cost saving {pct(s['cost_saving'])}, energy saving "
+                      f"{pct(s['energy_saving'])}[/bold]")
     else:
         console.print("[bold red]no threshold meets the target on these items[/bold red]")
     console.print(f"report: {paths['html']} (also report.json, report.md; outcomes.jsonl for `hybrid-ai router train`)")
