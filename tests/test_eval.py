@@ -117,27 +117,28 @@ def test_a_rerun_answers_from_the_cache(replayed):
     assert again["tiers"]["local"]["answered"] == 0 and again["tiers"]["local"]["cached"] == 4
     assert [i["local"]["answer"] for i in again["items"]] == [i["local"]["answer"] for i in first["items"]]
 
-def test_a_local_system_prompt_is_answered_anew_not_read_from_the_cache(replayed, tmp_path):
-    tmp, args = replayed
+def rerun_with(replayed, tmp_path: Path, edit, *more: str) -> Path:
+    """The fixture's eval again, on its policy changed by `edit(policy dict)`; returns the report folder."""
+    _, args = replayed
     policy = yaml.safe_load(Path(args[args.index("--policy") + 1]).read_text())
-    policy["tiers"]["local"]["system_prompt"] = "Answer the question directly. Be brief and precise."
+    edit(policy)
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(policy))
-    args = [*args, "--out", str(tmp_path / "r")]
+    args = [*args, "--out", str(tmp_path / "r"), *more]
     args[args.index("--policy") + 1] = str(tmp_path / "p.yaml")
     assert main(args) == 0
+    return tmp_path / "r"
+
+def test_a_local_system_prompt_is_answered_anew_not_read_from_the_cache(replayed, tmp_path):
+    rerun_with(replayed, tmp_path,
+               lambda p: p["tiers"]["local"].update(system_prompt="Answer the question directly. Be brief and precise."))
     local = report(tmp_path / "r")["tiers"]["local"]
     assert local["answered"] == 4 and local["cached"] == 0 and "[system prompt " in local["model"]
 
 def test_a_cascade_policy_is_reported_by_its_own_mode(replayed, tmp_path):
     from hybrid_ai.evaluation.format import pct
 
-    tmp, args = replayed
-    policy = yaml.safe_load(Path(args[args.index("--policy") + 1]).read_text())
-    policy["classifier"].update(mode="cascade", verifier={"threshold": 0.5})
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(policy))
-    args = [*args, "--out", str(tmp_path / "r"), "--target-quality", "0.5"]
-    args[args.index("--policy") + 1] = str(tmp_path / "p.yaml")
-    assert main(args) == 0
+    rerun_with(replayed, tmp_path, lambda p: p["classifier"].update(mode="cascade", verifier={"threshold": 0.5}),
+               "--target-quality", "0.5")
     md, cas = (tmp_path / "r" / "report.md").read_text(), report(tmp_path / "r")["cascade"]["summary"]
     assert "cascade, policy now" in md and "hybrid, policy now" not in md  # route mode is not what this policy does
     assert (f"**At the chosen cascade thresholds (this policy's mode; router" in md

@@ -44,6 +44,11 @@ def count_tokens(model: str, text: str) -> int | None:
         return None
 
 
+def _has_word(word: str, where: str) -> bool:
+    """`word` (case-folded) as a whole word of `where`."""
+    return re.search(rf"\b{re.escape(word)}\b", where.casefold()) is not None
+
+
 class ReplayBackend(Backend):
     name = "replay"
     runs_locally = False
@@ -128,11 +133,8 @@ class ReplayBackend(Backend):
         text = hit.answer
         for value, placeholder in mask.values.items():
             text = text.replace(value, placeholder)
-        def has(word: str, where: str) -> bool:
-            return re.search(rf"\b{re.escape(word)}\b", where.casefold()) is not None
-
         words = {w for value in mask.values for w in re.findall(r"[^\W_]{3,}", value.casefold())}
-        leaked = [w for w in words if has(w, text) and not has(w, masked.text)]  # shown elsewhere: the cloud's
+        leaked = [w for w in words if _has_word(w, text) and not _has_word(w, masked.text)]  # elsewhere: the cloud's
         if leaked and hit.kind != "outcome":
             raise BackendError(f"the recorded answer of {self.model} uses personal data that the masked request "
                                f"hides ({len(leaked)} word(s))", tier=self.tier_name, kind="replay_miss")
