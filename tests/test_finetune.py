@@ -130,6 +130,38 @@ def trained(tmp_path_factory):
     return tmp, args
 
 
+def test_training_continues_from_the_policys_adapter_and_can_save_fp16(tmp_path):
+    """A policy that serves the shipped adapter: `finetune` continues from it (its rank, its weights), records
+    that, and `save_dtype: fp16` halves the file, which serves as it is."""
+    from safetensors import safe_open
+
+    policy = yaml.safe_load((Path(__file__).parents[1] / "policies" / "default.yaml").read_text())
+    policy["tiers"]["local"]["adapter"] = "pkg:hybrid_ai/assets/adapter"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(policy))
+    shipped = Path(load_policy(tmp_path / "p.yaml").tiers["local"].adapter)
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text("save_dtype: fp16\nlearning_rate: 1.0e-4\n")
+    out = tmp_path / "adapter"
+    assert main(["finetune", "--data", str(write_jsonl(tmp_path / "d.jsonl", EXAMPLES)), "--out", str(out),
+                 "--policy", str(tmp_path / "p.yaml"), "--epochs", "1", "--batch-size", "6", "--max-length", "64",
+                 "--heldout", "0", "--config", str(cfg)]) == 0
+    info = json.loads((out / "training.json").read_text())
+    assert info["continued_from"] == str(shipped)
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == \
+        json.loads((shipped / "adapter_config.json").read_text())["r"]
+    with safe_open(str(out / "adapter_model.safetensors"), "pt") as new, \
+            safe_open(str(shipped / "adapter_model.safetensors"), "pt") as old:
+        key = next(k for k in old.keys() if "lora_B" in k)  # a fresh LoRA's B starts at zero
+        a, b = new.get_tensor(key).float().flatten(), old.get_tensor(key).float().flatten()
+        assert new.get_tensor(key).dtype.is_floating_point and str(new.get_tensor(key).dtype) == "torch.float16"
+        assert float(a @ b / (a.norm() * b.norm())) > 0.99  # one small step away from the shipped weights
+    policy = {"name": "ft", "tiers": {"local": {"backend": "transformers", "adapter": str(out),
+                                                "generation": {"max_tokens": 6}}},
+              "classifier": {"threshold": 1.0, "strong_tier": "local"}, "telemetry": {"sinks": []}, "fallback": {}}
+    with HybridClient(policy) as c:
+        assert c.chat.completions.create(messages=user("What is 2 + 3?")).choices[0].message.content
+
+
 def test_training_writes_an_adapter_with_its_config_data_hash_and_metrics(trained):
     tmp, _ = trained
     info = json.loads((tmp / "adapter" / "training.json").read_text())
@@ -249,3 +281,22 @@ def test_bad_options_are_clean_errors(tmp_path, capsys):
     assert "learning_rat: unknown key" in capsys.readouterr().err
     assert main(["finetune", "--data", str(data), "--out", str(tmp_path / "a"), "--max-length", "16"]) == 2
     assert "no training example fits max_length 16" in capsys.readouterr().err
+
+
+def test_the_shipped_adapter_answers_easy_requests_the_base_model_misses():
+    """hybrid_ai/assets/adapter (trained on the outcome corpus's train split by scripts/build_adapter.sh), named
+    as a policy names it: brief exact answers to requests of the corpus's families, graded as the corpus grades."""
+    import re
+
+    asks = {"What is 7 times 8?": r"(?<![\d.,])56(?![\d])", "How many meters are in 3 kilometers?": r"\b3,?000\b",
+            "Is 6166 odd or even?": r"\beven\b(?!.*\bodd\b)"}
+    right = {}
+    for adapter in (None, "pkg:hybrid_ai/assets/adapter"):
+        policy = {"name": "t", "tiers": {"local": {"backend": "transformers", "adapter": adapter,
+                                                   "quantization": "none", "generation": {"max_tokens": 24}}},
+                  "classifier": {"threshold": 1.0, "strong_tier": "local"}, "telemetry": {"sinks": []},
+                  "fallback": {}}
+        with HybridClient(policy) as c:
+            answers = [c.chat.completions.create(messages=user(q)).choices[0].message.content for q in asks]
+        right[adapter] = sum(bool(re.search(p, a, re.S | re.I)) for p, a in zip(asks.values(), answers))
+    assert right["pkg:hybrid_ai/assets/adapter"] == 3 and right[None] < 3

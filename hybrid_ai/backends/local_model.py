@@ -148,7 +148,9 @@ def _load(tier) -> LoadedModel:
     return LoadedModel(model, tokenizer, name, quant, device, tier.adapter, threading.Lock())
 
 
-def _attach_adapter(model, adapter: str, base_name: str):
+def _attach_adapter(model, adapter: str, base_name: str, *, trainable: bool = False):
+    """The base with `adapter` merged in; with `trainable`, the PEFT model itself, its LoRA weights trainable
+    (`hybrid-ai finetune` continues from the policy's adapter)."""
     peft = require("peft", "local")
     if not (Path(adapter) / "adapter_config.json").is_file():
         raise BackendError(f"adapter {adapter!r} has no adapter_config.json", kind="load")
@@ -156,18 +158,17 @@ def _attach_adapter(model, adapter: str, base_name: str):
     if trained.is_file():
         import json
 
-
         info = json.loads(trained.read_text(encoding="utf-8"))
         want, have = info.get("base_fingerprint"), fingerprint(model.config)
         if want and want != have:
             raise BackendError(f"adapter {adapter!r} was trained for base model {info.get('base_model')!r} "
                                f"({want}), not for base model {base_name!r} ({have})", kind="load")
     try:
-        model = peft.PeftModel.from_pretrained(model, adapter)
+        model = peft.PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
     except (RuntimeError, ValueError, KeyError) as e:
         raise BackendError(f"adapter {adapter!r} does not match base model {base_name!r}: {str(e)[:300]}",
                            kind="load") from e
-    return model.merge_and_unload()
+    return model if trainable else model.merge_and_unload()
 
 
 def cuda_present() -> bool:

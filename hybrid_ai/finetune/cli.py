@@ -67,11 +67,15 @@ def run(args) -> int:
                                     "alpha": args.alpha, "max_length": args.max_length,
                                     "batch_size": args.batch_size, "heldout": args.heldout, "seed": args.seed})
     rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else []
-    return _train(console, policy, tier, cfg, examples, counts, source, out, args.merge, rehearse)
+    if tier.adapter and not args.from_scratch:
+        console.print(f"continuing from the policy's adapter {tier.adapter} (its rank, alpha and layers; "
+                      "--from-scratch trains a new one on the base model)")
+    return _train(console, policy, tier, cfg, examples, counts, source, out, args.merge, rehearse,
+                  args.from_scratch)
 
 
 def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merge_after: bool,
-           rehearse: list) -> int:
+           rehearse: list, from_scratch: bool = False) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
@@ -95,7 +99,9 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
         if not train_enc.input_ids:
             raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "
                                 f"({train_enc.dropped} dropped)")
-        result = train(tier, cfg, tok, train_enc, held_enc, progress)
+        # rehearsal answers come from the tier as served; training starts from its adapter unless from_scratch
+        result = train(tier.model_copy(update={"adapter": None}) if from_scratch else tier, cfg, tok, train_enc,
+                       held_enc, progress)
     m = result.metrics
     m["total_s"] = time.perf_counter() - t0
     info = {
@@ -105,7 +111,7 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
                  "train": len(train_enc.input_ids), "heldout": len(held_enc.input_ids),
                  "truncated": train_enc.truncated + held_enc.truncated, "dropped": train_enc.dropped + held_enc.dropped,
                  "route_log": counts if "duplicate" in counts else None, "rehearsal": len(mixed)},
-        "metrics": m, "policy": policy.name,
+        "metrics": m, "policy": policy.name, "continued_from": None if from_scratch else tier.adapter,
     }
     size = save_adapter(result, out, info, base_model_name=tier.model)
     _summary(console, info, out, size, policy.classifier.weak_tier)

@@ -32,6 +32,8 @@ class FinetuneConfig(BaseModel):
     rehearse_max_tokens: int = Field(64, ge=1, description="answer length of the rehearsal examples")
     dtype: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="CPU weights: auto = fp32 (safe everywhere)")
     threads: int | None = Field(None, ge=1)
+    save_dtype: str = Field("fp32", pattern="^(fp32|fp16)$",
+                            description="the saved adapter's weights: fp16 halves the file (loaded back as fp32)")
 
 
 def load_config(path: str | Path | None, overrides: dict) -> FinetuneConfig:

@@ -48,10 +48,18 @@ def atomic_write(out: Path, write) -> None:
         raise
 
 
+def _to_fp16(path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    save_file({k: v.half() for k, v in load_file(str(path)).items()}, str(path), metadata={"format": "pt"})
+
+
 def save_adapter(result, out: Path, info: dict, *, base_model_name: str) -> int:
     """Save the trained adapter and `training.json`; returns the adapter's size in bytes."""
     def write(folder: Path) -> None:
         result.model.save_pretrained(folder, safe_serialization=True)
+        if info["config"].get("save_dtype") == "fp16":
+            _to_fp16(folder / "adapter_model.safetensors")
         result.tokenizer.save_pretrained(folder)
         cfg_path = folder / "adapter_config.json"
         cfg = json.loads(cfg_path.read_text())

@@ -85,20 +85,30 @@ def eval_loss(torch, model, enc, pad_id, device, batch_size) -> float | None:
     return total / max(tokens, 1)
 
 
+def _with_lora(peft, model, tier, cfg):
+    """The tier's own adapter, trainable, when it has one (training continues from it: its rank, alpha and
+    layers); else a new LoRA from `cfg`."""
+    if tier.adapter:
+        from ..backends.local_model import _attach_adapter
+
+        return _attach_adapter(model, tier.adapter, tier.model, trainable=True)
+    lora = peft.LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                           target_modules=cfg.target_modules, task_type="CAUSAL_LM")
+    try:
+        return peft.get_peft_model(model, lora)
+    except ValueError as e:  # e.g. target modules that this architecture does not have
+        from ..errors import HybridAIError
+
+        raise HybridAIError(f"LoRA config does not fit the model: {e}") from None
+
+
 def train(tier, cfg, tok, train_enc, heldout_enc, progress=None) -> TrainResult:
     """`tok` is the tokenizer that encoded the examples (its pad and end ids are used)."""
     torch = require("torch", "local")
     peft = require("peft", "local")
     torch.manual_seed(cfg.seed)
     model, device, quant = load_base(tier, cfg)
-    lora = peft.LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                           target_modules=cfg.target_modules, task_type="CAUSAL_LM")
-    try:
-        model = peft.get_peft_model(model, lora)
-    except ValueError as e:  # e.g. target modules that this architecture does not have
-        from ..errors import HybridAIError
-
-        raise HybridAIError(f"LoRA config does not fit the model: {e}") from None
+    model = _with_lora(peft, model, tier, cfg)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     rng = random.Random(cfg.seed)
     n = len(train_enc.input_ids)
