@@ -14,6 +14,22 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def package_path(v: str | None, must_hold: str | None = None) -> str | None:
+    """`pkg:<package>/<path>` -> that path inside the installed package, so a policy copied anywhere still finds
+    what ships with a package; any other value is returned as it is. The path must exist (and hold `must_hold`)."""
+    if not v or not v.startswith("pkg:"):
+        return v
+    from pathlib import Path
+
+    pkg, _, sub = v[4:].partition("/")
+    spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
+    path = Path(spec.origin).parent / sub if spec and spec.origin else None
+    if path is None or not (path / must_hold if must_hold else path).exists():
+        what = f"no {must_hold} in" if must_hold else "not found in"
+        raise ValueError(f"{v!r}: {what} an installed package {pkg!r}")
+    return str(path)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,18 +131,8 @@ class LocalTier(TierConfig):
     @field_validator("adapter")
     @classmethod
     def _package_adapter(cls, v: str | None) -> str | None:
-        """`pkg:hybrid_ai/assets/adapter` -> that folder of the installed package, so a copied policy still finds
-        it; the folder must exist."""
-        if not v or not v.startswith("pkg:"):
-            return v
-        from pathlib import Path
-
-        pkg, _, sub = v[4:].partition("/")
-        spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
-        folder = Path(spec.origin).parent / sub if spec and spec.origin else None
-        if folder is None or not (folder / "adapter_config.json").is_file():
-            raise ValueError(f"{v!r}: no adapter folder (adapter_config.json) in an installed package {pkg!r}")
-        return str(folder)
+        """`pkg:hybrid_ai/assets/adapter` -> that folder of the installed package (it must hold an adapter)."""
+        return package_path(v, "adapter_config.json")
     can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
     default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 

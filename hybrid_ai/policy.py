@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from .backends.litellm_backend import LiteLLMTier  # noqa: F401  (re-exported: the built-in kinds' configs)
 from .backends.registry import kind_names, tier_configs
 from .backends.transformers_backend import TransformersTier  # noqa: F401
-from .config import CloudCost, Generation, LocalCost, Strict, TierConfig  # noqa: F401
+from .config import CloudCost, Generation, LocalCost, Strict, TierConfig, package_path  # noqa: F401
 from .errors import PolicyError
 
 BUNDLED_DIR = Path(__file__).parent / "policies"
@@ -33,6 +33,11 @@ class VerifierConfig(Strict):
     model: str | None = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; None = shipped")
     threshold: float = Field(0.5, ge=0, le=1)
 
+    @field_validator("model")
+    @classmethod
+    def _package_file(cls, v: str | None) -> str | None:
+        return package_path(v)  # `pkg:<package>/<file>`: a file inside an installed package
+
 
 class ClassifierConfig(Strict):
     type: Literal["trained", "heuristic"] = "trained"
@@ -44,6 +49,11 @@ class ClassifierConfig(Strict):
     # weak_tier and its answer is checked by the verifier, which escalates doubtful ones to strong_tier.
     mode: Literal["route", "cascade"] = "route"
     verifier: VerifierConfig = VerifierConfig()
+
+    @field_validator("model")
+    @classmethod
+    def _package_file(cls, v: str | None) -> str | None:
+        return package_path(v)  # `pkg:<package>/<file>`: a file inside an installed package
 
 
 class PinnedRule(Strict):

@@ -151,6 +151,29 @@ def test_cascade_with_the_real_slm_and_a_real_cloud_server(upstream, cloud_key, 
         assert r.hybrid.route == "local" and not r.hybrid.record.escalated and 0 <= r.hybrid.record.verifier_score
 
 
+ASK = 'Extract the city from: "Chen Tanaka moved to Dublin on 10 July 2025."'
+
+
+def test_the_adapter_policy_s_parts_keep_a_right_brief_local_answer(upstream, cloud_key, tmp_path):
+    """The `cascade-adapter` policy's local model (base + the shipped adapter) and verifier (verifier-adapter.npz),
+    through a real cascade: the adapted model's brief right answer is kept locally, a refusal would be escalated."""
+    from hybrid_ai.routing.verifier import load_verifier
+
+    bundled = load_policy("cascade-adapter")
+    p = hybrid_policy(upstream, threshold=0.99, tmp=tmp_path)
+    p["tiers"]["local"]["adapter"] = "pkg:hybrid_ai/assets/adapter"
+    p["classifier"].update(mode="cascade", verifier={"model": "pkg:hybrid_ai/assets/router/verifier-adapter.npz",
+                                                     "threshold": bundled.classifier.verifier.threshold})
+    with HybridClient(p) as c:
+        r = c.chat.completions.create(messages=user(ASK), max_tokens=12)
+    rec = r.hybrid.record
+    assert rec.adapter == bundled.tiers["local"].adapter and "Dublin" in r.choices[0].message.content
+    assert r.hybrid.route == "local" and not rec.escalated and rec.verifier_score < bundled.classifier.verifier.threshold
+    v = load_verifier(bundled.classifier.verifier.model)
+    refusal = "I'm sorry, but as an AI I cannot help with that."
+    assert v.score_text(ASK, refusal) > bundled.classifier.verifier.threshold > v.score_text(ASK, "Dublin")
+
+
 def test_answer_features_match_their_names_and_the_shipped_verifier_loads():
     from hybrid_ai.routing.answer_features import NAMES, answer_features
     from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, FEATURES, load_verifier

@@ -9,7 +9,8 @@ from hybrid_ai.policy import bundled_policies, load_policy
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first", "cascade"])
+@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first", "cascade",
+                                  "cascade-adapter"])
 def test_bundled_policies_load_by_name_and_by_path(name):
     by_name = load_policy(name)
     by_path = load_policy(ROOT / "policies" / f"{name}.yaml")
@@ -46,6 +47,17 @@ def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
     assert masked_tiers(default) == {}
 
 
+def test_the_cascade_adapter_policy_is_the_cascade_with_the_shipped_adapter_and_its_verifier():
+    import hybrid_ai
+
+    cascade, tuned = load_policy("cascade"), load_policy("cascade-adapter")
+    assets = Path(hybrid_ai.__file__).parent / "assets"
+    assert tuned.tiers["local"].adapter == str(assets / "adapter") and cascade.tiers["local"].adapter is None
+    assert tuned.tiers["local"].model_copy(update={"adapter": None}) == cascade.tiers["local"]
+    assert tuned.classifier.verifier.model == str(assets / "router" / "verifier-adapter.npz")
+    assert tuned.classifier.mode == "cascade" and tuned.rules == cascade.rules and tuned.tiers["cloud"] == cascade.tiers["cloud"]
+
+
 def _write(tmp_path, data) -> Path:
     f = tmp_path / "p.yaml"
     f.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
@@ -63,7 +75,9 @@ def _base():
         (lambda d: d["tiers"]["local"].update(precision="int3"), "tiers.local.precision", "Input should be"),
         (lambda d: d["tiers"]["local"].update(system_prompt=""), "tiers.local.system_prompt", "at least 1 character"),
         (lambda d: d["tiers"]["local"].update(adapter="pkg:hybrid_ai/assets/nothing"), "tiers.local.adapter",
-         "no adapter folder"),
+         "no adapter_config.json in an installed package 'hybrid_ai'"),
+        (lambda d: d["classifier"].update(verifier={"model": "pkg:hybrid_ai/assets/router/nope.npz"}),
+         "classifier.verifier.model", "not found in an installed package 'hybrid_ai'"),
         (lambda d: d["tiers"]["local"].update(adapter="pkg:no_such_package/adapter"), "tiers.local.adapter",
          "installed package 'no_such_package'"),
         (lambda d: d["classifier"].update(threshold=1.5), "classifier.threshold", "less than or equal to 1"),
