@@ -127,14 +127,14 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
+    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
+    default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 
     @field_validator("adapter")
     @classmethod
     def _package_adapter(cls, v: str | None) -> str | None:
         """`pkg:hybrid_ai/assets/adapter` -> that folder of the installed package (it must hold an adapter)."""
         return package_path(v, "adapter_config.json")
-    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
-    default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 
     def messages(self, request) -> list[dict[str, Any]]:
         """The request's messages as this tier's model sees them: the tier's `system_prompt` first when the

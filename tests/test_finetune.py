@@ -146,7 +146,7 @@ def test_training_continues_from_the_policys_adapter_and_can_save_fp16(tmp_path)
                  "--policy", str(tmp_path / "p.yaml"), "--epochs", "1", "--batch-size", "6", "--max-length", "64",
                  "--heldout", "0", "--config", str(cfg)]) == 0
     info = json.loads((out / "training.json").read_text())
-    assert info["continued_from"] == str(shipped)
+    assert info["continued_from"] == str(shipped) and info["config"]["rank"] == 8  # the shipped adapter's, not 16
     assert json.loads((out / "adapter_config.json").read_text())["r"] == \
         json.loads((shipped / "adapter_config.json").read_text())["r"]
     with safe_open(str(out / "adapter_model.safetensors"), "pt") as new, \

@@ -104,6 +104,9 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
                        held_enc, progress)
     m = result.metrics
     m["total_s"] = time.perf_counter() - t0
+    lora = getattr(result.model, "peft_config", {}).get("default")
+    if lora is not None:  # what was trained: a continued adapter keeps its own rank and alpha
+        cfg = cfg.model_copy(update={"rank": lora.r, "alpha": float(lora.lora_alpha)})
     info = {
         "base_model": tier.model, "base_fingerprint": fingerprint(result.model.config),
         "device": result.device, "quantization": result.quantization, "config": cfg.model_dump(),
