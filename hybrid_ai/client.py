@@ -98,7 +98,8 @@ class BaseClient:
     def _record(self, request, decision, rid, t0, chain, error=None):
         record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
                               attempts=chain.attempts, result=chain.result if chain.answered else None, error=error,
-                              verifier_score=chain.check.score if chain.check else None)
+                              verifier_score=chain.check.score if chain.check else None,
+                              answered_tier=chain.answered)
         if self.budget is not None:
             self.budget.settle(self._tickets.pop(id(request), None), record)
         self.sink_failures += emit(self.sinks, record)

@@ -81,6 +81,36 @@ def test_a_doubtful_local_answer_is_escalated_and_both_attempts_count(verifier_p
     assert rec["latency_ms"] >= first["latency_ms"] + second["latency_ms"] - 1
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_doubted_answer_is_given_when_the_cloud_fails_after_the_escalation(verifier_path, stream):
+    """Cloud down or its key missing: the doubted local answer rather than none, and the record says all of it."""
+    sink = Capture()
+    local, cloud = ScriptedBackend("local", pieces=[DOUBT]), ScriptedBackend("cloud", fail_at=0)
+    c = HybridClient(policy(verifier_path), backends={"local": local, "cloud": cloud}, sinks=[sink])
+    r = c.chat.completions.create(messages=user("What is 7 times 10?"), stream=stream)
+    text = "".join(ch.choices[0].delta.content or "" for ch in r if ch.choices) if stream \
+        else r.choices[0].message.content
+    rec = sink[-1]
+    assert text == DOUBT and local.calls == cloud.calls == 1
+    assert rec["route"] == "local" and rec["escalated"] is True and rec["fallback"] is True and rec["error"] is None
+    assert "cloud scripted failure" in rec["fallback_reason"] and rec["verifier_score"] >= 0.5
+    assert [(a["tier"], a["error_kind"]) for a in rec["attempts"]] == [("local", "escalated"), ("cloud", "generation")]
+    assert rec["completion_tokens"] == rec["attempts"][0]["completion_tokens"]  # the local attempt's figures
+
+
+def test_an_answer_that_is_not_the_json_asked_for_is_never_given_as_a_last_resort(verifier_path):
+    from hybrid_ai.errors import AllTiersFailed
+
+    p = policy(verifier_path)
+    p["tiers"]["local"]["supports"] = ["json_object"]
+    local, cloud = ScriptedBackend("local", pieces=["not json"]), ScriptedBackend("cloud", fail_at=0)
+    c = HybridClient(p, backends={"local": local, "cloud": cloud}, sinks=[])
+    with pytest.raises(AllTiersFailed, match="cloud scripted failure"):
+        c.chat.completions.create(messages=user("What is 7 plus 7? Answer in JSON."),
+                                  response_format={"type": "json_object"})
+    assert local.calls == cloud.calls == 1
+
+
 def test_rules_and_the_router_decide_before_the_verifier(verifier_path):
     c, sink, local, cloud = make(verifier_path, DOUBT)
     c.chat.completions.create(messages=user("SECRET: what is 7 times 10?"))  # a rule keeps it local: never escalated

@@ -6,7 +6,9 @@ and the error ends the stream). `AllTiersFailed` carries every tier's error.
 reads a tier's answer and raises `Escalated` when the verifier doubts it: that tier's attempt is marked
 escalated and the next tier answers. `validate` (routing/structured.py) does the same for an answer that is not the
 JSON the request asked for. A stream from a checked tier is held until the check (it needs the whole answer), then
-given as one piece."""
+given as one piece. When every tier after a verifier's escalation fails (the cloud is down, its key is missing),
+the doubted answer is given rather than none: the record says `escalated` and keeps every error. An answer that
+is not the JSON asked for is never given."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class FallbackChain:
         self.errors: list[BackendError] = []
         self.answered: str | None = None  # the tier that answered
         self.result: BackendResult | None = None
+        self.doubted: tuple[Metered, BackendResult] | None = None  # the answer the verifier escalated
 
     def _order(self) -> Iterator[Metered]:
         """The tiers to try: the next one only while every error so far was one `fallback_on` accepts."""
@@ -64,17 +67,25 @@ class FallbackChain:
     def _done(self, tier: Metered, result: BackendResult | None) -> None:
         self.answered, self.result = tier.name, result
 
+    def _last_resort(self) -> BackendResult:
+        """Every tier failed: the doubted answer of an escalation if there is one, else AllTiersFailed."""
+        if self.doubted is None:
+            raise AllTiersFailed(self.errors)
+        tier, result = self.doubted
+        self._done(tier, result)
+        return result
+
     def complete(self, request: ChatRequest) -> BackendResult:
         for tier in self._order():
             with self._trying():
                 return self._answer(tier, tier.complete(request))
-        raise AllTiersFailed(self.errors)
+        return self._last_resort()
 
     async def acomplete(self, request: ChatRequest) -> BackendResult:
         for tier in self._order():
             with self._trying():
                 return self._answer(tier, await tier.acomplete(request))
-        raise AllTiersFailed(self.errors)
+        return self._last_resort()
 
     def _answer(self, tier: Metered, result: BackendResult) -> BackendResult:
         for check in self.checks:
@@ -82,6 +93,8 @@ class FallbackChain:
                 check(tier.name, result)
             except BackendError as e:  # escalated: the attempt that gave this answer says why
                 self.attempts[-1] = self.attempts[-1].model_copy(update={"error": e.message, "error_kind": e.kind})
+                if e.kind == "escalated":
+                    self.doubted = (tier, result)
                 raise
         self._done(tier, result)
         return result
@@ -109,7 +122,8 @@ class FallbackChain:
                     yield tier.name, piece
                 self._done(tier, state.result)
                 return
-        raise AllTiersFailed(self.errors)
+        for piece in result_pieces(self._last_resort()):
+            yield self.answered or "", piece
 
     async def astream(self, request: ChatRequest) -> AsyncGenerator[tuple[str, Piece], None]:
         for tier in self._order():
@@ -130,4 +144,5 @@ class FallbackChain:
                         yield tier.name, piece
                 self._done(tier, state.result)
                 return
-        raise AllTiersFailed(self.errors)
+        for piece in result_pieces(self._last_resort()):
+            yield self.answered or "", piece

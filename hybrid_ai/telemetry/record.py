@@ -65,11 +65,14 @@ def _total(attempts: list[Attempt], field: str, answered: Attempt | None) -> flo
 def build_record(
     *, policy: Policy, request: ChatRequest, decision: RouteDecision, request_id: str, t_start: float,
     attempts: list[Attempt], result: BackendResult | None = None, error: str | None = None,
-    verifier_score: float | None = None,
+    verifier_score: float | None = None, answered_tier: str | None = None,
 ) -> RouteRecord:
-    """`result` is the answer (its tier is the last attempt); `error` ends a request that a tier was answering (an
+    """`result` is the answer of `answered_tier` (its last attempt; by default the last attempt: a doubted answer
+    given after every later tier failed is an earlier one); `error` ends a request that a tier was answering (an
     abandoned stream); a request without a result carries its attempts' errors."""
-    answered = attempts[-1] if attempts and (result is not None or error) else None
+    answered = None
+    if attempts and (result is not None or error):
+        answered = next((a for a in reversed(attempts) if a.tier == answered_tier), attempts[-1])
     failed = [a for a in attempts if a.error and a is not answered]
     fields = {}
     if answered is not None:
@@ -97,7 +100,7 @@ def build_record(
         stream=request.stream,
         budget=decision.budget,
         caller=current_caller(),
-        escalated=any(a.error_kind == "escalated" for a in failed),
+        escalated=any(a.error_kind == "escalated" for a in attempts),
         verifier_score=verifier_score,
         needs=list(decision.needs),
         skipped_tiers=list(decision.skipped),
