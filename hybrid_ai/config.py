@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,8 +20,6 @@ def package_path(v: str | None, must_hold: str | None = None) -> str | None:
     what ships with a package; any other value is returned as it is. The path must exist (and hold `must_hold`)."""
     if not v or not v.startswith("pkg:"):
         return v
-    from pathlib import Path
-
     pkg, _, sub = v[4:].partition("/")
     spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
     path = Path(spec.origin).parent / sub if spec and spec.origin else None
