@@ -1,25 +1,25 @@
-"""The `cascade-adapter` policy's thresholds, chosen on the outcome corpus's dev split (held out) for 95% of
-all-cloud quality, and what they keep on the test split, next to the `cascade` policy (base model) on the same
-requests.
+"""The `cascade-adapter` policy's thresholds, chosen on the outcome corpus's held-out splits (dev and test: 3,321
+requests none of the router, the verifier or the adapter was trained on) for 95% of all-cloud quality, what each
+split alone would choose and what that keeps on the other, next to the `cascade` policy (base model).
 
     bash scripts/build_corpus.sh && bash scripts/build_adapter.sh      # base and adapted answers, both verifiers
     .venv/bin/python benchmarks/adapter_cascade.py ~/.cache/hybrid-ai/corpus/eval/report.json \\
-        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json
+        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json [--suite SUITE_REPORT] [--cv]
 
 Each report's `score` is the shipped prompt router's; the verifiers are the shipped files the two policies name.
 
-With `--cv SUITE_REPORT` (`hybrid-ai eval --policy cascade-adapter --out DIR`: DIR/report.json) it also estimates
-what calibrating on a suite gives on requests it was not calibrated on: both thresholds chosen for 95% on four
-fifths of the suite, graded on the fifth (5 folds, 20 shuffles), as `benchmarks/default_threshold.py` does for the
-default policy."""
+With `--suite SUITE_REPORT` (`hybrid-ai eval --policy cascade-adapter --out DIR`: DIR/report.json) it grades each
+held-out choice on that suite, which none of them saw. With `--cv` it also tries calibrating on the suite itself,
+as `benchmarks/default_threshold.py` does for the default policy: the lowest in-sample target whose thresholds,
+chosen on four fifths of the suite, keep >= 95% on the fifth (5 folds, 20 shuffles)."""
 
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 
+from default_threshold import ladder
 from slm_router import TARGET, rows_of
 
 from hybrid_ai.evaluation import cascade_sweep, sweep
@@ -39,45 +39,49 @@ def at(rows: list[dict], t_route: float, t_verify: float) -> str:
             f"{1 - got.cost_usd / cloud.cost_usd:.1%}, energy saving {1 - got.energy_wh / cloud.energy_wh:.1%}")
 
 
-def cross_validated(report: str, shuffles: int = 20) -> str:
-    rows = [it for it in json.loads(Path(report).read_text())["items"]
-            if not (it["local"]["unscored"] or it["cloud"]["unscored"])]
-    shares, retentions = [], []
-    for seed in range(shuffles):
-        idx = list(range(len(rows)))
-        random.Random(seed).shuffle(idx)
-        quality = cloud_quality = local = 0.0
-        for k in range(5):
-            held = [rows[i] for i in idx[k::5]]
-            fit = [rows[i] for i in idx if i not in set(idx[k::5])]
-            p = sweep.choose(cascade_sweep.points(fit), sweep.baselines(fit)["all_cloud"], target_quality=TARGET)
-            got = cascade_sweep.at(held, p.threshold, p.verify_threshold)
-            quality += got.quality * len(held)
-            cloud_quality += sweep.baselines(held)["all_cloud"].quality * len(held)
-            local += (1 - got.cloud_share) * len(held)
-        shares.append(local / len(rows))
-        retentions.append(quality / cloud_quality)
-    return (f"{len(rows)} requests, {shuffles} shuffles: local {sum(shares) / shuffles:.1%} (min {min(shares):.1%}), "
-            f"retention {sum(retentions) / shuffles:.1%} (min {min(retentions):.1%})")
+def fit(rows: list[dict], target: float) -> tuple[float, float]:
+    """Both thresholds of the fewest-cloud point keeping `target` of all-cloud quality on these rows (everything to
+    the cloud when none does)."""
+    p = sweep.choose(cascade_sweep.points(rows), sweep.baselines(rows)["all_cloud"], target_quality=target)
+    return (p.threshold, p.verify_threshold) if p else (0.0, 0.0)
+
+
+def calibrated_on_suite(rows: list[dict]) -> str:
+    pick = ladder(rows, [], fit=fit, grade=lambda held, th: cascade_sweep.at(held, *th),
+                  title="cascade-adapter: held-out retention on the suite by in-sample target")
+    if pick is None:
+        return "no in-sample target keeps 95% held out"
+    target, (t_route, t_verify) = pick
+    return (f"calibrated on the suite (in-sample target {target:.2f}): router {t_route:.4f}, verifier {t_verify:.4f}; "
+            f"on the whole suite {at(rows, t_route, t_verify)}")
 
 
 def main() -> None:
     base_report, adapter_report = sys.argv[1:3]
     tuned = load_policy("cascade-adapter")
     adapted = scored(adapter_report, tuned.classifier.verifier.model)
-    dev = adapted["dev"]
-    p = sweep.choose(cascade_sweep.points(dev), sweep.baselines(dev)["all_cloud"], target_quality=TARGET)
-    print(f"cascade-adapter thresholds chosen on dev ({len(dev)} requests): router {p.threshold:.4f}, verifier "
-          f"{p.verify_threshold:.4f} (the policy file: {tuned.classifier.threshold}, "
-          f"{tuned.classifier.verifier.threshold})")
-    print(f"  on the test split ({len(adapted['test'])}): {at(adapted['test'], p.threshold, p.verify_threshold)}")
+    suite = None
+    if "--suite" in sys.argv:
+        suite = [it for it in json.loads(Path(sys.argv[sys.argv.index("--suite") + 1]).read_text())["items"]
+                 if not (it["local"]["unscored"] or it["cloud"]["unscored"])]
+    choices = {"dev + test": adapted["dev"] + adapted["test"], "dev": adapted["dev"], "test": adapted["test"]}
+    for name, rows in choices.items():
+        t_route, t_verify = fit(rows, TARGET)
+        print(f"cascade-adapter thresholds chosen on {name} ({len(rows)} requests): router {t_route:.4f}, "
+              f"verifier {t_verify:.4f}")
+        other = {"dev": "test", "test": "dev"}.get(name)
+        if other:
+            print(f"  on {other} ({len(adapted[other])}): {at(adapted[other], t_route, t_verify)}")
+        if suite is not None:
+            print(f"  on the suite ({len(suite)}): {at(suite, t_route, t_verify)}")
+    c = tuned.classifier
+    print(f"the policy file: router {c.threshold}, verifier {c.verifier.threshold}")
     cascade = load_policy("cascade").classifier
     base = scored(base_report, str(DEFAULT_VERIFIER))
     print(f"cascade (base model) at its thresholds on the test split: "
           f"{at(base['test'], cascade.threshold, cascade.verifier.threshold)}")
-    if "--cv" in sys.argv:
-        print(f"cascade-adapter calibrated on 4/5 of the suite, graded on the rest: "
-              f"{cross_validated(sys.argv[sys.argv.index('--cv') + 1])}")
+    if suite is not None and "--cv" in sys.argv:
+        print(calibrated_on_suite(suite))
 
 
 if __name__ == "__main__":
