@@ -15,7 +15,6 @@ chosen on four fifths of the suite, keep >= 95% on the fifth (5 folds, 20 shuffl
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -62,8 +61,7 @@ def main() -> None:
     adapted = scored(adapter_report, tuned.classifier.verifier.model)
     suite = None
     if "--suite" in sys.argv:
-        suite = [it for it in json.loads(Path(sys.argv[sys.argv.index("--suite") + 1]).read_text())["items"]
-                 if not (it["local"]["unscored"] or it["cloud"]["unscored"])]
+        suite = rows_of(Path(sys.argv[sys.argv.index("--suite") + 1]))
     choices = {"dev + test": adapted["dev"] + adapted["test"], "dev": adapted["dev"], "test": adapted["test"]}
     for name, rows in choices.items():
         t_route, t_verify = fit(rows, TARGET)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from .backends.litellm_backend import LiteLLMTier  # noqa: F401  (re-exported: the built-in kinds' configs)
 from .backends.registry import kind_names, tier_configs
@@ -20,6 +20,8 @@ from .config import CloudCost, Generation, LocalCost, Strict, TierConfig, packag
 from .errors import PolicyError
 
 BUNDLED_DIR = Path(__file__).parent / "policies"
+# a file path, where `pkg:<package>/<file>` names a file inside an installed package (config.package_path)
+PackageFile = Annotated[str | None, AfterValidator(package_path)]
 
 
 if TYPE_CHECKING:
@@ -30,18 +32,14 @@ else:  # every registered kind's config, told apart by `backend:`
 
 class VerifierConfig(Strict):
     """Cascade mode's check of a local answer (routing/verifier.py): escalate when P(not good enough) >= threshold."""
-    model: str | None = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; None = shipped")
+    model: PackageFile = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; "
+                                                 "None = shipped")
     threshold: float = Field(0.5, ge=0, le=1)
-
-    @field_validator("model")
-    @classmethod
-    def _package_file(cls, v: str | None) -> str | None:
-        return package_path(v)  # `pkg:<package>/<file>`: a file inside an installed package
 
 
 class ClassifierConfig(Strict):
     type: Literal["trained", "heuristic"] = "trained"
-    model: str | None = Field(None, description="a router .npz from `hybrid-ai router train`; None = the shipped one")
+    model: PackageFile = Field(None, description="a router .npz from `hybrid-ai router train`; None = the shipped one")
     threshold: float = Field(0.5, ge=0, le=1)
     weak_tier: str = "local"
     strong_tier: str = "cloud"
@@ -49,11 +47,6 @@ class ClassifierConfig(Strict):
     # weak_tier and its answer is checked by the verifier, which escalates doubtful ones to strong_tier.
     mode: Literal["route", "cascade"] = "route"
     verifier: VerifierConfig = VerifierConfig()
-
-    @field_validator("model")
-    @classmethod
-    def _package_file(cls, v: str | None) -> str | None:
-        return package_path(v)  # `pkg:<package>/<file>`: a file inside an installed package
 
 
 class PinnedRule(Strict):
