@@ -4,19 +4,23 @@ split alone would choose and what that keeps on the other, next to the `cascade`
 
     bash scripts/build_corpus.sh && bash scripts/build_adapter.sh      # base and adapted answers, both verifiers
     .venv/bin/python benchmarks/adapter_cascade.py ~/.cache/hybrid-ai/corpus/eval/report.json \\
-        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json [--suite SUITE_REPORT] [--cv]
+        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json [--suite SUITE_REPORT] [--cv] [--cost-aware]
 
 Each report's `score` is the shipped prompt router's; the verifiers are the shipped files the two policies name.
 
 With `--suite SUITE_REPORT` (`hybrid-ai eval --policy cascade-adapter --out DIR`: DIR/report.json) it grades each
 held-out choice on that suite, which none of them saw. With `--cv` it also tries calibrating on the suite itself,
 as `benchmarks/default_threshold.py` does for the default policy: the lowest in-sample target whose thresholds,
-chosen on four fifths of the suite, keep >= 95% on the fifth (5 folds, 20 shuffles)."""
+chosen on four fifths of the suite, keep >= 95% on the fifth (5 folds, 20 shuffles). With `--cost-aware` it tries
+budget routing (FrugalGPT's trade of quality for cost): an expensive request must look surer to be sent to the
+cloud, so the 5% of quality given up is given up where the cloud costs most."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from default_threshold import ladder
 from slm_router import TARGET, rows_of
@@ -55,6 +59,25 @@ def calibrated_on_suite(rows: list[dict]) -> str:
             f"on the whole suite {at(rows, t_route, t_verify)}")
 
 
+def cost_aware(held: list[dict], suite: list[dict] | None) -> None:
+    """FrugalGPT-style budget routing tried offline: both scores divided by (expected cloud cost / its median) ** a,
+    so an expensive request needs a surer doubt to be sent to the cloud; thresholds chosen on `held` as above. The
+    expected cost is the prompt's length (known before the call) or, as an upper bound for any cost predictor, the
+    cloud answer's actual cost."""
+    proxies = {"prompt length": lambda r: len(r["text"]), "actual cloud cost": lambda r: r["cloud"]["cost_usd"]}
+    for name, proxy in proxies.items():
+        ref = float(np.median([proxy(r) for r in held]))
+
+        def warp(rows: list[dict], a: float) -> list[dict]:
+            return [{**r, "score": r["score"] / w, "verify": r["verify"] / w}
+                    for r in rows for w in [(max(proxy(r), 1e-9) / ref) ** a]]
+
+        for a in (0.25, 0.5, 1.0):
+            th = fit(warp(held, a), TARGET)
+            line = f"cost-aware ({name}, a={a}): held out {at(warp(held, a), *th)}"
+            print(line + (f"; suite {at(warp(suite, a), *th)}" if suite is not None else ""))
+
+
 def main() -> None:
     base_report, adapter_report = sys.argv[1:3]
     tuned = load_policy("cascade-adapter")
@@ -78,6 +101,8 @@ def main() -> None:
     base = scored(base_report, str(DEFAULT_VERIFIER))
     print(f"cascade (base model) at its thresholds on the test split: "
           f"{at(base['test'], cascade.threshold, cascade.verifier.threshold)}")
+    if "--cost-aware" in sys.argv:
+        cost_aware(choices["dev + test"], suite)
     if suite is not None and "--cv" in sys.argv:
         print(calibrated_on_suite(suite))
 

@@ -129,11 +129,14 @@ def knn(train: list[dict], rows: list[dict], con, k: int = 15) -> None:
 
 def ceiling(rows: list[dict]) -> str:
     """What routing alone can save on these items: the cost and energy saving of a router that keeps local exactly
-    the requests whose local answer is right (it loses no quality and never sees the cloud's answer), and how much
-    of all-cloud cost the families the local model never answers right carry."""
+    the requests whose local answer is right (it loses no quality and never sees the cloud's answer), how much
+    of all-cloud cost the families the local model never answers right carry, and the oracle's saving (which also
+    keeps local the requests the cloud gets wrong too)."""
     cloud = {k: sum(r["cloud"][k] for r in rows) for k in ("cost_usd", "energy_wh")}
     right = [r for r in rows if r["local"]["quality"] >= 1]
     saved = {k: sum(r["cloud"][k] - r["local"][k] for r in right) / cloud[k] for k in cloud}
+    both_wrong = [r for r in rows if r["local"]["quality"] < 1 and r["cloud"]["quality"] < 1]
+    oracle = sum(r["cloud"]["cost_usd"] - r["local"]["cost_usd"] for r in right + both_wrong) / cloud["cost_usd"]
     fams: dict[str, list[dict]] = {}
     for r in rows:
         fams.setdefault(r["id"].split("/")[-1].rsplit("-", 1)[0].split("-")[0], []).append(r)
@@ -142,7 +145,9 @@ def ceiling(rows: list[dict]) -> str:
     where = ", ".join(f"{f} ({len(fams[f])} requests) {share:.1%}" for f, share in sorted(none_right.items()))
     return (f"a router that keeps local exactly the right local answers ({len(right)} of {len(rows)}) saves "
             f"{saved['cost_usd']:.1%} of all-cloud cost and {saved['energy_wh']:.1%} of its energy; families the local "
-            f"model answers none of carry this much of all-cloud cost: {where or 'none'}")
+            f"model answers none of carry this much of all-cloud cost: {where or 'none'}. The oracle also keeps local "
+            f"the {len(both_wrong)} requests both tiers get wrong and saves {oracle:.1%}: no router can know before "
+            f"the call which requests the cloud will get wrong")
 
 
 def main() -> None:

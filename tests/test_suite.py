@@ -81,6 +81,21 @@ def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
         assert sum(i.standin is not None for i in s.items) >= 30
 
 
+@pytest.mark.parametrize("item_id, wrong", [
+    # answers the shipped local model gave, which the earlier `contains`/loose `regex` graders counted as right
+    ("fact-largest-planet", "The largest exoplanet in our solar system is Jupiter's largest moon, Ganymede."),
+    ("greeting", "Sam is a friendly and enthusiastic customer who has just joined our team of customers."),
+    ("faq-shipping", "1. Express shipping is 1 business day after standard shipping.\n\n2. So, it takes 1 + 1 = 2 hours."),
+])
+def test_written_items_grade_wrong_answers_wrong(item_id, wrong):
+    from hybrid_ai.evaluation.evaluate import resolve_suite
+    from hybrid_ai.evaluation.graders import GRADERS
+
+    item = next(i for i in load_suite(resolve_suite("assistant-traffic")).items if i.id == item_id)
+    assert GRADERS[item.grader](wrong, item.reference) == 0.0
+    assert GRADERS[item.grader](item.standin, item.reference) == 1.0
+
+
 @pytest.mark.parametrize("field, value, words", [
     ("max_tokens", 0, "'max_tokens' must be a positive integer"),
     ("standin", 3, "'standin' must be a string"),
