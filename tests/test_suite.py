@@ -86,6 +86,9 @@ def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
     ("fact-largest-planet", "The largest exoplanet in our solar system is Jupiter's largest moon, Ganymede."),
     ("greeting", "Sam is a friendly and enthusiastic customer who has just joined our team of customers."),
     ("faq-shipping", "1. Express shipping is 1 business day after standard shipping.\n\n2. So, it takes 1 + 1 = 2 hours."),
+    ("fact-days-week", "A day is 24 hours. A week has 7 days (15 days in a week). So, the answer is 215 days."),
+    ("classify-sentiment-pos", "The review is generally positive. However, it also has a slightly negative tone."),
+    ("classify-topic", "It's not necessarily about sports or politics but rather about highlighting both."),
 ])
 def test_written_items_grade_wrong_answers_wrong(item_id, wrong):
     from hybrid_ai.evaluation.evaluate import resolve_suite
