@@ -4,7 +4,8 @@ split alone would choose and what that keeps on the other, next to the `cascade`
 
     bash scripts/build_corpus.sh && bash scripts/build_adapter.sh      # base and adapted answers, both verifiers
     .venv/bin/python benchmarks/adapter_cascade.py ~/.cache/hybrid-ai/corpus/eval/report.json \\
-        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json [--suite SUITE_REPORT] [--cv] [--cost-aware]
+        ~/.cache/hybrid-ai/corpus/eval-adapter/report.json [--suite SUITE_REPORT] [--cv] [--cost-aware] \\
+        [--router ROUTER.npz]
 
 Each report's `score` is the shipped prompt router's; the verifiers are the shipped files the two policies name.
 
@@ -13,7 +14,9 @@ held-out choice on that suite, which none of them saw. With `--cv` it also tries
 as `benchmarks/default_threshold.py` does for the default policy: the lowest in-sample target whose thresholds,
 chosen on four fifths of the suite, keep >= 95% on the fifth (5 folds, 20 shuffles). With `--cost-aware` it tries
 budget routing (FrugalGPT's trade of quality for cost): an expensive request must look surer to be sent to the
-cloud, so the 5% of quality given up is given up where the cloud costs most."""
+cloud, so the 5% of quality given up is given up where the cloud costs most. With `--router R` the prompt router R
+scores every request in the shipped one's place (for example one trained on the adapter's outcomes:
+`hybrid-ai router train --data CORPUS/eval-adapter/outcomes-train.jsonl --label weak_wrong --out R`)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from slm_router import TARGET, rows_of
 
 from hybrid_ai.evaluation import cascade_sweep, sweep
 from hybrid_ai.policy import load_policy
+from hybrid_ai.routing.scorer import load_scorer
 from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, load_verifier
 
 
@@ -85,6 +89,10 @@ def main() -> None:
     suite = None
     if "--suite" in sys.argv:
         suite = rows_of(Path(sys.argv[sys.argv.index("--suite") + 1]))
+    if "--router" in sys.argv:  # another prompt router in the policy's place, e.g. one fitted to the adapter
+        router = load_scorer(sys.argv[sys.argv.index("--router") + 1])
+        adapted = {k: [{**r, "score": router.score_text(r["text"])} for r in rows] for k, rows in adapted.items()}
+        suite = suite and [{**r, "score": router.score_text(r["text"])} for r in suite]
     choices = {"dev + test": adapted["dev"] + adapted["test"], "dev": adapted["dev"], "test": adapted["test"]}
     for name, rows in choices.items():
         t_route, t_verify = fit(rows, TARGET)
