@@ -78,7 +78,7 @@ def cost_aware(held: list[dict], suite: list[dict] | None) -> None:
 
         for a in (0.25, 0.5, 1.0):
             th = fit(warp(held, a), TARGET)
-            line = f"cost-aware ({name}, a={a}): held out {at(warp(held, a), *th)}"
+            line = f"cost-aware ({name}, a={a}): dev + test (chosen there) {at(warp(held, a), *th)}"
             print(line + (f"; suite {at(warp(suite, a), *th)}" if suite is not None else ""))
 
 
