@@ -60,10 +60,10 @@ def strict(row: dict) -> float:
     answer, standin = row["local"].get("answer") or "", row["cloud"].get("answer") or ""
     if family in ("gsm8k", "mmlu") or not standin:
         return lenient
+    if lenient < 1:  # stricter only: nothing the corpus grader failed passes here
+        return lenient
     if _is_numeric(family, standin):
         return numeric(answer, final_number(standin))
-    if lenient < 1:
-        return lenient
     if family == "extraction":
         ref = standin.strip()
         if ref in _CITIES:
