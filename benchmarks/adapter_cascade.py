@@ -91,8 +91,12 @@ def main() -> None:
         suite = rows_of(Path(sys.argv[sys.argv.index("--suite") + 1]))
     if "--router" in sys.argv:  # another prompt router in the policy's place, e.g. one fitted to the adapter
         router = load_scorer(sys.argv[sys.argv.index("--router") + 1])
-        adapted = {k: [{**r, "score": router.score_text(r["text"])} for r in rows] for k, rows in adapted.items()}
-        suite = suite and [{**r, "score": router.score_text(r["text"])} for r in suite]
+
+        def rescored(rows: list[dict]) -> list[dict]:
+            return [{**r, "score": router.score_text(r["text"])} for r in rows]
+
+        adapted = {k: rescored(rows) for k, rows in adapted.items()}
+        suite = suite and rescored(suite)
     choices = {"dev + test": adapted["dev"] + adapted["test"], "dev": adapted["dev"], "test": adapted["test"]}
     for name, rows in choices.items():
         t_route, t_verify = fit(rows, TARGET)

@@ -127,6 +127,11 @@ def knn(train: list[dict], rows: list[dict], con, k: int = 15) -> None:
         r["knn"] = float(wrong[top].mean())
 
 
+def family_of(row: dict) -> str:
+    """corpus-test/percent-12 -> percent; assistant-traffic/mmlu-<subject>-N -> mmlu; fact-capital-france -> fact."""
+    return row["id"].split("/")[-1].split("-")[0]
+
+
 def ceiling(rows: list[dict]) -> str:
     """What routing alone can save on these items: the cost and energy saving of a router that keeps local exactly
     the requests whose local answer is right (it loses no quality and never sees the cloud's answer), how much
@@ -139,7 +144,7 @@ def ceiling(rows: list[dict]) -> str:
     oracle = sum(r["cloud"]["cost_usd"] - r["local"]["cost_usd"] for r in right + both_wrong) / cloud["cost_usd"]
     fams: dict[str, list[dict]] = {}
     for r in rows:
-        fams.setdefault(r["id"].split("/")[-1].rsplit("-", 1)[0].split("-")[0], []).append(r)
+        fams.setdefault(family_of(r), []).append(r)
     none_right = {f: sum(r["cloud"]["cost_usd"] for r in rs) / cloud["cost_usd"] for f, rs in fams.items()
                   if not any(r["local"]["quality"] >= 1 for r in rs) and len(rs) >= 3}
     where = ", ".join(f"{f} ({len(fams[f])} requests) {share:.1%}" for f, share in sorted(none_right.items()))

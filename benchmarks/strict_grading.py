@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 from adapter_cascade import at, scored
-from slm_router import at_target, auroc
+from slm_router import at_target, auroc, family_of
 
 from hybrid_ai.evals.corpus_families import _CITIES, _FIRST, _LAST, _MONTHS
 from hybrid_ai.evaluation import sweep
@@ -50,13 +49,9 @@ def _is_numeric(family: str, standin: str) -> bool:
     return family == "dates" and standin.endswith(" days.")
 
 
-def _family(row: dict) -> str:
-    return row["id"].split("/")[-1].split("-")[0]  # corpus-test/percent-12 -> percent; mmlu-<subject>-N -> mmlu
-
-
 def strict(row: dict) -> float:
     """The stricter grade of a corpus row's local answer (the row's own grade where no stricter rule applies)."""
-    lenient, family = row["local"]["quality"], _family(row)
+    lenient, family = row["local"]["quality"], family_of(row)
     answer, standin = row["local"].get("answer") or "", row["cloud"].get("answer") or ""
     if family in ("gsm8k", "mmlu") or not standin:
         return lenient
@@ -86,16 +81,16 @@ def regraded(rows: list[dict]) -> list[dict]:
 
 def main() -> None:
     base_report, adapter_report = sys.argv[1:3]
+    tuned = load_policy("cascade-adapter").classifier
     models = {"base": (scored(base_report, str(DEFAULT_VERIFIER)), load_policy("cascade").classifier),
-              "adapter": (scored(adapter_report, load_policy("cascade-adapter").classifier.verifier.model),
-                          load_policy("cascade-adapter").classifier)}
+              "adapter": (scored(adapter_report, tuned.verifier.model), tuned)}
     for name, (splits, c) in models.items():
         test = splits["test"]
         strict_test = regraded(test)
         print(f"== {name} model, test split ({len(test)} requests): local quality as graded / strict")
         fams: dict[str, list[tuple[float, float]]] = {}
         for r, s in zip(test, strict_test):
-            fams.setdefault(_family(r), []).append((r["local"]["quality"], s["local"]["quality"]))
+            fams.setdefault(family_of(r), []).append((r["local"]["quality"], s["local"]["quality"]))
         for fam, pairs in sorted(fams.items()):
             n = len(pairs)
             print(f"  {fam:15s} {sum(a for a, _ in pairs) / n:6.1%} -> {sum(b for _, b in pairs) / n:6.1%}  "
@@ -115,5 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()
