@@ -1,7 +1,7 @@
 """Fuzz `hybrid-ai serve`: malformed requests of every kind (tests/fuzzcases.py: bad JSON, wrong types, huge numbers,
 deep nesting, unicode edge cases, 1 MB and 10 MB bodies plain and chunked, every field that would steer a tier,
 missing keys, random mutations) on keep-alive connections, then schemathesis against the published OpenAPI schema,
-then a 200 MiB chunked upload. Counts responses >= 500 and dropped connections, checks the server is still healthy,
+then a 200 MiB chunked upload, then the attacker's probe (benchmarks/attack_probe.py). Counts responses >= 500 and dropped connections, checks the server is still healthy,
 that the upstream only ever received fields of the contract, and that the cloud key appears nowhere.
 
     .venv/bin/python benchmarks/fuzz_server.py [--cases 10000] [--schemathesis-examples 300]
@@ -122,6 +122,10 @@ def main() -> None:
     print(f"\nIn all: {total:,} requests, {own[1] + st[1]} responses >= 500, {own[2]} dropped connections; "
           f"healthz after: {health}; upstream got {len(upstream.requests):,} requests, {len(leaked)} with a field "
           f"outside the contract; the keys appear {secrets} time(s) in stderr and the route log.")
+    print("\nThe attacker's probe (benchmarks/attack_probe.py):")
+    import attack_probe
+
+    attack_probe.main()
 
 
 if __name__ == "__main__":

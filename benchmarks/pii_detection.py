@@ -1,6 +1,9 @@
 """Recall and false-positive rate of the personal-data rule on benchmarks/data/pii_corpus.jsonl (the corpus the
 rule was developed on) and pii_heldout.jsonl (written afterwards, not tuned on), next to the regular expressions
-the bundled policies used before (a baseline in the same run), and the time per prompt.
+the bundled policies used before (a baseline in the same run), and the time per prompt. Then the evasions corpus
+(pii_evasions.jsonl, benchmarks/data/make_pii_evasions.py: invisible characters, full-width forms, HTML entities,
+other separators, values split across messages or in other request fields, and look-alikes), read as the rule
+reads a request (every field, normalised) next to a reading of the message contents only, not normalised.
 
     .venv/bin/python benchmarks/pii_detection.py [--show-misses]
 """
@@ -73,5 +76,31 @@ def main() -> None:
         print(f"time per {label}: median {statistics.median(times):.3f} ms, max {max(times):.3f} ms")
 
 
+def evasions(show: bool) -> None:
+    from hybrid_ai.request import parse_request
+
+    rows = load(DATA / "pii_evasions.jsonl")
+    requests = [parse_request({k: r[k] for k in ("messages", "tools", "user", "stop") if k in r}) for r in rows]
+    n_pos = sum(r["personal"] for r in rows)
+    print(f"evasions (pii_evasions.jsonl): {n_pos} evasions in {len(Counter(r['form'] for r in rows)) - 1} forms, "
+          f"{len(rows) - n_pos} look-alikes")
+    readings = (("every field, normalised", lambda q: bool(pii.in_request(q))),
+                ("message contents only, as written", lambda q: pii.find(q.text, normalized=True) is not None))
+    for name, detect in readings:
+        got = [detect(q) for q in requests]
+        hit = sum(g for g, r in zip(got, rows) if r["personal"])
+        fp = sum(g for g, r in zip(got, rows) if not r["personal"])
+        print(f"  {name:<36} recall {hit / n_pos:6.1%} ({hit}/{n_pos})   false positives {fp / (len(rows) - n_pos):5.1%}"
+              f" ({fp}/{len(rows) - n_pos})")
+        if show and name.startswith("every"):
+            for g, r in zip(got, rows):
+                if g != r["personal"]:
+                    print(f"     {'missed' if r['personal'] else 'false positive'} [{r['form']}] {r['messages']}")
+    forms = Counter(r["form"] for r in rows if r["personal"])
+    caught = Counter(r["form"] for r, q in zip(rows, requests) if r["personal"] and pii.in_request(q))
+    print("  recall by form: " + ", ".join(f"{f} {caught[f]}/{n}" for f, n in sorted(forms.items())))
+
+
 if __name__ == "__main__":
     main()
+    evasions("--show-misses" in __import__("sys").argv)

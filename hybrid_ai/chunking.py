@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .backends.metered import CLIENT_WENT_AWAY
 from .errors import BackendError
-from .types import Piece
+from .redact import StreamScrubber
+from .types import Piece, ToolCallDelta
 
 if TYPE_CHECKING:
     from .backends.fallback import FallbackChain
@@ -24,7 +26,9 @@ class StreamTurn:
                  chain: FallbackChain):
         self.client, self.request, self.decision, self.t0, self.rid, self.chain = (
             client, request, decision, t0, rid, chain)
-        self.pieces, self.recorded = 0, False
+        self.pieces, self.recorded, self._model = 0, False, ""
+        self._scrub = StreamScrubber()  # the answer reaches the caller without secrets, in text and tool calls
+        self._call_scrub: dict[int, StreamScrubber] = {}
 
     def _record(self, error: str | None = None):
         self.recorded = True
@@ -41,10 +45,24 @@ class StreamTurn:
 
         first = [self._start(tier)] if not self.pieces else []
         self.pieces += 1
-        model = self.client.policy.tiers[tier].model
+        model = self._model = self.client.policy.tiers[tier].model
         if isinstance(piece, str):
-            return first + [make_chunk(self.rid, model, content=piece)]
-        return first + [make_chunk(self.rid, model, call=piece)]
+            text = self._scrub.add(piece)
+            return first + ([make_chunk(self.rid, model, content=text)] if text else [])
+        args = self._call_scrub.setdefault(piece.index, StreamScrubber()).add(piece.arguments)
+        return first + [make_chunk(self.rid, model, call=replace(piece, arguments=args))]
+
+    def flush(self) -> list:
+        """The text the scrubbers still hold, as chunks: sent before the error of a stream that fails midway."""
+        return self._held(self._model) if self.pieces else []
+
+    def _held(self, model: str) -> list:
+        """What the scrubbers still hold at the end of the answer, as chunks."""
+        from .response import make_chunk
+
+        out = [make_chunk(self.rid, model, content=text)] if (text := self._scrub.rest()) else []
+        return out + [make_chunk(self.rid, model, call=ToolCallDelta(i, arguments=rest))
+                      for i, s in self._call_scrub.items() if (rest := s.rest())]
 
     def end(self) -> list:
         """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
@@ -53,7 +71,7 @@ class StreamTurn:
 
         answered, result = self.chain.answered, self.chain.result
         assert answered is not None and result is not None  # the chain returned, so a tier answered
-        first = [] if self.pieces else [self._start(answered)]
+        first = ([] if self.pieces else [self._start(answered)]) + self._held(result.model)
         record = self._record()
         last = make_chunk(self.rid, result.model, finish=result.finish_reason, result=result,
                           decision=self.decision, record=record)

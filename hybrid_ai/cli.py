@@ -55,7 +55,10 @@ def _serve(args) -> int:
               f"this server and its cloud credentials", file=sys.stderr, flush=True)
     if not args.no_warmup:
         client.warmup()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    from .serving.timeouts import protocol_class
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                http=protocol_class("auto", policy.server.header_timeout_s))
     return 0
 
 

@@ -7,6 +7,7 @@ are mirror images that differ only in how they run the chain."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing, closing
 from dataclasses import replace
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from .backends.base import Backend
 from .backends.registry import build_backend
 from .backends.fallback import FallbackChain
-from .backends.metered import Metered
+from .backends.metered import CLIENT_WENT_AWAY, Metered
 from .chunking import StreamTurn
 from .errors import BackendError, InvalidRequest
+from .redact import scrub
 from .policy import Policy, load_policy
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
@@ -110,7 +112,8 @@ class BaseClient:
     def _completion(self, request, decision, rid, t0, chain):
         from .response import make_completion
 
-        return make_completion(decision, chain.result, self._record(request, decision, rid, t0, chain))
+        record = self._record(request, decision, rid, t0, chain)
+        return make_completion(decision, scrubbed(chain.result), record)
 
     def _turn(self, request, decision, t0) -> StreamTurn:
         return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision, request))
@@ -141,6 +144,34 @@ class BaseClient:
             getattr(s, "close", lambda: None)()
 
 
+def scrubbed(result):
+    """The answer as the caller gets it: no secret in its text or tool-call arguments (an upstream that echoes its
+    Authorization header does not hand the key on)."""
+    from .types import ToolCall
+
+    result.text = scrub(result.text)
+    if result.tool_calls:
+        result.tool_calls = [ToolCall(c.id, c.name, scrub(c.arguments)) for c in result.tool_calls]
+    return result
+
+
+OFF_LOOP_CHARS = 16_384  # an async request with more text than this is prepared in a worker thread
+
+
+def _large(params: dict, limit: int = OFF_LOOP_CHARS) -> bool:
+    """Whether the parameters hold more than `limit` characters (counting each item as at least one, and stopping
+    at the limit, so the check itself stays small): their preparation then runs off the event loop."""
+    left, todo = limit, [params]
+    while todo and left > 0:
+        v = todo.pop()
+        left -= len(v) if isinstance(v, str) else 1
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            todo.extend(v)
+    return left <= 0
+
+
 class HybridClient(BaseClient):
     """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
 
@@ -166,8 +197,12 @@ class HybridClient(BaseClient):
         """Chunks as the chain yields text. A tier that fails before its first text falls back to the next; one
         that fails after it ends the stream with its error (the record says so)."""
         with turn.recording(), closing(turn.chain.stream(request)) as deltas:
-            for tier, piece in deltas:
-                yield from turn.piece(tier, piece)
+            try:
+                for tier, piece in deltas:
+                    yield from turn.piece(tier, piece)
+            except BackendError:
+                yield from turn.flush()  # the text held back for scrubbing, then the error
+                raise
             yield from turn.end()
 
     def __enter__(self):
@@ -186,7 +221,10 @@ class AsyncHybridClient(BaseClient):
 
     async def _create(self, params: dict):
         t0 = time.perf_counter()
-        request, decision = self.prepare(params)
+        if _large(params):  # validation, the personal-data scan and scoring grow with the text: not on the loop
+            request, decision = await asyncio.get_running_loop().run_in_executor(self._preparers, self.prepare, params)
+        else:
+            request, decision = self.prepare(params)
         if request.stream:
             turn = self._turn(request, decision, t0)
             return AsyncHybridStream(self._chunks(request, turn), turn.ended_early)
@@ -196,15 +234,30 @@ class AsyncHybridClient(BaseClient):
         except BackendError:
             self._record(request, decision, rid, t0, chain)
             raise
+        except asyncio.CancelledError:  # the caller left (the server cancels on disconnect): the tier stopped
+            self._record(request, decision, rid, t0, chain, error=f"{CLIENT_WENT_AWAY}: cancelled before the answer")
+            raise
         return self._completion(request, decision, rid, t0, chain)
+
+    @cached_property
+    def _preparers(self):
+        """Two threads for large requests' preparation: they cannot take every core from the event loop."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(2, thread_name_prefix="hybrid-ai-prepare")
 
     async def _chunks(self, request, turn: StreamTurn):
         """The async mirror of HybridClient._chunks."""
         with turn.recording():
             async with aclosing(turn.chain.astream(request)) as deltas:
-                async for tier, piece in deltas:
-                    for chunk in turn.piece(tier, piece):
+                try:
+                    async for tier, piece in deltas:
+                        for chunk in turn.piece(tier, piece):
+                            yield chunk
+                except BackendError:
+                    for chunk in turn.flush():
                         yield chunk
+                    raise
             for chunk in turn.end():
                 yield chunk
 

@@ -122,6 +122,9 @@ class LocalTier(TierConfig):
     threads: int | None = Field(None, ge=1)
     system_prompt: str | None = Field(None, min_length=1, max_length=2000, description=(
         "the system message of a request that has none of its own (else the model's chat template default)"))
+    max_queue: int = Field(16, ge=1, description=(
+        "requests this tier holds at once, generating or waiting; one more fails at once with error_kind "
+        "`overloaded` (falls back where the decision allows, else the server answers 503 with Retry-After)"))
     cost: LocalCost = LocalCost()
 
     runs_locally = True

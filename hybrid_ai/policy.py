@@ -103,6 +103,10 @@ Rule = Annotated[Union[PinnedRule, PatternRule, PersonalDataRule, ContextRule], 
 class Limits(Strict):
     max_prompt_chars: int = Field(200_000, ge=1)
     max_tokens: int = Field(4096, ge=1)
+    max_scan_chars: int = Field(262_144, ge=1, description=(
+        "characters of a request's texts that the personal-data scan reads; a longer request (or one with more "
+        "number-shaped candidates than the scan checks) counts as holding personal data: a personal_data rule "
+        "keeps it on its tier, masking refuses to send it"))
 
 
 class Telemetry(Strict):
@@ -148,6 +152,10 @@ class Server(Strict):
     auth: bool = Field(True, description="require a bearer key on every route but /healthz; off only when false")
     api_keys_env: str = Field("HYBRID_AI_API_KEYS", description="variable holding the accepted keys, comma-separated")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    header_timeout_s: float = Field(10.0, gt=0, description="a connection that has not sent a request's headers "
+                                    "this long after connecting (or after its last response) is closed")
+    body_timeout_s: float = Field(30.0, gt=0, description="a request whose body has not arrived whole this long "
+                                  "after its headers gets 408 and its connection is closed")
 
 
 class Policy(Strict):

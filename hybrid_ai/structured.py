@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError
+from .sized_cache import SizedCache
 
 if TYPE_CHECKING:
     from .types import BackendResult, ChatRequest, RouteDecision
@@ -29,8 +29,14 @@ def unfenced(text: str) -> str:
     return m.group(1).strip() if m else text
 
 
-@lru_cache(maxsize=64)
+VALIDATORS = SizedCache(32 << 20)  # compiled response-format validators, charged 4x their schema's text
+
+
 def _validator(schema_text: str):
+    return VALIDATORS.get(schema_text, _build_validator, lambda t, _v: 4 * len(t))
+
+
+def _build_validator(schema_text: str):
     import jsonschema
 
     schema = json.loads(schema_text)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import Any
 
 from .errors import InvalidRequest
+from .sized_cache import SizedCache
 from .types import ToolCall
 
 MAX_TOOLS = 128  # OpenAI's limit
@@ -36,8 +36,14 @@ def _name(value: Any, where: str) -> str:
     return value
 
 
-@lru_cache(maxsize=256)
+SCHEMA_CHECKS = SizedCache(1 << 20)  # verdicts only (a digest and a short text each): thousands of schemas
+
+
 def _schema_problem(text: str) -> str | None:
+    return SCHEMA_CHECKS.get(text, _check_schema, lambda _t, v: len(v or ""))
+
+
+def _check_schema(text: str) -> str | None:
     import jsonschema
 
     schema = json.loads(text)

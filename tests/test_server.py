@@ -10,7 +10,8 @@ from conftest import AUTH, TEST_KEY
 
 
 def test_health_and_models(upstream):
-    h = httpx.get(f"{upstream}/healthz").json()
+    assert httpx.get(f"{upstream}/healthz").json() == {"status": "ok"}  # details only with a key
+    h = httpx.get(f"{upstream}/healthz", headers=AUTH).json()
     assert h["status"] == "ok" and h["policy"] == "local-only" and h["tiers"]["local"]["backend"] == "onnxruntime"
     ids = [m["id"] for m in httpx.get(f"{upstream}/v1/models", headers=AUTH).json()["data"]]
     assert ids == ["hybrid", "local"]
@@ -73,6 +74,8 @@ def test_healthz_says_which_tier_is_not_ready_and_why(tmp_path, monkeypatch):
     assert tiers["local"]["ready"] is False and str(tmp_path / "no-such-model") in tiers["local"]["problem"]
     assert tiers["cloud"]["ready"] is False and f"{KEY_ENV} is not set" in tiers["cloud"]["problem"]
     monkeypatch.setenv(KEY_ENV, TEST_KEY)
-    degraded = TestClient(create_app(AsyncHybridClient(pol), api_keys=["k" * 16])).get("/healthz")
+    app = TestClient(create_app(AsyncHybridClient(pol), api_keys=["k" * 16]))
+    assert app.get("/healthz").json() == {"status": "degraded"}  # without a key: the status alone
+    degraded = app.get("/healthz", headers={"authorization": "Bearer " + "k" * 16})
     assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
     assert degraded.json()["sink_failures"] == 0

@@ -148,13 +148,13 @@ def test_a_rule_is_never_bypassed_to_reach_a_tier_with_tools(fake, tmp_path, clo
     with pytest.raises(InvalidRequest, match="rule 'personal-data'.*'local' does not support tools") as e:
         c.chat.completions.create(messages=user("Mail ann@example.com the forecast"), tools=[WEATHER])
     assert e.value.field == "tools"
-    # a pinned tier that may fall back hands on to one that can; one that may not is refused
-    r = c.chat.completions.create(messages=user("hi"), response_format=SCHEMA, route="local")
-    assert r.hybrid.route == "cloud" and r.hybrid.record.skipped_tiers == ["local"]
+    # a pin is never silently overridden: a pinned tier that cannot answer is refused, fallback or not
     strict, _ = client(fake, tmp_path, rules=[{"type": "pinned", "fallback": False}])
-    with pytest.raises(InvalidRequest, match="'local' does not support json_schema") as e:
-        strict.chat.completions.create(messages=user("hi"), response_format=SCHEMA, route="local")
-    assert e.value.field == "route" and fake.hits == 1
+    for pinned in (c, strict):
+        with pytest.raises(InvalidRequest, match="pinned to 'local', but 'local' does not support json_schema") as e:
+            pinned.chat.completions.create(messages=user("hi"), response_format=SCHEMA, route="local")
+        assert e.value.field == "route"
+    assert fake.hits == 0
 
 
 def test_a_policy_without_a_tier_for_tools_refuses_them(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ class Backend:
     runs_locally: bool = False
     batches: bool = False  # complete_batch answers several requests in one generation (not one after another)
     cacheable: bool = True  # the eval may cache its answers (replayed answers are not worth caching)
+    # `stream` gives the same answer as `complete` and stops when `state.cancelled` is set: `acomplete` then runs
+    # through it, so a cancelled call (a caller that left) stops generating within a token
+    cancels: bool = False
 
     def complete(self, request: ChatRequest, generation: Generation) -> BackendResult:
         raise NotImplementedError
@@ -56,7 +60,18 @@ class Backend:
         return out
 
     async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
-        return await asyncio.to_thread(self.complete, request, generation)
+        if not self.cancels:
+            return await asyncio.to_thread(self.complete, request, generation)
+        state = StreamState()
+        pieces = self.astream(request, generation, state)
+        try:
+            async for _ in pieces:
+                pass
+        finally:
+            await pieces.aclose()  # sets state.cancelled: the worker stops at its next token
+        if state.result is None:
+            raise BackendError("the stream ended without a result", kind="generation")
+        return state.result
 
     def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Generator[Piece, None, None]:
         """Text deltas as they are generated; sets `state.result` at the end. Default: one delta."""
@@ -101,6 +116,11 @@ class Backend:
                     break
         finally:
             state.cancelled.set()
+
+    def slot(self) -> AbstractContextManager:
+        """Held around each call (Metered): a tier with a bounded queue raises BackendError `overloaded` here when
+        it is full. Default: unbounded."""
+        return nullcontext()
 
     def warmup(self) -> None:
         """Load what the first request would otherwise load (models, imports). Optional."""

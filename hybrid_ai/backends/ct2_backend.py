@@ -82,6 +82,7 @@ def load_ct2(tier) -> _Loaded:
 
 
 class CTranslate2Backend(LocalBackend):
+    cancels = True  # acomplete runs through stream: a cancelled call stops within a token
     name = "ctranslate2"
     requires = ("ctranslate2", "local")
 

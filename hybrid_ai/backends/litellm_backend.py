@@ -6,6 +6,7 @@ policy alone, and every error text is scrubbed of the key before it reaches a re
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from functools import lru_cache
@@ -48,7 +49,8 @@ class LiteLLMTier(TierConfig):
 
         return cloud_energy(self.model, self.cost, completion_tokens, wall_s)
 
-_NO_KEY = "sk-no-key-required"  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
+_NO_KEY = "sk-no-key-required"
+RETRY_PAUSE_S = 0.2  # before retry n: n times this  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
 
 
 def import_litellm():
@@ -129,7 +131,7 @@ class LiteLLMBackend(Backend):
         s = sampling(request, generation)
         kw: dict[str, Any] = {
             "model": t.model, "messages": request.as_openai_messages(), "api_key": key,
-            "timeout": t.timeout_s, "num_retries": t.max_retries, "drop_params": True,
+            "timeout": t.timeout_s, "num_retries": 0, "max_retries": 0, "drop_params": True,  # retries: _again
             "max_tokens": s["max_tokens"], "temperature": s["temperature"],
         }
         if t.api_base:
@@ -162,17 +164,48 @@ class LiteLLMBackend(Backend):
         return BackendError(public_message(f"{type(exc).__name__}: {exc}", 300), tier=self.tier_name,
                             kind=_kind(exc))
 
+    def _again(self, exc: Exception, tries: int) -> bool:
+        """Whether a failed call is tried once more: exactly `max_retries` more times, and only for what a retry
+        can mend (a timeout, a lost connection, 429, 5xx), never a refused key or a bad request."""
+        if tries > self.tier.max_retries or isinstance(exc, BackendError):
+            return False
+        status = getattr(exc, "status_code", None)
+        return _kind(exc) in ("timeout", "connection") or (isinstance(status, int) and (status == 429 or status >= 500))
+
+    def _call(self, call, kw):
+        """`call(**kw)`, retried as `_again` says; a final failure as a BackendError."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return call(**kw)
+            except Exception as e:
+                if not self._again(e, tries):
+                    raise self._error(e) from e
+                time.sleep(RETRY_PAUSE_S * tries)
+
+    async def _acall(self, call, kw):
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await call(**kw)
+            except Exception as e:
+                if not self._again(e, tries):
+                    raise self._error(e) from e
+                await asyncio.sleep(RETRY_PAUSE_S * tries)
+
     def complete(self, request, generation) -> BackendResult:
-        kw = self._kwargs(request, generation)
+        resp = self._call(import_litellm().completion, self._kwargs(request, generation))
         try:
-            return self._result(import_litellm().completion(**kw))
+            return self._result(resp)
         except Exception as e:
             raise self._error(e) from e
 
     async def acomplete(self, request, generation) -> BackendResult:
-        kw = self._kwargs(request, generation)
+        resp = await self._acall(import_litellm().acompletion, self._kwargs(request, generation))
         try:
-            return self._result(await import_litellm().acompletion(**kw))
+            return self._result(resp)
         except Exception as e:
             raise self._error(e) from e
 
@@ -231,8 +264,9 @@ class LiteLLMBackend(Backend):
     def stream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
         acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
+        chunks = self._call(import_litellm().completion, kw)  # the opening call is retried; a broken stream not
         try:
-            for chunk in import_litellm().completion(**kw):
+            for chunk in chunks:
                 yield from self._consume(chunk, acc)
             state.result = self._stream_result(acc)
         except Exception as e:
@@ -241,8 +275,9 @@ class LiteLLMBackend(Backend):
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
         acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
+        chunks = await self._acall(import_litellm().acompletion, kw)
         try:
-            async for chunk in await import_litellm().acompletion(**kw):
+            async for chunk in chunks:
                 for piece in self._consume(chunk, acc):
                     yield piece
             state.result = self._stream_result(acc)

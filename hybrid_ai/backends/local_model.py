@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,21 @@ class LocalBackend(Backend):
 
     def __init__(self, tier_name: str, tier):
         self.tier_name, self.tier = tier_name, tier
+        self._held, self._held_lock = 0, threading.Lock()
+
+    @contextmanager
+    def slot(self):
+        """One of the tier's `max_queue` places, held for the whole call; none free: BackendError `overloaded`."""
+        with self._held_lock:
+            if self._held >= self.tier.max_queue:
+                raise BackendError(f"the local tier is full: {self._held} requests generating or waiting "
+                                   f"(max_queue {self.tier.max_queue})", tier=self.tier_name, kind="overloaded")
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._held_lock:
+                self._held -= 1
 
     def _load(self) -> Any:
         raise NotImplementedError

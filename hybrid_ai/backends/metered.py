@@ -23,6 +23,12 @@ CLIENT_WENT_AWAY = "client went away"
 _NO_METER = nullcontext()
 
 
+def _slot(backend):
+    """The backend's queue place (Backend.slot); a backend that is not a Backend subclass has no queue."""
+    slot = getattr(backend, "slot", None)
+    return slot() if slot is not None else _NO_METER
+
+
 class _Outcome:
     """What the attempt produced, filled in by the call inside `_attempt`."""
 
@@ -79,14 +85,14 @@ class Metered:
     def _attempt(self, outcome: _Outcome) -> Iterator[_Outcome]:
         t0, meter = time.perf_counter(), self._meter()
         try:
-            with meter:
+            with _slot(self.backend), meter:
                 yield outcome
         except BackendError as e:
             self._note(None, time.perf_counter() - t0, meter, e)
             raise
-        except BaseException:  # a stream closed by the caller (GeneratorExit) or cancelled
-            if outcome.state is not None:
-                self._note(self._partial(outcome), time.perf_counter() - t0, meter, CLIENT_WENT_AWAY)
+        except BaseException:  # a stream closed by the caller (GeneratorExit), or a call cancelled (the client left)
+            result = self._partial(outcome) if outcome.state is not None else None
+            self._note(result, time.perf_counter() - t0, meter, CLIENT_WENT_AWAY)
             raise
         self._note(outcome.result if outcome.state is None else outcome.state.result, time.perf_counter() - t0,
                    meter)

@@ -102,6 +102,7 @@ def _log_softmax_at(logits, top: int) -> tuple[Any, list[tuple[int, float]]]:
 
 
 class OnnxBackend(LocalBackend):
+    cancels = True  # acomplete runs through stream: a cancelled call stops within a token
     name = "onnxruntime"
     batches = False  # one generator per request; see the module docstring
     requires = ("onnxruntime_genai", "local")

@@ -52,6 +52,7 @@ def _stop_when(event):
 
 
 class TransformersBackend(LocalBackend):
+    cancels = True  # acomplete runs through stream: a cancelled call stops within a token
     name = "transformers"
 
     def _load(self) -> LoadedModel:

@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import HybridAIError
-from ..redact import scrub
+from ..redact import safe_url, scrub
 from . import protocol
 from .auth import BearerAuth, keys_from_env
 from .body import BodyTooLarge, read_capped
+from .rejections import Rejections
 from .schema import chat_openapi
 
 if TYPE_CHECKING:
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
 
 
 def _reply(reply: protocol.ErrorReply, close: bool = False) -> JSONResponse:
-    return JSONResponse(reply.body(), status_code=reply.status, headers={"connection": "close"} if close else None)
+    headers = {"connection": "close"} if close else {}
+    if reply.code == "local_queue_full":
+        headers["retry-after"] = "1"
+    return JSONResponse(reply.body(), status_code=reply.status, headers=headers or None)
+
+
+class SlowBody(Exception):
+    """The body did not arrive within server.body_timeout_s."""
 
 
 def _log_unexpected(exc: BaseException) -> None:
@@ -43,16 +51,47 @@ def _log_if_unexpected(exc: BaseException) -> None:
         _log_unexpected(exc)
 
 
-def _health(client: AsyncHybridClient) -> tuple[int, dict]:
+def _health(client: AsyncHybridClient, details: bool) -> tuple[int, dict]:
+    """The status, and with `details` (an authenticated caller, or a server without authentication) the policy,
+    each tier (URLs with their user info and query string masked) and the sink failures."""
     policy, tiers = client.policy, {}
     for name, backend in client.backends.items():
         ok, problem = backend.ready()
-        tiers[name] = {**backend.describe(), "ready": ok, **({"problem": problem} if problem else {})}
+        about = backend.describe()
+        if about.get("api_base"):
+            about["api_base"] = safe_url(about["api_base"])
+        tiers[name] = {**about, "ready": ok, **({"problem": scrub(problem)} if problem else {})}
     ready = sum(t["ready"] for t in tiers.values())
     status = "ok" if ready == len(tiers) else ("degraded" if ready else "down")
-    return (503 if status == "down" else 200), {
-        "status": status, "policy": policy.name, "policy_hash": policy.hash, "tiers": tiers,
-        "sink_failures": client.sink_failures}
+    body: dict[str, Any] = {"status": status}
+    if details:
+        body.update(policy=policy.name, policy_hash=policy.hash, tiers=tiers, sink_failures=client.sink_failures)
+    return (503 if status == "down" else 200), body
+
+
+async def _until_disconnected(receive) -> None:
+    """Returns when the client has gone away (its body already read, the next message is the disconnect)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _answer_unless_gone(create, receive):
+    """`create()` awaited, cancelled as soon as the client disconnects (a local generation then stops within a
+    token; the record says the client went away). Returns None when the client left."""
+    task = asyncio.ensure_future(create())
+    gone = asyncio.ensure_future(_until_disconnected(receive))
+    try:
+        await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # noqa: BLE001 - cancelled, or failed while being cancelled: the record has it
+        pass
+    return None
 
 
 def _client(policy_or_client) -> AsyncHybridClient:
@@ -74,8 +113,8 @@ def router(policy_or_client=None) -> APIRouter:
     r = APIRouter()
 
     @r.get("/healthz")
-    async def healthz():
-        status, body = _health(client)
+    async def healthz(request: Request):
+        status, body = _health(client, request.scope.get("state", {}).get("authenticated", True))
         return JSONResponse(body, status_code=status)
 
     @r.get("/metrics")
@@ -94,28 +133,50 @@ def router(policy_or_client=None) -> APIRouter:
     @r.post("/v1/chat/completions", openapi_extra=chat_openapi(policy.limits.max_tokens, list(policy.tiers)))
     async def chat_completions(request: Request):
         try:
-            params = protocol.parse_body(await read_capped(request.receive, limit))
-            result = await client.chat.completions.create(**params)
-            if not hasattr(result, "__anext__"):
-                return JSONResponse(result.model_dump(mode="json"))
-            try:  # fail over before the response starts, while a status can still say so
-                first = await result.__anext__()
-            except BaseException:
-                await result.aclose()
-                raise
-            return StreamingResponse(protocol.aevents(first, result, _log_if_unexpected),
-                                     media_type="text/event-stream")
+            return await _chat(request)
         except BodyTooLarge as e:
+            reject(413, "body_too_large", request)
             return _reply(protocol.too_large(limit), close=not e.drained)
+        except SlowBody:
+            reject(408, "body_timeout", request)
+            return _reply(protocol.ErrorReply(408, f"the request body did not arrive within "
+                                                   f"{policy.server.body_timeout_s:g} s (server.body_timeout_s)",
+                                              code="body_timeout"), close=True)
         except ConnectionError:
+            reject(400, "client_went_away", request)
             return _reply(protocol.ErrorReply(400, "the client went away while sending the body"), close=True)
         except Exception as e:
             reply = protocol.error_reply(e)
-            if reply.status >= 500 and reply.type == "server_error":
+            if reply.status < 500 or reply.code == "local_queue_full":
+                reject(reply.status, reply.code, request, reply.param)
+            elif reply.type == "server_error":
                 _log_unexpected(e)
             return _reply(reply)
 
-    r.hybrid_client = client
+    def reject(status, code, request: Request, param=None):
+        rejections(status, code, request.url.path, request.scope.get("headers", ()), param)
+
+    async def _chat(request: Request):
+        try:
+            raw = await asyncio.wait_for(read_capped(request.receive, limit), policy.server.body_timeout_s)
+        except asyncio.TimeoutError:
+            raise SlowBody from None
+        # a large body is parsed off the event loop (json.loads of megabytes takes tens of milliseconds)
+        params = protocol.parse_body(raw) if len(raw) <= 65_536 else await asyncio.to_thread(protocol.parse_body, raw)
+        result = await _answer_unless_gone(lambda: client.chat.completions.create(**params), request.receive)
+        if result is None:  # the client left: nobody to answer (the record says so)
+            return Response(status_code=499)
+        if not hasattr(result, "__anext__"):
+            return JSONResponse(result.model_dump(mode="json"))
+        try:  # fail over before the response starts, while a status can still say so
+            first = await result.__anext__()
+        except BaseException:
+            await result.aclose()
+            raise
+        return StreamingResponse(protocol.aevents(first, result, _log_if_unexpected), media_type="text/event-stream")
+
+    rejections = Rejections(client.metrics)
+    r.hybrid_client, r.rejections = client, rejections
     return r
 
 
@@ -137,16 +198,19 @@ def create_app(policy_or_client=None, *, auth: bool | None = None, api_keys: lis
 
     app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__, lifespan=lifespan)
     if client.policy.server.auth if auth is None else auth:
-        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(client.policy.server.api_keys_env))
+        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(client.policy.server.api_keys_env),
+                           on_reject=routes.rejections)
     app.state.auth = bool(app.user_middleware)
     app.state.client = client
 
     @app.exception_handler(HTTPException)
-    async def _http(_req, exc: HTTPException):
+    async def _http(req, exc: HTTPException):
+        routes.rejections(exc.status_code, None, req.url.path, req.scope.get("headers", ()))
         return _reply(protocol.ErrorReply(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_req, exc: RequestValidationError):
+    async def _validation(req, exc: RequestValidationError):
+        routes.rejections(400, None, req.url.path, req.scope.get("headers", ()))
         return _reply(protocol.ErrorReply(400, str(exc.errors()[:1])))
 
     app.include_router(routes)

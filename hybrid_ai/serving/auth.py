@@ -32,10 +32,10 @@ def keys_from_env(name: str) -> list[str]:
 
 
 class BearerAuth:
-    def __init__(self, app, keys: list[str], open_paths=OPEN_PATHS):
+    def __init__(self, app, keys: list[str], open_paths=OPEN_PATHS, on_reject=None):
         if not keys:
             raise ValueError("BearerAuth needs at least one key")
-        self.app, self.open_paths = app, frozenset(open_paths)
+        self.app, self.open_paths, self.on_reject = app, frozenset(open_paths), on_reject  # on_reject: Rejections
         self._keys = [k.encode() for k in keys]
         self._ids = [key_id(k) for k in self._keys]
 
@@ -50,15 +50,20 @@ class BearerAuth:
         return found if scheme.lower() == b"bearer" else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         caller = self._caller(scope["headers"])
+        if scope["path"] in self.open_paths:  # open, but an authenticated caller sees more (/healthz details)
+            scope.setdefault("state", {})["authenticated"] = caller is not None
+            return await self.app(scope, receive, send)
         if caller is not None:
             token = CALLER.set(caller)  # the record's `caller`: per-key usage
             try:
                 return await self.app(scope, receive, send)
             finally:
                 CALLER.reset(token)
+        if self.on_reject is not None:
+            self.on_reject(401, "invalid_api_key", scope.get("path"), scope["headers"])
         await send({"type": "http.response.start", "status": 401, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(_UNAUTHORIZED)).encode()),
             (b"www-authenticate", b'Bearer realm="hybrid-ai"')]})

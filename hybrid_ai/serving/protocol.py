@@ -70,6 +70,8 @@ def error_reply(exc: BaseException) -> ErrorReply:
     if isinstance(exc, BudgetExceeded):
         return ErrorReply(429, str(exc), type="insufficient_quota", code="budget_exceeded")
     if isinstance(exc, AllTiersFailed):
+        if exc.errors and all(e.kind == "overloaded" for e in exc.errors):
+            return ErrorReply(503, str(exc), type="server_error", code="local_queue_full")
         return ErrorReply(502, str(exc), type="backend_error", code="all_tiers_failed")
     if isinstance(exc, HybridAIError):
         return ErrorReply(500, str(exc), type="server_error")

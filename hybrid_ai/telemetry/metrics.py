@@ -9,6 +9,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_tokens_total` | counter | `tier`, `direction` (input, output) |
 | `hybrid_ai_cost_usd_total`, `hybrid_ai_energy_wh_total`, `hybrid_ai_co2_grams_total` | counters | `tier` (totals over every attempt: a failed local try counts where it ran) |
 | `hybrid_ai_fallbacks_total` | counter | `from_tier`, `to_tier`, `reason` (the failed attempt's error kind: timeout, auth, escalated, ...) |
+| `hybrid_ai_rejected_total` | counter | `status`, `code`: requests the server refused before they were routed (bad key, bad input, too large, queue full) |
 | `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
 | `hybrid_ai_key_requests_total`, `hybrid_ai_key_tokens_total`, `hybrid_ai_key_cost_usd_total`, `hybrid_ai_key_counterfactual_cost_usd_total` | counters | `key` (the server's API key id, `key_<sha256 prefix>`; telemetry/caller.py), with `tier` / `direction` |
 | `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
@@ -67,6 +68,8 @@ class Metrics:
                                       "cost per API key id (requests answered elsewhere)", ["key"], registry=r)
         self.escalations = pc.Counter(f"{p}_escalations", "Local answers the verifier escalated",
                                       ["from_tier", "to_tier"], registry=r)
+        self.rejected = pc.Counter(f"{p}_rejected", "Requests the server refused before routing (401, 400, 413, "
+                                   "429, 503), by status and error code", ["status", "code"], registry=r)
         self._generate = pc.generate_latest
         self.content_type = pc.CONTENT_TYPE_LATEST
 

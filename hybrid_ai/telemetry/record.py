@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timezone
-
 from typing import TYPE_CHECKING
 
+from ..redact import unquoted
 from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 from .caller import current as current_caller
 from .cost import request_cost
@@ -82,6 +82,10 @@ def build_record(
         if result is not None:
             fields.update(quantization=result.info.get("quantization"), adapter=result.info.get("adapter"))
     log = policy.telemetry.log_prompts
+    if not log:  # an upstream error that quotes the prompt must not log it
+        for a in attempts:
+            a.error = unquoted(a.error, request.text)
+        error = unquoted(error, request.text)
     errors = "; ".join(f"[{a.tier}] {a.error}" for a in failed)
     record = RouteRecord(
         request_id=request_id,
