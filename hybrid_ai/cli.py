@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import HybridAIError
@@ -56,6 +57,11 @@ def _serve(args) -> int:
     if not args.no_warmup:
         client.warmup()
     from .serving.timeouts import protocol_class
+
+    # large requests are prepared in a worker thread (offload.py: the personal-data scan grows with the text); a
+    # short GIL switch interval lets the event loop in between its steps, so /healthz and small requests are not
+    # held up by it (CPython's default is 5 ms; benchmarks/loop_stall.py compares the two)
+    sys.setswitchinterval(float(os.environ.get("HYBRID_AI_SWITCH_INTERVAL", "0.0005")))
 
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
                 http=protocol_class("auto", policy.server.header_timeout_s))

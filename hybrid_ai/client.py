@@ -20,6 +20,7 @@ from .backends.registry import build_backend
 from .backends.fallback import FallbackChain
 from .backends.metered import CLIENT_WENT_AWAY, Metered
 from .chunking import StreamTurn
+from . import offload
 from .errors import BackendError, InvalidRequest
 from .redact import scrub
 from .policy import Policy, load_policy
@@ -155,23 +156,6 @@ def scrubbed(result):
     return result
 
 
-OFF_LOOP_CHARS = 16_384  # an async request with more text than this is prepared in a worker thread
-
-
-def _large(params: dict, limit: int = OFF_LOOP_CHARS) -> bool:
-    """Whether the parameters hold more than `limit` characters (counting each item as at least one, and stopping
-    at the limit, so the check itself stays small): their preparation then runs off the event loop."""
-    left, todo = limit, [params]
-    while todo and left > 0:
-        v = todo.pop()
-        left -= len(v) if isinstance(v, str) else 1
-        if isinstance(v, dict):
-            todo.extend(v.values())
-        elif isinstance(v, (list, tuple)):
-            todo.extend(v)
-    return left <= 0
-
-
 class HybridClient(BaseClient):
     """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
 
@@ -221,8 +205,8 @@ class AsyncHybridClient(BaseClient):
 
     async def _create(self, params: dict):
         t0 = time.perf_counter()
-        if _large(params):  # validation, the personal-data scan and scoring grow with the text: not on the loop
-            request, decision = await asyncio.get_running_loop().run_in_executor(self._preparers, self.prepare, params)
+        if offload.large(params):  # validation, the personal-data scan and scoring grow with the text
+            request, decision = await offload.run(self.prepare, params)
         else:
             request, decision = self.prepare(params)
         if request.stream:
@@ -238,13 +222,6 @@ class AsyncHybridClient(BaseClient):
             self._record(request, decision, rid, t0, chain, error=f"{CLIENT_WENT_AWAY}: cancelled before the answer")
             raise
         return self._completion(request, decision, rid, t0, chain)
-
-    @cached_property
-    def _preparers(self):
-        """Two threads for large requests' preparation: they cannot take every core from the event loop."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        return ThreadPoolExecutor(2, thread_name_prefix="hybrid-ai-prepare")
 
     async def _chunks(self, request, turn: StreamTurn):
         """The async mirror of HybridClient._chunks."""

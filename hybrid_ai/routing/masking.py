@@ -13,13 +13,13 @@ log-probabilities (when asked) keep the placeholders' tokens."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from contextlib import aclosing, closing
 from dataclasses import replace
 from typing import Any
 
+from .. import offload
 from ..backends.base import Backend
 from ..errors import BackendError
 from ..policy import PersonalDataRule, Policy
@@ -29,7 +29,6 @@ from . import pii
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
 _LONGEST = 32  # no placeholder is longer: a streamed tail this long without "]" is plain text
 MAX_VALUES = 64  # a request with more personal data values than this is refused (the tier is not called)
-OFF_LOOP_CHARS = 16_384  # longer requests are scanned in a worker thread by the async paths
 
 
 class Mask:
@@ -191,9 +190,9 @@ class MaskingBackend(Backend):
 
     async def _amasked(self, request: ChatRequest) -> tuple[ChatRequest, Mask]:
         """_masked, in a worker thread for a long request (the scan grows with the text; the event loop must not)."""
-        if len(request.scan_text) <= OFF_LOOP_CHARS:
+        if len(request.scan_text) <= offload.THRESHOLD_CHARS:
             return self._masked(request)
-        return await asyncio.to_thread(self._masked, request)
+        return await offload.run(self._masked, request)
 
     def complete(self, request, generation):
         masked, mask = self._masked(request)

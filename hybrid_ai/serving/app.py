@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
+from .. import offload
 from ..errors import HybridAIError
 from ..redact import safe_url, scrub
 from . import protocol
@@ -162,7 +163,8 @@ def router(policy_or_client=None) -> APIRouter:
         except asyncio.TimeoutError:
             raise SlowBody from None
         # a large body is parsed off the event loop (json.loads of megabytes takes tens of milliseconds)
-        params = protocol.parse_body(raw) if len(raw) <= 65_536 else await asyncio.to_thread(protocol.parse_body, raw)
+        params = protocol.parse_body(raw) if len(raw) <= offload.THRESHOLD_CHARS else await offload.run(
+            protocol.parse_body, raw)
         result = await _answer_unless_gone(lambda: client.chat.completions.create(**params), request.receive)
         if result is None:  # the client left: nobody to answer (the record says so)
             return Response(status_code=499)
