@@ -64,7 +64,7 @@ class _Secrets:
         self.probes = frozenset(f[i:i + step] for f in forms for i in range(0, len(f) - step + 1, step))
         self.squeezed_probes = frozenset(f[i:i + step] for f in squeezed for i in range(0, len(f) - step + 1, step))
         self.longest = max((len(f) for f in forms), default=0)
-        self.chars = frozenset("".join(forms))
+        self.forms = tuple(forms | squeezed)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where runs of watched characters are, merged (start, end)."""
@@ -134,35 +134,65 @@ def scrub(text: str) -> str:
             out += [text[last:a], REDACTED]
             last = b
         text = "".join(out) + text[last:]
-    for value in secrets.short:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return _PATTERNS.sub(REDACTED, text)
+    return _rest_scrubbed(text, secrets)
 
 
 class StreamScrubber:
-    """`scrub` for a text that arrives in pieces (a streamed answer): a piece's tail that could be the start of a
-    secret run is held back until the next piece shows whether it is (or the stream ends)."""
+    """`scrub` for a text that arrives in pieces (a streamed answer). A run of a secret can cross pieces, so each
+    piece is searched together with the last characters already sent (as they were), and a tail that could be the
+    start of a run (4 or more characters found in a secret's forms) is held until the next piece shows whether it
+    is (or the stream ends). At most the first 3 characters of a run split across pieces can pass."""
+
+    HOLD_FROM = 4
 
     def __init__(self) -> None:
-        self._held = ""
+        self._held, self._sent = "", ""  # _sent: the last characters sent, as they were (not redacted)
+
+    def _tail(self, text: str, secrets: _Secrets) -> int:
+        """Length of the longest tail of `text` (HOLD_FROM or more characters) that a secret's form contains."""
+        n = 0
+        for size in range(self.HOLD_FROM, min(len(text), secrets.longest) + 1):
+            tail = text[-size:]
+            if not any(tail in f for f in secrets.forms):
+                break
+            n = size
+        return n
+
+    def _out(self, text: str, secrets: _Secrets) -> str:
+        """`text` scrubbed, read after what was sent before it."""
+        ctx = self._sent
+        spans = secrets.spans(ctx + text) if secrets.grams else []
+        out, last = [], 0
+        for a, b in spans:
+            a, b = max(a - len(ctx), 0), b - len(ctx)
+            if b <= 0 or a < last:
+                continue
+            out += [text[last:a], REDACTED]
+            last = b
+        self._sent = (ctx + text)[-MIN_RUN:]
+        return _rest_scrubbed("".join(out) + text[last:], secrets)
 
     def add(self, piece: str) -> str:
         text = self._held + piece
         secrets = _values()
-        keep = 0
-        if secrets.grams:  # hold the longest tail made only of watched characters, up to the longest form
-            while keep < min(len(text), secrets.longest) and text[-1 - keep] in secrets.chars:
-                keep += 1
-        if keep >= len(text) and keep < secrets.longest:
-            self._held = text
-            return ""
+        if not secrets.grams:
+            self._held = ""
+            return _rest_scrubbed(text, secrets)
+        keep = min(self._tail(self._sent + text, secrets), len(text))
         self._held = text[len(text) - keep:] if keep else ""
-        return scrub(text[:len(text) - keep]) if keep else scrub(text)
+        return self._out(text[:len(text) - keep], secrets) if len(text) > keep else ""
 
     def rest(self) -> str:
         text, self._held = self._held, ""
-        return scrub(text)
+        return self._out(text, _values()) if text else ""
+
+
+def _rest_scrubbed(text: str, secrets: _Secrets) -> str:
+    """The short watched values and the key patterns (what `scrub` does after the runs)."""
+    for value in secrets.short:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return _PATTERNS.sub(REDACTED, text)
 
 
 PROMPT_RUN = 24  # an error text's runs of this many characters found in the prompt are withheld
