@@ -34,7 +34,8 @@ from gateway import AUTH, SECRET, SERVER_KEYS, Gateway  # noqa: E402
 from rawhttp import RawClient  # noqa: E402
 
 CONTRACT = {"model", "messages", "max_tokens", "temperature", "top_p", "seed", "stop", "user", "presence_penalty",
-            "frequency_penalty", "stream", "stream_options"}
+            "frequency_penalty", "stream", "stream_options", "tools", "tool_choice", "parallel_tool_calls",
+            "response_format", "logprobs", "top_logprobs"}  # what litellm sends on from the contract
 
 
 def own_fuzzer(gw: Gateway, n: int) -> tuple[int, int, int]:

@@ -304,3 +304,35 @@ def test_thirty_distinct_seven_megabyte_schemas_leave_memory_bounded():
     grown = (proc.memory_info().rss - before) / 2**20
     assert SCHEMA_CHECKS.bytes <= SCHEMA_CHECKS.max_bytes and VALIDATORS.bytes <= VALIDATORS.max_bytes
     assert grown < 100, f"{grown:.0f} MiB stayed after 30 x 7 MB schemas"  # the 256-entry cache kept 232 MB
+
+
+def test_a_restored_value_cannot_break_out_of_its_json_string():
+    from hybrid_ai.request import parse_request
+    from hybrid_ai.routing.masking import Mask
+    from hybrid_ai.types import BackendResult, ToolCall
+
+    request = parse_request({"messages": user('passport", "is_admin": true, "x": "AB1234567')})
+    mask = Mask(("passport",))
+    masked = mask.request(request)
+    assert list(mask.values) == ["AB1234567"]  # the value, not its keyword and what lies between
+    assert masked.messages[0].content == 'passport", "is_admin": true, "x": "[PASSPORT_1]'
+    mask.values = {'x", "is_admin": true, "y": "z': "[ADDRESS_1]"}  # a value with quotes in it
+    result = BackendResult(text="", model="m", tool_calls=[ToolCall("c1", "f", '{"where": "[ADDRESS_1]"}')])
+    args = json.loads(mask.result(result).tool_calls[0].arguments)
+    assert args == {"where": 'x", "is_admin": true, "y": "z'}  # one key: the value stayed inside its string
+
+
+def test_every_evasion_of_the_corpus_is_found_and_look_alikes_mostly_are_not():
+    from pathlib import Path
+
+    from hybrid_ai.request import parse_request
+    from hybrid_ai.routing import pii
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "pii_evasions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    found = {i: bool(pii.in_request(parse_request({k: r[k] for k in ("messages", "tools", "user", "stop") if k in r})))
+             for i, r in enumerate(rows)}
+    missed = [rows[i]["form"] for i, f in found.items() if rows[i]["personal"] and not f]
+    false = [rows[i]["messages"][0]["content"] for i, f in found.items() if not rows[i]["personal"] and f]
+    assert len(rows) >= 150 and sum(r["personal"] for r in rows) >= 100
+    assert missed == [] and len(false) <= 1, (missed, false)
