@@ -16,7 +16,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routellm"
+DATA = Path(__file__).resolve().parents[1] / "data" / "routellm"
 
 
 def prompts(n: int) -> list[str]:

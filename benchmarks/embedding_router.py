@@ -23,7 +23,7 @@ from hybrid_ai.routing.metrics import evaluate
 from hybrid_ai.routing.train import featurize, out_of_fold
 from oof import oof_apgr
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"
+DATA = Path(__file__).resolve().parents[1] / "data" / "routellm"
 
 
 def embedder():

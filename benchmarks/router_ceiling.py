@@ -1,7 +1,7 @@
 """How much better can a prompt-only router get on these labels? Three measurements behind the README's
 "Where the remaining targets stand".
 
-    .venv/bin/python benchmarks/router_ceiling.py [--data ../shared/data/routellm]      # about 1 minute
+    .venv/bin/python benchmarks/router_ceiling.py [--data data/routellm]      # about 1 minute
 
 1. GSM8K label audit: how many of GPT-4's answers graded wrong state the reference answer in their final
    lines (the grader takes the last number; GPT-4 often ends "... 109 years old 10 years from now").
@@ -84,7 +84,7 @@ def length_transfer(gsm8k, mmlu) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "data" / "routellm"))
     data = Path(ap.parse_args().data)
     random.seed(0)
     refs = reference(data)

@@ -1,6 +1,6 @@
 """Router quality on the RouteLLM data, with the baselines on the same rows: the README's results table.
 
-    .venv/bin/python benchmarks/router_quality.py [--data ../shared/data/routellm] [--no-center] [--no-group-prior]
+    .venv/bin/python benchmarks/router_quality.py [--data data/routellm] [--no-center] [--no-group-prior]
                                                   [--heuristic-prior W]
 
 In-domain: 5-fold out-of-fold on each benchmark. Out-of-domain: trained on the other benchmarks, tested on
@@ -69,7 +69,7 @@ def paired_bootstrap(a, b, rows, n=1000, seed=0) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "data" / "routellm"))
     ap.add_argument("--no-center", dest="center", action="store_false")
     ap.add_argument("--no-group-prior", dest="group_prior", action="store_false")
     ap.add_argument("--heuristic-prior", type=float, default=0.0)

@@ -108,7 +108,7 @@ def _weight(value: str) -> float:
 def _add_router(sub) -> None:
     p = sub.add_parser("router", help="score, train, evaluate and calibrate the complexity classifier")
     rs = p.add_subparsers(dest="router_command", required=True)
-    data_help = ("outcome data: the RouteLLM layout (a folder such as shared/data/routellm or one of its "
+    data_help = ("outcome data: the RouteLLM layout (a folder such as data/routellm or one of its "
                  "benchmarks, or a CSV) or JSON lines {prompt|messages, weak_correct, strong_correct}")
 
     def outcomes(q, required=True, logs=False):

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Rebuild the shipped router (hybrid_ai/assets/router/default.npz) from the RouteLLM outcome data and
 # recalibrate the bundled policies' thresholds with it (about 30 s). Usage:
-#   bash scripts/build_router.sh [DATA]        # DATA defaults to ../shared/data/routellm
+#   bash scripts/build_router.sh [DATA]        # DATA defaults to data/routellm
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA="${1:-../shared/data/routellm}"
+DATA="${1:-data/routellm}"
 HA=.venv/bin/hybrid-ai
 # --no-group-prior: the group prior adds about 0.1 ms per score, which would take the routing overhead past its
 # 0.3 ms target (README, "Group prior"); `router train` on your own data uses it by default.

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,11 +20,29 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-# the RouteLLM outcome data: shared/ beside the checkout (as in CI), or HYBRID_AI_ROUTELLM_DATA
-ROUTELLM = Path(os.environ.get("HYBRID_AI_ROUTELLM_DATA") or next(
-    (p / "shared" / "data" / "routellm" for p in ROOT.parents if (p / "shared" / "data" / "routellm").is_dir()),
-    ROOT.parent / "shared" / "data" / "routellm"))
+ROUTELLM = ROOT / "data" / "routellm"  # the RouteLLM outcome data, in the repository (its LICENSE and NOTICE)
 CLI = [sys.executable, "-m", "hybrid_ai.cli"]
+
+# The repository stands alone: a file opened beside it (a sibling folder such as ../shared) fails the run.
+_BESIDE, _INSIDE, _TEMP = str(ROOT.parent) + os.sep, str(ROOT) + os.sep, os.path.realpath(tempfile.gettempdir()) + os.sep
+OPENED_BESIDE: list[str] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open" and args and isinstance(args[0], (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(args[0]))
+        if path.startswith(_BESIDE) and not path.startswith(_INSIDE) and not path.startswith(_TEMP):
+            OPENED_BESIDE.append(path)
+
+
+sys.addaudithook(_audit)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if OPENED_BESIDE:
+        print(f"\nthe tests opened {len(OPENED_BESIDE)} file(s) outside the repository, e.g. {OPENED_BESIDE[0]}: "
+              "the repository must stand alone", file=sys.stderr)
+        session.exitstatus = 1
 KEY_ENV = "HYBRID_AI_TEST_KEY"
 TEST_KEY = "sk-test-0123456789abcdef"  # the cloud tier's key in the tests, and a key the test server accepts
 AUTH = {"authorization": f"Bearer {TEST_KEY}"}

@@ -1,5 +1,5 @@
 """`backend: llama_cpp`: the in-process SLM on llama.cpp (llama-cpp-python), running a GGUF file's own quantized
-weights. On session 9's 2-core AVX2 CPU it decoded the bundled SmolLM2-135M Q4_1 GGUF at 60-80 tokens/s through
+weights. On the 2026-11-30 2-core AVX2 CPU it decoded the bundled SmolLM2-135M Q4_1 GGUF at 60-80 tokens/s through
 the request path, with 61-85 ms to the first token of a new prompt, against 32-35 tokens/s for CTranslate2 int8
 (docs/engines.md).
 

