@@ -31,7 +31,7 @@ from slm_router import TARGET, rows_of
 from hybrid_ai.evaluation import cascade_sweep, sweep
 from hybrid_ai.policy import load_policy
 from hybrid_ai.routing.scorer import load_scorer
-from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, load_verifier
+from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 
 
 def scored(report: str, verifier: str) -> dict[str, list[dict]]:

@@ -25,7 +25,7 @@ from doubles import FakeUpstream  # noqa: E402
 from gateway import SECRET, SERVER_KEYS, Gateway  # noqa: E402
 from make_pii_evasions import CARDS, EMAILS, IBANS, PHONES, rows  # noqa: E402
 
-from hybrid_ai.routing.pii import normalize  # noqa: E402
+from hybrid_ai.privacy.pii import normalize  # noqa: E402
 
 TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "Look a thing up",
                                            "parameters": {"type": "object"}}}]

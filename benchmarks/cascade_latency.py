@@ -14,7 +14,7 @@ import statistics
 import time
 
 from hybrid_ai import HybridClient, load_policy
-from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, load_verifier
+from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 
 PROMPTS = ["What is the capital of Italy?", "Classify the sentiment: 'The kettle stopped working.'",
            "How many days are in a week?", "Extract the city: 'Ines flew to Oslo on Monday.'",

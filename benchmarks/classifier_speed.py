@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "routellm"
 
 
 def prompts(n: int) -> list[str]:
-    from hybrid_ai.routing.data import load_outcomes
+    from hybrid_ai.learning.data import load_outcomes
 
     pool = [o.prompt for o in load_outcomes(DATA / "gsm8k")] + [o.prompt for o in load_outcomes(DATA / "mmlu")]
     rng = random.Random(0)

@@ -18,9 +18,9 @@ import torch
 from rich.progress import track
 from scipy import sparse
 
-from hybrid_ai.routing.data import load_outcomes
-from hybrid_ai.routing.metrics import evaluate
-from hybrid_ai.routing.train import featurize, out_of_fold
+from hybrid_ai.learning.data import load_outcomes
+from hybrid_ai.learning.metrics import evaluate
+from hybrid_ai.learning.train import featurize, out_of_fold
 from oof import oof_apgr
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "routellm"

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from hybrid_ai.routing.metrics import summarize
+from hybrid_ai.learning.metrics import summarize
 
 
 def oof_apgr(X, rows, folds: int = 5) -> float:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from hybrid_ai.routing import pii
+from hybrid_ai.privacy import pii
 
 DATA = Path(__file__).parent / "data"
 CORPORA = {"corpus": DATA / "pii_corpus.jsonl", "held-out": DATA / "pii_heldout.jsonl"}

@@ -25,9 +25,9 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import spearmanr
 
-from hybrid_ai.routing.data import STRONG, WEAK, load_outcomes
-from hybrid_ai.routing.metrics import summarize
-from hybrid_ai.routing.train import _group_centred, featurize
+from hybrid_ai.learning.data import STRONG, WEAK, load_outcomes
+from hybrid_ai.learning.metrics import summarize
+from hybrid_ai.learning.train import _group_centred, featurize
 from oof import oof_apgr
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from hybrid_ai.routing.data import load_outcomes
-from hybrid_ai.routing.metrics import auc, evaluate, summarize
+from hybrid_ai.learning.data import load_outcomes
+from hybrid_ai.learning.metrics import auc, evaluate, summarize
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, load_scorer
-from hybrid_ai.routing.train import fit, out_of_fold
+from hybrid_ai.learning.train import fit, out_of_fold
 
 BENCHES = ("gsm8k", "mmlu", "mt_bench")
 

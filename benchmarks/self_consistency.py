@@ -35,7 +35,7 @@ def main() -> None:
     from hybrid_ai.config import Generation
     from hybrid_ai.policy import load_policy
     from hybrid_ai.request import parse_request
-    from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, load_verifier
+    from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 
     items = [it for it in json.loads(Path(sys.argv[1]).read_text())["items"] if not it["local"]["unscored"]
              and not it["id"].startswith(("corpus-train", "corpus-dev"))]  # the verifier trained on those

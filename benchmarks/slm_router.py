@@ -8,9 +8,9 @@ none of them was trained on: the outcome corpus's test split and the bundled def
 Routers (each a score = how likely the local answer is not good enough):
 - shipped-rl: the previous shipped router (Mixtral vs GPT-4 outcomes; the report's `score` when it was made
   with that router), kept for comparison;
-- prompt: the request-feature router (routing/train.py) trained on the corpus's train split, shipped SLM
+- prompt: the request-feature router (learning/train.py) trained on the corpus's train split, shipped SLM
   as the weak model;
-- verifier: the answer-aware verifier (routing/verifier.py), trained on the train split as the shipped one is,
+- verifier: the answer-aware verifier (checks/verifier.py), trained on the train split as the shipped one is,
   scoring the local answer (its thresholds can then be chosen on dev); "verifier train+dev": trained on both;
 - cascade: the prompt router first (clearly hard requests straight to the cloud), the verifier on the rest;
   both thresholds swept (a 2-D grid; the best point at the target).
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hybrid_ai.evaluation import sweep
-from hybrid_ai.routing.data import Outcome
+from hybrid_ai.learning.data import Outcome
 
 TARGET = 0.95
 
@@ -159,8 +159,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from hybrid_ai.routing.train import fit
-    from hybrid_ai.routing.verifier_train import fit_verifier
+    from hybrid_ai.learning.train import fit
+    from hybrid_ai.learning.verifier_train import fit_verifier
 
     corpus, default = rows_of(Path(sys.argv[1])), rows_of(Path(sys.argv[2]))
     train = [r for r in corpus if r["split"] == "train"]

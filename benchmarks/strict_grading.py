@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from adapter_cascade import at, scored
 from slm_router import at_target, auroc, family_of
 
-from hybrid_ai.evals.corpus_families import _CITIES, _FIRST, _LAST, _MONTHS
+from hybrid_ai.checks.verifier import DEFAULT_VERIFIER
 from hybrid_ai.evaluation import sweep
-from hybrid_ai.evaluation.graders import final_number, numeric
+from hybrid_ai.grading.graders import final_number, numeric
 from hybrid_ai.policy import load_policy
-from hybrid_ai.routing.verifier import DEFAULT_VERIFIER
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "corpus"))
+from corpus_families import _CITIES, _FIRST, _LAST, _MONTHS  # noqa: E402
 
 _LABELS = (("positive", "negative"), ("fruit", "vegetable"), ("French", "Spanish", "German", "Italian"))
 _DATE = re.compile(rf"\b\d{{1,2}} (?:{'|'.join(_MONTHS)}) \d{{4}}\b")

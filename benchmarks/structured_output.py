@@ -21,7 +21,7 @@ import time
 from rich.progress import track
 
 from hybrid_ai import HybridClient
-from hybrid_ai.structured import problem, unfenced
+from hybrid_ai.checks.structured import problem, unfenced
 
 NAMES = ["Maria", "Tom", "Aiko", "Lars", "Fatima", "Diego", "Chen", "Olga", "Kwame", "Ines", "Ravi", "Nora"]
 CITIES = ["Oslo", "Lima", "Kyoto", "Accra", "Porto", "Pune", "Graz", "Hanoi"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .backends.metered import CLIENT_WENT_AWAY
 from .errors import BackendError
-from .redact import StreamScrubber
+from .privacy.redact import StreamScrubber
 from .types import Piece, ToolCallDelta
 
 if TYPE_CHECKING:

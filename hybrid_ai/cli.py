@@ -77,7 +77,7 @@ def _policy_check(args) -> int:
 
 
 def _router(args) -> int:
-    from .routing import cli as commands
+    from .learning import cli as commands
 
     sw = {"strong": args.strong, "weak": args.weak} if hasattr(args, "strong") else {}
     if args.router_command == "score":

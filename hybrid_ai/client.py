@@ -22,13 +22,13 @@ from .backends.metered import CLIENT_WENT_AWAY, Metered
 from .chunking import StreamTurn
 from . import offload
 from .errors import BackendError, InvalidRequest
-from .redact import scrub
+from .privacy.redact import scrub
 from .policy import Policy, load_policy
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
-from .routing.cascade import answer_check, load_policy_verifier
-from .routing.masking import wrap
-from .structured import output_check
+from .checks.cascade import answer_check, load_policy_verifier
+from .privacy.masking import wrap
+from .checks.structured import output_check
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.metrics import Metrics
 from .telemetry.record import build_record, new_request_id
@@ -37,7 +37,7 @@ from .types import ChatRequest, RouteDecision
 
 if TYPE_CHECKING:
     from .response import HybridChatCompletion
-    from .routing.shadow import Shadow
+    from .learning.shadow import Shadow
 
 
 class BaseClient:
@@ -64,7 +64,7 @@ class BaseClient:
             self.budget = Budget(self.policy)
         self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
         if self.policy.shadow.rate > 0:
-            from .routing.shadow import Shadow
+            from .learning.shadow import Shadow
 
             self.shadow = Shadow(self.policy, self.backends[self.policy.classifier.strong_tier])
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)

@@ -129,7 +129,7 @@ class LocalTier(TierConfig):
 
     runs_locally = True
     trainable = True
-    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (structured.py)
+    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema", "logprobs")  # JSON checked (checks/structured.py)
     default_supports: ClassVar[tuple[str, ...]] = ("logprobs",)  # the chosen tokens' log-probabilities
 
     @field_validator("adapter")
@@ -142,14 +142,6 @@ class LocalTier(TierConfig):
         """The request's messages as this tier's model sees them: the tier's `system_prompt` first when the
         request brings no system message of its own."""
         return with_system_prompt(request.as_openai_messages(), self.system_prompt)
-
-    def as_transformers(self, **overrides) -> LocalTier:
-        """The transformers tier over the same model, adapter, device and costs: what `hybrid-ai finetune` trains
-        and rehearses with, whatever engine serves the tier."""
-        from .backends.transformers_backend import TransformersTier
-
-        keep = {k: v for k, v in self.model_dump().items() if k in TransformersTier.model_fields and k != "backend"}
-        return TransformersTier(**{**keep, **overrides})
 
     def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
         from .telemetry.cost import local_cost

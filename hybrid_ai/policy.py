@@ -31,7 +31,7 @@ else:  # every registered kind's config, told apart by `backend:`
 
 
 class VerifierConfig(Strict):
-    """Cascade mode's check of a local answer (routing/verifier.py): escalate when P(not good enough) >= threshold."""
+    """Cascade mode's check of a local answer (checks/verifier.py): escalate when P(not good enough) >= threshold."""
     model: PackageFile = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; "
                                                  "None = shipped")
     threshold: float = Field(0.5, ge=0, le=1)
@@ -77,7 +77,7 @@ PiiKind = Literal["email", "phone", "iban", "card", "national_id", "tax_id", "pa
 
 
 class PersonalDataRule(Strict):
-    """Requests with personal data (see routing/pii.py for what is detected and how) go to `route`."""
+    """Requests with personal data (see privacy/pii.py for what is detected and how) go to `route`."""
 
     type: Literal["personal_data"]
     name: str = "personal-data"
@@ -124,7 +124,7 @@ class Telemetry(Strict):
 
 
 class ShadowConfig(Strict):
-    """Shadow mode (routing/shadow.py): also send a sample of locally answered requests to the strong tier, off the
+    """Shadow mode (learning/shadow.py): also send a sample of locally answered requests to the strong tier, off the
     request's path, judge the pair and keep the outcome in the route log for `router train --from-log`."""
 
     rate: float = Field(0.0, ge=0, le=1, description="share of eligible locally answered requests shadowed; 0 = off")

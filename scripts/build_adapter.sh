@@ -13,7 +13,7 @@ CORPUS="${1:-$HOME/.cache/hybrid-ai/corpus}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 [ -f "$CORPUS/eval/outcomes-train.jsonl" ] || { echo "run scripts/build_corpus.sh first" >&2; exit 2; }
-.venv/bin/python evals/build_corpus.py finetune-set --corpus "$CORPUS" --out "$TMP/train.jsonl"
+.venv/bin/python scripts/corpus/build_corpus.py finetune-set --corpus "$CORPUS" --out "$TMP/train.jsonl"
 # the base model (the bundled local-only policy names no adapter) is the starting point and the rehearsal source
 cat > "$TMP/ft.yaml" <<'YAML'
 epochs: 1
@@ -34,6 +34,6 @@ rm -f hybrid_ai/assets/adapter/{tokenizer.json,tokenizer_config.json,special_tok
 ls -la hybrid_ai/assets/adapter
 .venv/bin/hybrid-ai eval --policy cascade-adapter --cloud replay --out "$CORPUS/eval-adapter" \
     --suite "$CORPUS/corpus-train" --suite "$CORPUS/corpus-dev" --suite "$CORPUS/corpus-test"
-.venv/bin/python evals/build_corpus.py outcomes "$CORPUS/eval-adapter/report.json"
+.venv/bin/python scripts/corpus/build_corpus.py outcomes "$CORPUS/eval-adapter/report.json"
 .venv/bin/hybrid-ai router train-verifier --data "$CORPUS/eval-adapter/outcomes-train.jsonl" \
     "$CORPUS/eval/outcomes-train.jsonl" --out hybrid_ai/assets/router/verifier-adapter.npz

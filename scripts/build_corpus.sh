@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the outcome corpus for the shipped local model, its graded answers (evals/build_corpus.py) and the
+# Build the outcome corpus for the shipped local model, its graded answers (scripts/corpus/build_corpus.py) and the
 # shipped verifier trained on them:
 # about 35 minutes on 2 cores with AVX-512 (8,199 local answers; 3,640 took 15 minutes there and 37 on AVX2), cached: a re-run answers
 # only new items). Usage:
@@ -7,10 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-$HOME/.cache/hybrid-ai/corpus}"
-.venv/bin/python evals/build_corpus.py build --out "$OUT"
+.venv/bin/python scripts/corpus/build_corpus.py build --out "$OUT"
 .venv/bin/hybrid-ai eval --policy default --cloud replay --out "$OUT/eval" \
     --suite "$OUT/corpus-train" --suite "$OUT/corpus-dev" --suite "$OUT/corpus-test"
-.venv/bin/python evals/build_corpus.py outcomes "$OUT/eval/report.json"
+.venv/bin/python scripts/corpus/build_corpus.py outcomes "$OUT/eval/report.json"
 # the shipped verifier (hybrid_ai/assets/router/verifier.npz) is trained on the train split only: dev chooses the
 # bundled default policy's cascade thresholds; the test split and the bundled suites measure (benchmarks/slm_router.py)
 .venv/bin/hybrid-ai router train-verifier --data "$OUT/eval/outcomes-train.jsonl" --out hybrid_ai/assets/router/verifier.npz

@@ -266,7 +266,7 @@ def test_personal_data_that_only_fits_the_cloud_is_a_400_naming_the_rule(tmp_pat
 def test_spaced_and_encoded_keys_are_redacted():
     import os
 
-    from hybrid_ai.redact import StreamScrubber, scrub, watch_env
+    from hybrid_ai.privacy.redact import StreamScrubber, scrub, watch_env
 
     os.environ["HYBRID_AI_TEST_REDACT"] = SECRET
     watch_env("HYBRID_AI_TEST_REDACT")
@@ -287,7 +287,7 @@ def test_thirty_distinct_seven_megabyte_schemas_leave_memory_bounded():
     import psutil
 
     from hybrid_ai.request import parse_request
-    from hybrid_ai.structured import VALIDATORS, problem
+    from hybrid_ai.checks.structured import VALIDATORS, problem
     from hybrid_ai.tooling import SCHEMA_CHECKS
 
     proc = psutil.Process()
@@ -308,7 +308,7 @@ def test_thirty_distinct_seven_megabyte_schemas_leave_memory_bounded():
 
 def test_a_restored_value_cannot_break_out_of_its_json_string():
     from hybrid_ai.request import parse_request
-    from hybrid_ai.routing.masking import Mask
+    from hybrid_ai.privacy.masking import Mask
     from hybrid_ai.types import BackendResult, ToolCall
 
     request = parse_request({"messages": user('passport", "is_admin": true, "x": "AB1234567')})
@@ -326,7 +326,7 @@ def test_every_evasion_of_the_corpus_is_found_and_look_alikes_mostly_are_not():
     from pathlib import Path
 
     from hybrid_ai.request import parse_request
-    from hybrid_ai.routing import pii
+    from hybrid_ai.privacy import pii
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "pii_evasions.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -12,9 +12,9 @@ import pytest
 from conftest import hybrid_policy, user
 from doubles import ScriptedBackend
 from hybrid_ai import AsyncHybridClient, HybridClient, PolicyError, load_policy
-from hybrid_ai.routing.data import Outcome
-from hybrid_ai.routing.verifier import Verifier
-from hybrid_ai.routing.verifier_train import fit_verifier
+from hybrid_ai.learning.data import Outcome
+from hybrid_ai.checks.verifier import Verifier
+from hybrid_ai.learning.verifier_train import fit_verifier
 
 DOUBT = "I am not sure, maybe it depends"
 
@@ -187,7 +187,7 @@ ASK = 'Extract the city from: "Chen Tanaka moved to Dublin on 10 July 2025."'
 def test_the_adapter_policy_s_parts_keep_a_right_brief_local_answer(upstream, cloud_key, tmp_path):
     """The `cascade-adapter` policy's local model (base + the shipped adapter) and verifier (verifier-adapter.npz),
     through a real cascade: the adapted model's brief right answer is kept locally, a refusal would be escalated."""
-    from hybrid_ai.routing.verifier import load_verifier
+    from hybrid_ai.checks.verifier import load_verifier
 
     bundled = load_policy("cascade-adapter")
     p = hybrid_policy(upstream, threshold=0.99, tmp=tmp_path)
@@ -205,8 +205,8 @@ def test_the_adapter_policy_s_parts_keep_a_right_brief_local_answer(upstream, cl
 
 
 def test_answer_features_match_their_names_and_the_shipped_verifier_loads():
-    from hybrid_ai.routing.answer_features import NAMES, answer_features
-    from hybrid_ai.routing.verifier import DEFAULT_VERIFIER, FEATURES, load_verifier
+    from hybrid_ai.checks.answer_features import NAMES, answer_features
+    from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, FEATURES, load_verifier
 
     for request, answer in [("What is 2 + 2?", "4"), ('Rewrite "a b c d".', "a b c d"), ("Hi", ""),
                             ("Q?\nA. x\nB. y\nC. z\nD. w", "The answer is B.")]:

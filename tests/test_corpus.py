@@ -1,4 +1,4 @@
-"""The outcome corpus (evals/build_corpus.py, evals/corpus_families.py): every generated request's reference is
+"""The outcome corpus (scripts/corpus/build_corpus.py, corpus_families.py): every generated request's reference is
 right (its stand-in answer passes the grader, near misses fail), splits never share a phrasing, the bundled
 suites are never in it, and what it writes loads as eval suites and converts to router training data."""
 
@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_ai.evaluation.graders import GRADERS
+from hybrid_ai.grading.graders import GRADERS
 from hybrid_ai.evaluation.suite import load_suite
-from hybrid_ai.routing.data import load_outcomes
+from hybrid_ai.learning.data import load_outcomes
 
-EVALS = Path(__file__).resolve().parents[1] / "evals"
-sys.path.insert(0, str(EVALS))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "corpus"))
 
 import build_corpus  # noqa: E402
 import corpus_families as cf  # noqa: E402

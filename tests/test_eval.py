@@ -215,7 +215,7 @@ def test_judge_items_need_the_judge_flag(tmp_path, capsys):
 
 def test_outcomes_are_router_training_data(replayed):
     """The loop after fine-tuning: an eval's outcomes.jsonl is what `hybrid-ai router train --data` reads."""
-    from hybrid_ai.routing.data import load_outcomes
+    from hybrid_ai.learning.data import load_outcomes
 
     tmp, _ = replayed
     rows = load_outcomes(tmp / "r1" / "outcomes.jsonl")

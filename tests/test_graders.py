@@ -1,7 +1,7 @@
 import pytest
 
 from hybrid_ai.errors import HybridAIError
-from hybrid_ai.evaluation.graders import chosen_letter, final_number, get_grader
+from hybrid_ai.grading.graders import chosen_letter, final_number, get_grader
 
 
 @pytest.mark.parametrize("text, value", [

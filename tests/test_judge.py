@@ -10,7 +10,7 @@ from doubles import FailingUpstream
 from test_eval import ITEMS, write_policy, write_suite
 
 from hybrid_ai.cli import main
-from hybrid_ai.evaluation.judge import parse_verdict
+from hybrid_ai.grading.judge import parse_verdict
 
 
 @pytest.mark.parametrize("reply, verdict", [

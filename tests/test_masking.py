@@ -15,7 +15,7 @@ from test_eval import report, write_policy, write_suite
 
 from hybrid_ai import AsyncHybridClient, HybridClient
 from hybrid_ai.cli import main
-from hybrid_ai.routing.masking import Mask, Restorer, masked_tiers
+from hybrid_ai.privacy.masking import Mask, Restorer, masked_tiers
 from hybrid_ai.policy import load_policy
 
 EMAIL, PHONE = "anna.meyer@example.com", "+44 20 7946 0958"

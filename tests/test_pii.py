@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT
 from hybrid_ai.policy import load_policy
 from hybrid_ai.request import parse_request
-from hybrid_ai.routing import decide, pii
+from hybrid_ai.privacy import pii
+from hybrid_ai.routing import decide
 
 CORPUS = [json.loads(line) for line in (ROOT / "benchmarks" / "data" / "pii_corpus.jsonl").read_text().splitlines()]
 

@@ -38,7 +38,7 @@ def test_a_package_adapter_is_found_in_the_installed_package_wherever_the_policy
 
 
 def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
-    from hybrid_ai.routing.masking import masked_tiers
+    from hybrid_ai.privacy.masking import masked_tiers
 
     default, cascade = load_policy("default"), load_policy("cascade")
     assert cascade.tiers == default.tiers and cascade.classifier.mode == "cascade"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, ROOT, ROUTELLM
-from hybrid_ai.routing.data import DataError, load_outcomes
-from hybrid_ai.routing.metrics import apgr, auc, cpt, curve, evaluate
+from hybrid_ai.learning.data import DataError, load_outcomes
+from hybrid_ai.learning.metrics import apgr, auc, cpt, curve, evaluate
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
 
 DATA = ROUTELLM
@@ -137,8 +137,8 @@ def test_training_centres_features_within_groups():
     """Two groups where the easy one has the long prompts: across groups, longer looks easier; within each
     group, longer is harder. Centred training learns the within-group direction, which is what ranks the
     requests of a third, unseen group; uncentred training learns the between-group artefact."""
-    from hybrid_ai.routing.data import Outcome
-    from hybrid_ai.routing.train import fit
+    from hybrid_ai.learning.data import Outcome
+    from hybrid_ai.learning.train import fit
 
     rng = random.Random(1)
     rows = []  # one repeated word: the n-grams are the same for every prompt, only the length differs
@@ -298,7 +298,7 @@ def test_calibrate_scores_multi_turn_rows_as_evaluate_does(tmp_path):
 ])
 def test_the_verifier_threshold_is_written_into_a_cascade_policy(tmp_path, verifier_line, expect_lines):
     from hybrid_ai.policy import load_policy
-    from hybrid_ai.routing.calibrate import write_verify_threshold
+    from hybrid_ai.learning.calibrate import write_verify_threshold
 
     src = (ROOT / "policies" / "default.yaml").read_text().replace("classifier:\n", "classifier:\n  mode: cascade\n"
                                                                    + (verifier_line or ""), 1)

@@ -9,11 +9,11 @@ import random
 import numpy as np
 import pytest
 
-from hybrid_ai.routing.data import Outcome
+from hybrid_ai.learning.data import Outcome
 from hybrid_ai.routing.features import hashed_ngrams
 from hybrid_ai.routing.groups import GROUP_BUCKETS, SHRINK, fold, train_group_prior
 from hybrid_ai.routing.scorer import LinearScorer
-from hybrid_ai.routing.train import featurize, fit
+from hybrid_ai.learning.train import featurize, fit
 
 VOCAB = {"tax": "invoice vat refund receipt deduction payroll audit ledger",
          "poetry": "sonnet rhyme stanza verse metaphor meter ode lyric",

@@ -13,10 +13,10 @@ import pytest
 
 from conftest import ROOT, ROUTELLM
 from hybrid_ai.routing.classifier import heuristic_logit
-from hybrid_ai.routing.data import load_outcomes
-from hybrid_ai.routing.metrics import auc
+from hybrid_ai.learning.data import load_outcomes
+from hybrid_ai.learning.metrics import auc
 from hybrid_ai.routing.scorer import DEFAULT_MODEL, LinearScorer, load_scorer
-from hybrid_ai.routing.train import fit
+from hybrid_ai.learning.train import fit
 from test_router import run
 
 HARD = "Prove, step by step, that the algorithm's worst-case complexity is O(n log n); analyze each case."

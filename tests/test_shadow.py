@@ -16,7 +16,7 @@ import yaml
 from conftest import CLI, KEY_ENV, ROOT, TEST_KEY, user
 from doubles import FakeUpstream
 from hybrid_ai import HybridClient, PolicyError, load_policy
-from hybrid_ai.routing.shadow import agreement
+from hybrid_ai.learning.shadow import agreement
 
 
 def test_agreement_compares_final_numbers_or_words():

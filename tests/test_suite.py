@@ -67,7 +67,7 @@ def test_missing_suite(tmp_path):
 
 @pytest.mark.parametrize("name", ["assistant-traffic", "gsm8k-sample", "mmlu-sample"])
 def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
-    from hybrid_ai.evaluation.graders import GRADERS
+    from hybrid_ai.grading.graders import GRADERS
     from hybrid_ai.evaluation.evaluate import resolve_suite
 
     s = load_suite(resolve_suite(name))
@@ -92,7 +92,7 @@ def test_bundled_suites_load_and_their_standins_and_keys_grade_right(name):
 ])
 def test_written_items_grade_wrong_answers_wrong(item_id, wrong):
     from hybrid_ai.evaluation.evaluate import resolve_suite
-    from hybrid_ai.evaluation.graders import GRADERS
+    from hybrid_ai.grading.graders import GRADERS
 
     item = next(i for i in load_suite(resolve_suite("assistant-traffic")).items if i.id == item_id)
     assert GRADERS[item.grader](wrong, item.reference) == 0.0

@@ -150,7 +150,7 @@ def test_sqlite_sink_migrates_a_route_log_of_an_older_version(tmp_path):
 
 
 def test_secret_values_named_by_a_policy_are_redacted_whatever_their_shape(monkeypatch):
-    from hybrid_ai.redact import public_message, watch_env
+    from hybrid_ai.privacy.redact import public_message, watch_env
 
     monkeypatch.setenv("HYBRID_AI_TEST_ODD_KEY", "k9Zq-77-ODDLY-shaped")
     watch_env("HYBRID_AI_TEST_ODD_KEY")

@@ -15,7 +15,7 @@ import hybrid_ai
 from hybrid_ai import AsyncHybridClient, HybridClient, InvalidRequest
 from hybrid_ai.backends.echo import EchoBackend
 from hybrid_ai.request import parse_request
-from hybrid_ai.structured import problem, unfenced
+from hybrid_ai.checks.structured import problem, unfenced
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather in a city",

@@ -34,9 +34,9 @@ class CTranslate2Tier(LocalTier):
         """`compute_type: auto` on a CUDA machine keeps the engine measured there: transformers with bitsandbytes
         nf4 (CTranslate2's CUDA path is not measured yet). Everywhere else: CTranslate2."""
         if self.compute_type == "auto" and self.device != "cpu" and cuda_present():
-            from .transformers_backend import TransformersBackend
+            from .transformers_backend import TransformersBackend, as_transformers
 
-            return TransformersBackend(tier_name, self.as_transformers(quantization="auto"))
+            return TransformersBackend(tier_name, as_transformers(self, quantization="auto"))
         return CTranslate2Backend(tier_name, self)
 
 

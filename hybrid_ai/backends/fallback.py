@@ -2,9 +2,9 @@
 to the next one. Streams fall back only before their first text (after it, the caller holds part of an answer
 and the error ends the stream). `AllTiersFailed` carries every tier's error.
 
-`fallback_on` says which errors hand on (any BackendError by default). `check` (cascade mode, routing/cascade.py)
+`fallback_on` says which errors hand on (any BackendError by default). `check` (cascade mode, checks/cascade.py)
 reads a tier's answer and raises `Escalated` when the verifier doubts it: that tier's attempt is marked
-escalated and the next tier answers. `validate` (routing/structured.py) does the same for an answer that is not the
+escalated and the next tier answers. `validate` (checks/structured.py) does the same for an answer that is not the
 JSON the request asked for. A stream from a checked tier is held until the check (it needs the whole answer), then
 given as one piece. When every tier after a verifier's escalation fails (the cloud is down, its key is missing),
 the doubted answer is given rather than none: the record says `escalated` and keeps every error. An answer that
@@ -22,8 +22,8 @@ from .base import StreamState, result_pieces
 from .metered import Metered
 
 if TYPE_CHECKING:
-    from ..routing.cascade import Check
-    from ..structured import OutputCheck
+    from ..checks.cascade import Check
+    from ..checks.structured import OutputCheck
 
 
 def any_error(error: BackendError) -> bool:

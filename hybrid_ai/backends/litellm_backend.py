@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ..config import CloudCost, Generation, TierConfig
 from ..errors import BackendError
-from ..redact import public_message, watch_env
+from ..privacy.redact import public_message, watch_env
 from ..types import BackendResult, ToolCall, ToolCallDelta, ToolCallParts
 from .base import Backend, sampling
 

@@ -37,7 +37,7 @@ class LlamaCppTier(LocalTier):
     backend: Literal["llama_cpp"] = "llama_cpp"
 
     engine = "hybrid_ai.backends.llama_cpp_backend:LlamaCppBackend"
-    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema")  # JSON checked (structured.py)
+    can_support: ClassVar[tuple[str, ...]] = ("json_object", "json_schema")  # JSON checked (checks/structured.py)
     default_supports: ClassVar[tuple[str, ...]] = ()  # no per-token log-probabilities (see the docstring)
     trainable = False  # adapters are trained on transformers and served by ctranslate2 / transformers
 

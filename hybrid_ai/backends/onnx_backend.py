@@ -43,9 +43,9 @@ class OnnxTier(LocalTier):
 
     def build(self, tier_name: str):
         if self.precision == "auto" and self.device != "cpu" and cuda_present():
-            from .transformers_backend import TransformersBackend
+            from .transformers_backend import TransformersBackend, as_transformers
 
-            return TransformersBackend(tier_name, self.as_transformers(quantization="auto"))
+            return TransformersBackend(tier_name, as_transformers(self, quantization="auto"))
         return OnnxBackend(tier_name, self)
 
 

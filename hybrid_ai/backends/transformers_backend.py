@@ -237,3 +237,10 @@ class TransformersBackend(LocalBackend):
         if len(text) > sent:
             yield text[sent:]
         state.result = self._result(lm, box["out"], n_in, max_new, text, ttft, request)
+
+
+def as_transformers(tier, **overrides) -> TransformersTier:
+    """The transformers tier over the same model, adapter, device and costs as any local `tier`: what `hybrid-ai
+    finetune` trains and rehearses with, whatever engine serves the tier."""
+    keep = {k: v for k, v in tier.model_dump().items() if k in TransformersTier.model_fields and k != "backend"}
+    return TransformersTier(**{**keep, **overrides})

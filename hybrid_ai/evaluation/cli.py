@@ -44,7 +44,7 @@ def main(cfg: EvalConfig, out: Path, write_policy: bool = False) -> int:
     paths = write(result, out)
     print_summary(result, paths, Console())
     if target is not None:
-        from ..routing.calibrate import write_threshold, write_verify_threshold
+        from ..learning.calibrate import write_threshold, write_verify_threshold
 
         cascade = result["policy"]["mode"] == "cascade"
         chosen = (result["cascade"] or {}).get("chosen") if cascade else result["chosen"]

@@ -23,11 +23,11 @@ from ..errors import HybridAIError
 from ..policy import load_policy, resolve_policy_path
 from ..routing import decide, load_classifier
 from ..routing.decide import decide_tiers
-from ..routing.masking import wrap
+from ..privacy.masking import wrap
 from ..request import parse_request
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
 from .cache import AnswerCache
-from .graders import GRADERS
+from ..grading.graders import GRADERS
 from .measure import measure, replay_tier
 from .answers import answer_items
 from .suite import Suite, SuiteMeta, load_suite
@@ -157,7 +157,7 @@ def _route_rule(policy, request) -> tuple[str | None, dict[str, list[str]]]:
 def eval_verifier(policy):
     """The verifier whose cascade the eval sweeps: the policy's in cascade mode, else the shipped one (so a report
     in route mode still shows what cascade mode would give); None when there is none."""
-    from ..routing.verifier import DEFAULT_VERIFIER, load_verifier
+    from ..checks.verifier import DEFAULT_VERIFIER, load_verifier
 
     path = policy.classifier.verifier.model or DEFAULT_VERIFIER
     if policy.classifier.mode != "cascade" and not Path(path).exists():

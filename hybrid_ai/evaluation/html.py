@@ -7,18 +7,9 @@ import base64
 import html
 from pathlib import Path
 
-from .plots import PLOTS
+from ..reporting.page import SCRIPT, STYLE
 from .format import headline, pct, provenance_lines, secs, summary_rows, usd, wh
-
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}.plots{display:flex;flex-wrap:wrap;gap:12px}
-.plots img{width:520px;border:1px solid #ddd}.summary{font-size:1.15em;background:#f4f8f4;padding:.6em 1em}
-details td{font-size:.85em;vertical-align:top}"""
-
-# counts the plots that the browser really decoded (a headless-browser test reads it back)
-SCRIPT = """window.addEventListener('load',function(){var n=0;document.querySelectorAll('.plots img').forEach(
-function(i){if(i.complete&&i.naturalWidth>0)n++});document.body.setAttribute('data-plots-loaded',String(n));});"""
+from .plots import PLOTS
 
 
 def _esc(x) -> str:

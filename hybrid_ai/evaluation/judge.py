@@ -3,36 +3,10 @@ asked (`hybrid-ai eval --judge`) for items whose grader is `judge`; verdicts are
 
 from __future__ import annotations
 
-import re
-
 from ..errors import BackendError
+from ..grading.judge import PROMPT, parse_verdict
 from ..request import parse_request
 from .cache import Answer, AnswerCache, answer_key
-
-PROMPT = """You are grading an assistant's answer against a reference answer.
-
-Question:
-{question}
-
-Reference answer:
-{reference}
-
-Assistant's answer:
-{answer}
-
-Does the assistant's answer give what the reference gives (facts, result, requested form)? Style does not matter.
-Reply with one line: "Score: N" where N is an integer from 0 (wrong) to 10 (fully right)."""
-
-_SCORE = re.compile(r"score\s*[:=]?\s*(\d+(?:\.\d+)?)", re.I)
-_NUMBER = re.compile(r"\b(\d+(?:\.\d+)?)\b")
-
-
-def parse_verdict(text: str) -> float | None:
-    """The judge's 0-10 score as a fraction, or None when the reply holds no score."""
-    m = _SCORE.search(text) or _NUMBER.search(text)
-    if m is None:
-        return None
-    return min(max(float(m.group(1)) / 10.0, 0.0), 1.0)
 
 
 class Judge:

@@ -15,7 +15,7 @@ from . import sweep
 
 
 def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> dict:
-    from ..routing.data import Outcome, messages_text
+    from ..learning.data import Outcome, messages_text
 
     if folds < 2:
         return {"skipped": "--router-folds 0"}
@@ -30,7 +30,7 @@ def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> d
     if len({o.weak >= 0.5 for o in outcomes}) < 2:
         return {"skipped": "the local tier was right on every item or on none: nothing to learn"}
     try:
-        from ..routing.train import out_of_fold
+        from ..learning.train import out_of_fold
 
         # tags are strata of one traffic: their levels count (no centring), and a suite has too few items per
         # tag for the nested group classifier of the group prior (on the default suite it lowered the local share)

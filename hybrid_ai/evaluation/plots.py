@@ -3,25 +3,7 @@ latency per route and energy per route. Each returns PNG bytes."""
 
 from __future__ import annotations
 
-import io
-
-
-def _fig():
-    """A figure of its own (the object API, no pyplot): the host application's matplotlib backend and
-    figure registry are left alone."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.2), dpi=100)
-    ax = fig.subplots()
-    ax.grid(alpha=0.3)
-    return fig, ax
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")  # Agg canvas by default for a bare Figure
-    return buf.getvalue()
+from ..reporting.page import figure as _fig, png as _png
 
 
 def _baseline_marks(ax, result, x):

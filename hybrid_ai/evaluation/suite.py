@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import HybridAIError, first_problem
 from ..jsonl import read_objects
 from ..request import parse_messages
-from .graders import GRADER_NAMES
+from ..grading.graders import GRADER_NAMES
 
 
 class SuiteError(HybridAIError):

@@ -79,11 +79,11 @@ def load_prompts(path: str | Path) -> list[tuple[dict, ...]]:
 def rehearsal(tier, prompts: list[tuple[dict, ...]], max_tokens: int, progress=None) -> list[Example]:
     """The local model's own answers to `prompts`, as training examples: mixed into the training set they keep
     the adapter from forgetting what the model already did well on them (rehearsal / self-distillation)."""
-    from ..backends.transformers_backend import TransformersBackend
+    from ..backends.transformers_backend import TransformersBackend, as_transformers
     from ..policy import Generation
     from ..request import parse_request
 
-    backend = TransformersBackend("local", tier.as_transformers())  # the weights being trained, whatever serves them
+    backend = TransformersBackend("local", as_transformers(tier))  # the weights being trained, whatever serves them
     gen = Generation(max_tokens=max_tokens, temperature=0.0, repetition_penalty=tier.generation.repetition_penalty)
     task = progress.add_task("rehearsal answers", total=len(prompts), loss=float("nan")) if progress else None
     out = []

@@ -10,7 +10,7 @@ from functools import lru_cache
 from ..errors import InvalidRequest
 from ..policy import ContextRule, PatternRule, PersonalDataRule, PinnedRule, Policy
 from ..types import ChatRequest, Message, RouteDecision
-from . import pii
+from ..privacy import pii
 
 
 @lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from .. import offload
 from ..errors import HybridAIError
-from ..redact import safe_url, scrub
+from ..privacy.redact import safe_url, scrub
 from . import protocol
 from .auth import BearerAuth, keys_from_env
 from .body import BodyTooLarge, read_capped

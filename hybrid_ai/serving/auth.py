@@ -11,7 +11,7 @@ import json
 import os
 
 from ..errors import PolicyError
-from ..redact import watch_env
+from ..privacy.redact import watch_env
 from ..telemetry.caller import CALLER, key_id
 
 OPEN_PATHS = frozenset({"/healthz"})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AllTiersFailed, BudgetExceeded, HybridAIError, InvalidRequest
-from ..redact import public_message
+from ..privacy.redact import public_message
 
 MAX_DEPTH = 64  # JSON nesting a chat request needs is under 10; deeper is refused before parsing
 

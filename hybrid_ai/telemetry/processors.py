@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..redact import REDACTED, scrub
+from ..privacy.redact import REDACTED, scrub
 
 SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token"}
 # Record fields whose values hybrid-ai writes itself (ids, names from the policy, enums): nothing to scrub there.

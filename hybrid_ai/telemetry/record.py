@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..redact import unquoted
+from ..privacy.redact import unquoted
 from ..types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 from .caller import current as current_caller
 from .cost import request_cost

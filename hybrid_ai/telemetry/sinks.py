@@ -17,7 +17,7 @@ from typing import Protocol
 
 import structlog
 
-from ..redact import scrub
+from ..privacy.redact import scrub
 from ..types import RouteRecord
 from .processors import chain
 

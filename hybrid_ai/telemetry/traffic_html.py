@@ -7,8 +7,7 @@ import base64
 import html
 from pathlib import Path
 
-from ..evaluation.html import SCRIPT, STYLE
-from ..evaluation.plots import _fig, _png
+from ..reporting.page import SCRIPT, STYLE, figure as _fig, png as _png
 
 
 def _esc(x) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 
-from .features import MAX_CHARS
+from ..routing.features import MAX_CHARS
 
 _WORD = re.compile(r"[a-z]+")
 _NUM = re.compile(r"-?\d[\d,]*(?:\.\d+)?")

@@ -157,16 +157,3 @@ def load_outcomes(path: str | Path, strong: str = STRONG, weak: str = WEAK) -> l
     if not out:
         raise DataError(f"{p}: no outcome data found (see `hybrid-ai router train --help`)")
     return out
-
-
-def load_many(paths: list[str], strong: str | None = None, weak: str | None = None,
-              logs: list[str] | tuple = ()) -> list[Outcome]:
-    """Outcome files, plus the judged shadow outcomes of route logs (`logs`, shadow_log.py)."""
-    out = [o for p in paths for o in load_outcomes(p, strong or STRONG, weak or WEAK)]
-    if logs:
-        from .shadow_log import load_shadow_outcomes
-
-        out += [o for p in logs for o in load_shadow_outcomes(p)]
-    if not paths and not logs:
-        raise DataError("give outcome data (--data) or a route log with shadow outcomes (--from-log)")
-    return out

@@ -30,8 +30,8 @@ import random
 from collections.abc import Callable, Sequence
 
 from .data import Outcome
-from .features import DENSE, dense_features, hashed_ngrams
-from .scorer import LinearScorer
+from ..routing.features import DENSE, dense_features, hashed_ngrams
+from ..routing.scorer import LinearScorer
 
 BUCKETS = 1 << 18
 
@@ -87,7 +87,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     groups = [f"{o.source}/{o.group}" for o in rows]
     prior = None
     if group_prior and len(set(groups)) > 1:
-        from .groups import out_of_fold_feature, train_group_prior
+        from ..routing.groups import out_of_fold_feature, train_group_prior
 
         if progress:
             progress(f"group prior over {len(set(groups))} groups")
@@ -116,7 +116,7 @@ def fit(rows: Sequence[Outcome], *, c: float = 1.0, buckets: int = BUCKETS, labe
     z = X @ coef + clf.intercept_[0]  # the fitted logit: mapping it cannot flip the learned ranking
     prior_mean = 0.0
     if heuristic_prior:
-        from .heuristic import heuristic_logit
+        from ..routing.heuristic import heuristic_logit
 
         h = np.array([heuristic_logit(o.prompt, o.n_messages) for o in rows])
         prior_mean = float(h.mean())  # centred for the Platt fit's conditioning; folded back into the bias below

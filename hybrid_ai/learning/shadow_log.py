@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .data import DataError, Outcome
+from .data import STRONG, WEAK, DataError, Outcome, load_outcomes
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS shadow_outcomes (
     request_id TEXT PRIMARY KEY, timestamp TEXT, day TEXT, prompt TEXT, n_messages INTEGER, local_answer TEXT,
@@ -33,7 +33,7 @@ class ShadowLog:
 
     def add(self, *, request_id: str, prompt: str, n_messages: int, local_answer: str, strong_answer: str,
             strong_model: str | None, local_correct: float | None, judge: str, cost_usd: float) -> None:
-        from ..redact import scrub
+        from ..privacy.redact import scrub
 
         now = _now()
         with self._lock:  # texts scrubbed of secrets (the policy's keys, key shapes), as every record is
@@ -62,3 +62,14 @@ def load_shadow_outcomes(path: str | Path) -> list[Outcome]:
         rows = db.execute("SELECT prompt, n_messages, local_answer, local_correct, judge FROM shadow_outcomes "
                           "WHERE local_correct IS NOT NULL ORDER BY timestamp").fetchall()
     return [Outcome(prompt, float(ok), 1.0, "shadow", n or 1, "", answer) for prompt, n, answer, ok, _ in rows]
+
+
+def load_many(paths: list[str], strong: str | None = None, weak: str | None = None,
+              logs: list[str] | tuple = ()) -> list[Outcome]:
+    """Outcome files, plus the judged shadow outcomes of route logs (`logs`)."""
+    out = [o for p in paths for o in load_outcomes(p, strong or STRONG, weak or WEAK)]
+    if logs:
+        out += [o for p in logs for o in load_shadow_outcomes(p)]
+    if not paths and not logs:
+        raise DataError("give outcome data (--data) or a route log with shadow outcomes (--from-log)")
+    return out

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .answer_features import NAMES, answer_features, answer_ngrams
-from .features import DENSE, dense_features, hashed_ngrams, parse
+from ..routing.features import DENSE, dense_features, hashed_ngrams, parse
 
 DEFAULT_VERIFIER = Path(__file__).resolve().parent.parent / "assets" / "router" / "verifier.npz"
 FEATURES = [*DENSE, *NAMES]
@@ -61,7 +61,7 @@ class Verifier:
     def save(self, path: str | Path) -> Path:
         import numpy as np
 
-        from .scorer import save_npz
+        from ..routing.scorer import save_npz
 
         return save_npz(path, self.meta, mean=np.asarray(self.mean), std=np.asarray(self.std),
                         dense_w=np.asarray(self.dense_w), hash_w=np.asarray(self.hash_w, np.float32),

@@ -12,7 +12,7 @@ Judges (`shadow.judge`, named in each outcome):
   number is the same (`agreement:number`); otherwise when the token F1 of the two answers is >= 0.5
   (`agreement:f1`). A proxy: it counts a differently worded right answer as wrong.
 - `llm`: the strong tier grades the local answer with the strong answer as the reference (the prompt of
-  evaluation/judge.py, `llm:<model>`); its cost counts in the shadow spend."""
+  grading/judge.py, `llm:<model>`); its cost counts in the shadow spend."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ _WORD = re.compile(r"\w+")
 
 def agreement(local: str, strong: str) -> tuple[float, str]:
     """(1.0 if the local answer agrees with the strong one else 0.0, the measure used)."""
-    from ..evaluation.graders import final_number
+    from ..grading.graders import final_number
 
     want = final_number(strong) if re.search(r"\d[\d,.]*\D{0,3}$", strong.strip()) else None
     if want is not None:
@@ -112,7 +112,7 @@ class Shadow:
 
     def _llm_judge(self, request: ChatRequest, local: str, strong: str) -> tuple[float | None, str, float]:
         from ..backends.metered import Metered
-        from ..evaluation.judge import PROMPT, parse_verdict
+        from ..grading.judge import PROMPT, parse_verdict
         from ..request import parse_request
 
         attempts: list = []

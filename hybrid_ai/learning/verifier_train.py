@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .data import DataError, Outcome
 from .train import _sklearn
-from .verifier import CLIP, FEATURES, Verifier, verifier_inputs
+from ..checks.verifier import CLIP, FEATURES, Verifier, verifier_inputs
 
 BUCKETS = 1 << 16
 

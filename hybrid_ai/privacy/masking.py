@@ -6,7 +6,7 @@ values again before the caller sees it. So the cloud can still rewrite, format o
 a phone number or an IBAN that it never sees; what it cannot do is answer from the value itself ("whose address is
 this?"), and the eval counts such answers as wrong (evaluation/replay.py).
 
-Detection is the rule's (routing/pii.py): what it misses is not masked, exactly as a `route: local` rule would send
+Detection is the rule's (privacy/pii.py): what it misses is not masked, exactly as a `route: local` rule would send
 it to the cloud. The same value gets the same placeholder everywhere in the conversation. A request that cannot be
 masked is not sent: that tier fails with `error_kind: masking` and the chain goes on. The cloud's per-token
 log-probabilities (when asked) keep the placeholders' tokens."""

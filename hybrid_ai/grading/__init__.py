@@ -1,0 +1,1 @@
+"""Graders of answers and the LLM-judge prompt, shared by the eval and shadow mode."""

@@ -1,0 +1,1 @@
+"""What the HTML reports share (the eval report, the traffic report)."""
