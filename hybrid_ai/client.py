@@ -52,8 +52,10 @@ class BaseClient:
         self.policy = load_policy(policy)
         self.classifier = classifier or load_classifier(self.policy.classifier)
         self.verifier = load_policy_verifier(self.policy)  # cascade mode's answer check; None in route mode
-        self.backends = {n: wrap(self.policy, n, build_backend(n, t)) for n, t in self.policy.tiers.items()}
-        self.backends.update(backends or {})
+        given = backends or {}  # injected or built, every tier is masked where a rule says so (one function: wrap)
+        self.backends = {n: wrap(self.policy, n, given[n] if n in given else build_backend(n, t))
+                         for n, t in self.policy.tiers.items()}
+        self.backends.update({n: b for n, b in given.items() if n not in self.backends})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on
         self.budget = None  # cloud budgets: admission by reservation, spend kept in the route log

@@ -162,3 +162,21 @@ def test_a_request_that_cannot_be_masked_is_never_sent_and_the_local_tier_answer
         r = c.chat.completions.create(messages=user(f"Sort these addresses: {many}"), max_tokens=4)
     assert cloud.requests == [] and r.hybrid.route == "local"
     assert "personal data not masked" in r.hybrid.record.fallback_reason
+
+
+def test_an_injected_cloud_backend_is_masked_like_a_built_one(tmp_path, cloud_key):
+    """`HybridClient(backends=...)` gets the same masking as the policy's own tiers: one wrapping for all."""
+    from doubles import ScriptedBackend
+
+    seen = []
+
+    class Recording(ScriptedBackend):
+        def complete(self, request, generation):
+            seen.append(request.scan_text)
+            return super().complete(request, generation)
+
+    with FakeUpstream("ok") as cloud:
+        client = HybridClient(masking_policy(cloud.base, tmp_path), backends={"cloud": Recording("cloud")})
+        r = client.chat.completions.create(messages=user(ASK), user="anna.meyer@example.com", max_tokens=4)
+    assert seen and EMAIL not in seen[0] and "7946" not in seen[0] and "[EMAIL_1]" in seen[0]
+    assert r.hybrid.route == "cloud" and cloud.hits == 0

@@ -133,6 +133,12 @@ class Backend:
         return {"backend": self.name}
 
 
+def slot_of(backend) -> AbstractContextManager:
+    """The backend's queue place (`Backend.slot`); a duck-typed backend without one has no queue."""
+    slot = getattr(backend, "slot", None)
+    return slot() if slot is not None else nullcontext()
+
+
 MIN_TEMPERATURE = 1e-4  # below it, every local engine decodes greedily (1e-270 would turn logits into inf)
 
 

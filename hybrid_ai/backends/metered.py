@@ -17,16 +17,10 @@ from ..telemetry.energy import EnergyMeter
 from ..telemetry.record import measure_attempt
 from ..config import Generation
 from ..types import BackendResult, ChatRequest, Piece
-from .base import Backend, StreamState
+from .base import Backend, StreamState, slot_of
 
 CLIENT_WENT_AWAY = "client went away"
 _NO_METER = nullcontext()
-
-
-def _slot(backend):
-    """The backend's queue place (Backend.slot); a backend that is not a Backend subclass has no queue."""
-    slot = getattr(backend, "slot", None)
-    return slot() if slot is not None else _NO_METER
 
 
 class _Outcome:
@@ -85,7 +79,7 @@ class Metered:
     def _attempt(self, outcome: _Outcome) -> Iterator[_Outcome]:
         t0, meter = time.perf_counter(), self._meter()
         try:
-            with _slot(self.backend), meter:
+            with slot_of(self.backend), meter:
                 yield outcome
         except BackendError as e:
             self._note(None, time.perf_counter() - t0, meter, e)

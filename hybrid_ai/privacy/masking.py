@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import offload
-from ..backends.base import Backend
+from ..backends.base import Backend, slot_of
 from ..errors import BackendError
 from ..policy import PersonalDataRule, Policy
 from ..types import BackendResult, ChatRequest, ToolCall, ToolCallDelta
@@ -163,7 +163,8 @@ class MaskingBackend(Backend):
 
     def __init__(self, inner: Backend, kinds: tuple[str, ...], max_chars: int | None = None):
         self.inner, self.kinds, self.max_chars = inner, kinds, max_chars
-        self.name, self.runs_locally, self.cacheable = inner.name, inner.runs_locally, inner.cacheable
+        self.name, self.runs_locally = inner.name, inner.runs_locally
+        self.cacheable = getattr(inner, "cacheable", True)  # a duck-typed backend may not say
         self.batches = False  # complete_batch: Backend's, one masked request after another
 
     def __getattr__(self, name: str) -> Any:  # device, tier, ... of the wrapped backend
@@ -173,7 +174,7 @@ class MaskingBackend(Backend):
         self.inner.warmup()
 
     def slot(self):
-        return self.inner.slot()
+        return slot_of(self.inner)
 
     def ready(self):
         return self.inner.ready()
@@ -254,4 +255,6 @@ def masked_tiers(policy: Policy) -> dict[str, tuple[str, ...]]:
 def wrap(policy: Policy, name: str, backend: Backend) -> Backend:
     """`backend` as tier `name` of `policy` gets it: masked where a rule says so."""
     kinds = masked_tiers(policy).get(name)
-    return MaskingBackend(backend, kinds, policy.limits.max_scan_chars) if kinds else backend
+    if not kinds or isinstance(backend, MaskingBackend):
+        return backend
+    return MaskingBackend(backend, kinds, policy.limits.max_scan_chars)
