@@ -139,3 +139,18 @@ def test_the_report_costs_an_answer_as_the_route_log_costs_its_attempt():
         assert (m.cost_usd, m.cost_source, m.energy_wh, m.energy_source) == (
             attempt.cost_usd, attempt.cost_source, attempt.energy_wh, attempt.energy_source)
         assert m.latency_s == 0.8 and (reading is None or m.energy_wh == 0.002)
+
+
+def test_what_a_rerun_needs_is_kept_in_the_cache_and_computed_once(tmp_path):
+    """A re-run of the same items reads the router's out-of-fold scores and replayed answers' token counts back
+    instead of training or importing litellm again (a cached eval re-run of the default suite: about 2 s)."""
+    calls = []
+    cache = AnswerCache(tmp_path / "a.sqlite")
+    first = cache.memo("key", lambda: calls.append(1) or [0.25, 0.5])
+    assert cache.tokens("m", "some text", lambda m, t: calls.append(2) or 7) == 7
+    cache.close()
+    again = AnswerCache(tmp_path / "a.sqlite")  # a new process would open it the same way
+    assert again.memo("key", lambda: calls.append(3) or [9.0]) == first == [0.25, 0.5]
+    assert again.tokens("m", "some text", lambda m, t: calls.append(4) or 99) == 7
+    assert again.memo("other key", lambda: [1.0]) == [1.0] and calls == [1, 2]
+    again.close()

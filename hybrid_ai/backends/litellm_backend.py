@@ -66,7 +66,38 @@ def import_litellm():
 @lru_cache(maxsize=128)
 def table_prices(model: str) -> tuple[float, float] | None:
     """USD per input and per output token from litellm's bundled table, looked up once per model, or None.
-    Prices are taken as linear (the first tier of tiered long-context pricing)."""
+    Prices are taken as linear (the first tier of tiered long-context pricing). Kept on disk per litellm version
+    (`HYBRID_AI_CACHE/prices.json`), so a process that only needs prices does not import litellm (seconds)."""
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .local_model import cache_dir
+
+    try:
+        key = f"litellm {version('litellm')}"
+    except PackageNotFoundError:
+        return None
+    path = cache_dir().parent / "prices.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    table = known.get(key) if isinstance(known.get(key), dict) else {}
+    if model in table:
+        return tuple(table[model]) if table[model] else None
+    prices = _lookup_prices(model)
+    table[model] = list(prices) if prices else None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({key: table}))
+        os.replace(tmp, path)  # atomic: a reader sees the old file or the new one
+    except OSError:
+        pass  # a read-only cache only costs the import next time
+    return prices
+
+
+def _lookup_prices(model: str) -> tuple[float, float] | None:
     try:
         litellm = import_litellm()
         usd_in, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)

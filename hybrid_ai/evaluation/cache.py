@@ -48,6 +48,9 @@ class AnswerCache:
                  else "REAL" for f in _FIELDS}
         self._db.execute(f"CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, "
                          f"{', '.join(f'{f} {t}' for f, t in types.items())})")
+        self._db.execute("CREATE TABLE IF NOT EXISTS token_counts (model TEXT, digest TEXT, n INTEGER, "
+                         "PRIMARY KEY (model, digest))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS memo (digest TEXT PRIMARY KEY, value TEXT)")
         have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
         for f in _FIELDS:  # a cache written by an older version: add the new columns, keep every answer
             if f not in have:
@@ -70,6 +73,34 @@ class AnswerCache:
         with self._lock:
             self._db.execute(f"INSERT OR REPLACE INTO answers (key, {', '.join(_FIELDS)}) VALUES "
                              f"(?, {', '.join('?' * len(_FIELDS))})", [key, *(row[f] for f in _FIELDS)])
+
+    def tokens(self, model: str, text: str, count) -> int | None:
+        """`count(model, text)`, kept: a replayed answer's token counts need litellm's tokenizer (seconds to
+        import), so a re-run reads them from here instead."""
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        with self._lock:
+            row = self._db.execute("SELECT n FROM token_counts WHERE model = ? AND digest = ?",
+                                   (model, digest)).fetchone()
+        if row is not None:
+            return row[0]
+        n = count(model, text)
+        if n is not None:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO token_counts VALUES (?, ?, ?)", (model, digest, n))
+        return n
+
+    def memo(self, key: str, compute):
+        """`compute()` (a JSON value), kept under `key` (its digest): results derived from cached answers alone,
+        such as the out-of-fold router scores, are not computed again for the same items."""
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM memo WHERE digest = ?", (digest,)).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+        value = compute()
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?)", (digest, json.dumps(value)))
+        return value
 
     def close(self) -> None:
         with self._lock:

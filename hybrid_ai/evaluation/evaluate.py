@@ -229,12 +229,12 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                 a = answers[weak][item.id]
                 row["verify"] = verifier.score_text(request.text, a.text or "", len(request.messages))
             rows.append(row)
+        return _summarise(cfg, policy, suite, suites, tiers, rows, timing, cache.memo)
     finally:
         cache.close()
-    return _summarise(cfg, policy, suite, suites, tiers, rows, timing)
 
 
-def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
+def _summarise(cfg, policy, suite, suites, tiers, rows, timing, memo=None) -> dict:
     weak, strong = policy.classifier.weak_tier, policy.classifier.strong_tier
     curve = sweep.curve(rows)
     base = sweep.baselines(rows)
@@ -247,7 +247,7 @@ def _summarise(cfg, policy, suite, suites, tiers, rows, timing) -> dict:
     summary = sweep.summary(chosen, base["all_cloud"]) if chosen else None
     from .own_router import cross_validated
 
-    own = cross_validated(rows, cfg.router_folds, targets, base["all_cloud"])
+    own = cross_validated(rows, cfg.router_folds, targets, base["all_cloud"], memo)
     cascade = None
     if rows and "verify" in rows[0]:
         from .cascade_sweep import section

@@ -8,13 +8,16 @@ and both right and wrong local answers); otherwise it is skipped with the reason
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
+from dataclasses import asdict, astuple
 
 from ..errors import HybridAIError
 from . import sweep
 
 
-def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> dict:
+def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud, memo=None) -> dict:
+    """`memo(key, compute)`: where the out-of-fold scores are kept (the eval's answer cache), so a re-run of the
+    same items trains nothing."""
     from ..learning.data import Outcome, messages_text
 
     if folds < 2:
@@ -34,7 +37,9 @@ def cross_validated(rows: list[dict], folds: int, targets: dict, all_cloud) -> d
 
         # tags are strata of one traffic: their levels count (no centring), and a suite has too few items per
         # tag for the nested group classifier of the group prior (on the default suite it lowered the local share)
-        scores = out_of_fold(outcomes, folds, center=False, group_prior=False)
+        key = json.dumps(["own-router-oof", folds, [astuple(o) for o in outcomes]], default=str)
+        scores = memo(key, lambda: out_of_fold(outcomes, folds, center=False, group_prior=False)) if memo \
+            else out_of_fold(outcomes, folds, center=False, group_prior=False)
     except (HybridAIError, ValueError) as e:
         return {"skipped": f"training failed: {e}"}
     scored = [{**r, "score": s} for r, s in zip(rows, scores)]

@@ -95,6 +95,11 @@ class ReplayBackend(Backend):
                for rid, ts, prompt, answer in rows if prompt is not None and answer is not None}
         return cls(tier_name, model, rec)
 
+    def _tokens(self, text: str) -> int | None:
+        if self.answer_cache is None:
+            return count_tokens(self.model, text)
+        return self.answer_cache.tokens(self.model, text, count_tokens)
+
     def _from_answer_cache(self, request, generation) -> Recorded | None:
         """The answer an earlier live eval got from `model` with these generation settings, if it is cached."""
         from .cache import answer_key
@@ -144,9 +149,9 @@ class ReplayBackend(Backend):
         return self._result(request, self._hit(request, generation))
 
     def _result(self, request, hit: Recorded) -> BackendResult:
-        completion = 1 if hit.kind == "outcome" else count_tokens(self.model, hit.answer)
+        completion = 1 if hit.kind == "outcome" else self._tokens(hit.answer)
         return BackendResult(
-            text=hit.answer, model=self.model, prompt_tokens=count_tokens(self.model, request.text),
+            text=hit.answer, model=self.model, prompt_tokens=self._tokens(request.text),
             completion_tokens=completion, ttft_ms=None,
             info={"backend": "replay", "provenance": hit.provenance, "replay_kind": hit.kind,
                   "recorded_correct": hit.correct},
