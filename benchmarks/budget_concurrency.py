@@ -13,7 +13,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from hybrid_ai import EchoBackend, HybridClient
+from hybrid_ai import HybridClient
+from hybrid_ai.testing import EchoBackend
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ import statistics
 import tempfile
 import time
 
-from hybrid_ai import EchoBackend, HybridClient
+from hybrid_ai import HybridClient
+from hybrid_ai.testing import EchoBackend
 from hybrid_ai.routing import decide
 from hybrid_ai.telemetry.metrics import Metrics
 from hybrid_ai.telemetry.tracing import Tracing

@@ -13,42 +13,39 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "HybridClient": "client",
-    "AsyncHybridClient": "client",
-    "BaseClient": "client",
-    "Policy": "policy",
-    "load_policy": "policy",
-    "ChatRequest": "types",
-    "RouteDecision": "types",
-    "BackendResult": "types",
+_EXPORTS = {  # name -> module: the public surface (tests/test_exported_members.py pins it)
+    # clients and what they return
+    "HybridClient": "client", "AsyncHybridClient": "client",
+    "HybridStream": "stream", "AsyncHybridStream": "stream",
+    "HybridChatCompletion": "response",
+    "ChatRequest": "types", "RouteDecision": "types", "BackendResult": "types", "Attempt": "types",
     "RouteRecord": "types",
-    "HybridAIError": "errors",
-    "PolicyError": "errors",
-    "InvalidRequest": "errors",
-    "BackendError": "errors",
-    "AllTiersFailed": "errors",
-    "MissingDependency": "errors",
-    "BudgetExceeded": "errors",
-    "Backend": "backends",
-    "EchoBackend": "backends",
-    "Classifier": "routing",
-    "HeuristicClassifier": "routing",
-    "decide": "routing",
-    "http_client": "serving.transport",
-    "async_http_client": "serving.transport",
+    # policies
+    "Policy": "policy", "load_policy": "policy", "TierConfig": "config", "Generation": "config",
+    # errors
+    "HybridAIError": "errors", "PolicyError": "errors", "InvalidRequest": "errors", "BackendError": "errors",
+    "AllTiersFailed": "errors", "MissingDependency": "errors", "BudgetExceeded": "errors",
+    # extension points: engines and wrappers, classifiers
+    "Backend": "backends.base", "BackendProtocol": "backends.base", "WrapperBackend": "backends.base",
+    "StreamState": "backends.base", "Classifier": "routing",
+    # adapters
+    "create_app": "serving", "http_client": "serving.transport", "async_http_client": "serving.transport",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backends import Backend, EchoBackend
-    from .client import AsyncHybridClient, BaseClient, HybridClient
+    from .backends.base import Backend, BackendProtocol, StreamState, WrapperBackend
+    from .client import AsyncHybridClient, HybridClient
+    from .config import Generation, TierConfig
     from .errors import (AllTiersFailed, BackendError, BudgetExceeded, HybridAIError, InvalidRequest,
                          MissingDependency, PolicyError)
     from .policy import Policy, load_policy
-    from .routing import Classifier, HeuristicClassifier, decide
+    from .response import HybridChatCompletion
+    from .routing import Classifier
+    from .serving import create_app
     from .serving.transport import async_http_client, http_client
-    from .types import BackendResult, ChatRequest, RouteDecision, RouteRecord
+    from .stream import AsyncHybridStream, HybridStream
+    from .types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 
 
 def __getattr__(name: str):  # lazy: `import hybrid_ai` stays fast

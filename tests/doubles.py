@@ -8,6 +8,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from hybrid_ai.testing import ScriptedBackend  # noqa: F401  (the public double; tests import it from here)
+
 
 class FailingUpstream:
     """Counts requests; answers each with `status` after `delay` seconds; with `reply`, a 200 chat completion."""
@@ -215,59 +217,3 @@ class FakeUpstream:
     def __exit__(self, *exc):
         self.close()
 
-
-class ScriptedBackend:
-    """A Backend double for the fallback chain: streams `pieces` (or answers them joined), failing with
-    BackendError before any piece (`fail_at=0`), after N pieces, or not at all (None)."""
-
-    name, runs_locally = "scripted", False
-
-    def __init__(self, tier: str, pieces=("hello", " world"), fail_at: int | None = None):
-        from hybrid_ai import BackendResult
-
-        self.tier, self.pieces, self.fail_at, self.calls, self.closed = tier, list(pieces), fail_at, 0, 0
-        self._result = BackendResult
-
-    def warmup(self):
-        pass
-
-    def ready(self):
-        return True, None
-
-    def describe(self):
-        return {"backend": self.name}
-
-    def _fail(self):
-        from hybrid_ai import BackendError
-
-        raise BackendError(f"{self.tier} scripted failure", tier=self.tier)
-
-    def _answer(self):
-        return self._result("".join(self.pieces), model=f"{self.tier}-model", prompt_tokens=3,
-                            completion_tokens=len(self.pieces))
-
-    def complete(self, request, generation):
-        self.calls += 1
-        if self.fail_at is not None:
-            self._fail()
-        return self._answer()
-
-    async def acomplete(self, request, generation):
-        return self.complete(request, generation)
-
-    def stream(self, request, generation, state):
-        self.calls += 1
-        try:
-            for i, piece in enumerate(self.pieces):
-                if self.fail_at == i:
-                    self._fail()
-                yield piece
-            if self.fail_at is not None and self.fail_at >= len(self.pieces):
-                self._fail()
-            state.result = self._answer()
-        finally:
-            self.closed += 1
-
-    async def astream(self, request, generation, state):
-        for piece in self.stream(request, generation, state):
-            yield piece

@@ -4,10 +4,11 @@ import sys
 import hybrid_ai
 
 EXPECTED = {
-    "AllTiersFailed", "AsyncHybridClient", "Backend", "BackendError", "BackendResult", "BaseClient", "BudgetExceeded",
-    "ChatRequest", "Classifier", "EchoBackend", "HeuristicClassifier", "HybridAIError",
-    "HybridClient", "InvalidRequest", "MissingDependency", "Policy", "PolicyError", "RouteDecision", "RouteRecord",
-    "__version__", "async_http_client", "decide", "http_client", "load_policy",
+    "AllTiersFailed", "AsyncHybridClient", "AsyncHybridStream", "Attempt", "Backend", "BackendError",
+    "BackendProtocol", "BackendResult", "BudgetExceeded", "ChatRequest", "Classifier", "Generation", "HybridAIError",
+    "HybridChatCompletion", "HybridClient", "HybridStream", "InvalidRequest", "MissingDependency", "Policy",
+    "PolicyError", "RouteDecision", "RouteRecord", "StreamState", "TierConfig", "WrapperBackend", "__version__",
+    "async_http_client", "create_app", "http_client", "load_policy",
 }
 
 
@@ -32,3 +33,10 @@ def test_unknown_attribute_raises():
         assert "NoSuchThing" in str(e)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_the_test_double_is_public_and_a_backend():
+    from hybrid_ai.testing import EchoBackend, ScriptedBackend
+
+    assert isinstance(ScriptedBackend("cloud"), hybrid_ai.Backend) and isinstance(EchoBackend(), hybrid_ai.Backend)
+    assert isinstance(ScriptedBackend("cloud"), hybrid_ai.BackendProtocol)

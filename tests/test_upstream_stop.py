@@ -9,7 +9,8 @@ import time
 import uvicorn
 
 from conftest import TEST_KEY, free_port, hybrid_policy, user, wait_http
-from hybrid_ai import AsyncHybridClient, EchoBackend, HybridClient
+from hybrid_ai import AsyncHybridClient, HybridClient
+from hybrid_ai.testing import EchoBackend
 from hybrid_ai.serving import create_app
 
 

@@ -10,7 +10,7 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import BackendError
 
@@ -131,6 +131,67 @@ class Backend:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name}
+
+
+@runtime_checkable
+class BackendProtocol(Protocol):
+    """What the client asks of a tier's backend. Subclassing `Backend` gives every method but `complete` a
+    default; any object with these methods works too (`HybridClient(backends=...)`)."""
+
+    name: str
+    runs_locally: bool
+
+    def complete(self, request: ChatRequest, generation: Generation) -> BackendResult: ...
+    async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult: ...
+    def stream(self, request: ChatRequest, generation: Generation,
+               state: StreamState) -> Generator[Piece, None, None]: ...
+    def astream(self, request: ChatRequest, generation: Generation,
+                state: StreamState) -> AsyncGenerator[Piece, None]: ...
+    def warmup(self) -> None: ...
+    def ready(self) -> tuple[bool, str | None]: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+class WrapperBackend(Backend):
+    """A Backend around another one (`inner`): behaviour added by wrapping, not by branches. Every method passes
+    through to `inner` until a subclass overrides it; attributes it does not have are `inner`'s (its device,
+    tier, ...). Masking is one (privacy/masking.py)."""
+
+    def __init__(self, inner: Backend):
+        self.inner = inner
+        self.name, self.runs_locally = inner.name, inner.runs_locally
+        self.cacheable = getattr(inner, "cacheable", True)  # a duck-typed backend may not say
+        self.batches = getattr(inner, "batches", False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (during unpickling, say): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def complete(self, request: ChatRequest, generation: Generation) -> BackendResult:
+        return self.inner.complete(request, generation)
+
+    async def acomplete(self, request: ChatRequest, generation: Generation) -> BackendResult:
+        return await self.inner.acomplete(request, generation)
+
+    def stream(self, request: ChatRequest, generation: Generation, state: StreamState) -> Generator[Piece, None, None]:
+        yield from self.inner.stream(request, generation, state)
+
+    def astream(self, request: ChatRequest, generation: Generation,
+                state: StreamState) -> AsyncGenerator[Piece, None]:
+        return self.inner.astream(request, generation, state)
+
+    def warmup(self) -> None:
+        self.inner.warmup()
+
+    def ready(self) -> tuple[bool, str | None]:
+        return self.inner.ready()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def slot(self) -> AbstractContextManager:
+        return slot_of(self.inner)
 
 
 def slot_of(backend) -> AbstractContextManager:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import offload
-from ..backends.base import Backend, slot_of
+from ..backends.base import Backend, WrapperBackend
 from ..errors import BackendError
 from ..policy import PersonalDataRule, Policy
 from ..types import BackendResult, ChatRequest, ToolCall, ToolCallDelta
@@ -156,28 +156,15 @@ class Restorer:
         return out + [ToolCallDelta(i, arguments=r.rest()[0]) for i, r in self._calls.items() if r._held]
 
 
-class MaskingBackend(Backend):
+class MaskingBackend(WrapperBackend):
     """A tier's backend that gets requests with personal data masked (see the module docstring). A backend that
     answers from recordings (the eval's replay) may define `complete_masked(masked, original, mask, generation)`
     to decide whether its recorded answer could have come from the masked request."""
 
     def __init__(self, inner: Backend, kinds: tuple[str, ...], max_chars: int | None = None):
-        self.inner, self.kinds, self.max_chars = inner, kinds, max_chars
-        self.name, self.runs_locally = inner.name, inner.runs_locally
-        self.cacheable = getattr(inner, "cacheable", True)  # a duck-typed backend may not say
+        super().__init__(inner)
+        self.kinds, self.max_chars = kinds, max_chars
         self.batches = False  # complete_batch: Backend's, one masked request after another
-
-    def __getattr__(self, name: str) -> Any:  # device, tier, ... of the wrapped backend
-        return getattr(self.inner, name)
-
-    def warmup(self) -> None:
-        self.inner.warmup()
-
-    def slot(self):
-        return slot_of(self.inner)
-
-    def ready(self):
-        return self.inner.ready()
 
     def describe(self):
         return {**self.inner.describe(), "masks": list(self.kinds)}
@@ -205,8 +192,10 @@ class MaskingBackend(Backend):
 
     async def acomplete(self, request, generation):
         masked, mask = await self._amasked(request)
-        if not mask.values or hasattr(self.inner, "complete_masked"):
-            return await super().acomplete(request, generation)  # complete() in a worker thread
+        if not mask.values:
+            return await self.inner.acomplete(request, generation)
+        if hasattr(self.inner, "complete_masked"):  # recorded answers: complete() decides, in a worker thread
+            return await offload.run(self.complete, request, generation)
         return mask.result(await self.inner.acomplete(masked, generation))
 
     def stream(self, request, generation, state):
