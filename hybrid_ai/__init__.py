@@ -37,8 +37,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backends.base import Backend, BackendProtocol, StreamState, WrapperBackend
     from .client import AsyncHybridClient, HybridClient
     from .config import Generation, TierConfig
-    from .errors import (AllTiersFailed, BackendError, BudgetExceeded, HybridAIError, InvalidRequest,
-                         MissingDependency, PolicyError)
+    from .errors import (
+        AllTiersFailed,
+        BackendError,
+        BudgetExceeded,
+        HybridAIError,
+        InvalidRequest,
+        MissingDependency,
+        PolicyError,
+    )
     from .policy import Policy, load_policy
     from .response import HybridChatCompletion
     from .routing import Classifier
@@ -48,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import Attempt, BackendResult, ChatRequest, RouteDecision, RouteRecord
 
 
-def __getattr__(name: str):  # lazy: `import hybrid_ai` stays fast
+def __getattr__(name: str) -> object:  # lazy: `import hybrid_ai` stays fast
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value

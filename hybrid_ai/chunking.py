@@ -16,28 +16,29 @@ from .privacy.redact import StreamScrubber
 from .types import Piece, ToolCallDelta
 
 if TYPE_CHECKING:
-    from .backends.fallback import FallbackChain
-    from .client import BaseClient
-    from .types import ChatRequest, RouteDecision
+    from .response import HybridChatCompletionChunk
+    from .turn import Turn
+    from .types import RouteRecord
 
 
 class StreamTurn:
-    def __init__(self, client: BaseClient, request: ChatRequest, decision: RouteDecision, t0: float, rid: str,
-                 chain: FallbackChain):
-        self.client, self.request, self.decision, self.t0, self.rid, self.chain = (
-            client, request, decision, t0, rid, chain)
+    """A streamed `Turn`: its chunks, and its record once, however the stream ends."""
+
+    def __init__(self, turn: Turn):
+        self.turn, self.request, self.chain, self.rid = turn, turn.request, turn.chain, turn.rid
+        self.decision, self.tiers = turn.decision, turn.policy.tiers
         self.pieces, self.recorded, self._model = 0, False, ""
         self._scrub = StreamScrubber()  # the answer reaches the caller without secrets, in text and tool calls
         self._call_scrub: dict[int, StreamScrubber] = {}
 
-    def _record(self, error: str | None = None):
+    def _record(self, error: str | None = None) -> RouteRecord:
         self.recorded = True
-        return self.client._record(self.request, self.decision, self.rid, self.t0, self.chain, error=error)
+        return self.turn.finish(error)
 
-    def _start(self, tier: str):
+    def _start(self, tier: str) -> HybridChatCompletionChunk:
         from .response import make_chunk
 
-        return make_chunk(self.rid, self.client.policy.tiers[tier].model, role="assistant", content="")
+        return make_chunk(self.rid, self.tiers[tier].model, role="assistant", content="")
 
     def piece(self, tier: str, piece: Piece) -> list:
         """The chunk of a text delta, or of a piece of a tool call."""
@@ -45,7 +46,7 @@ class StreamTurn:
 
         first = [self._start(tier)] if not self.pieces else []
         self.pieces += 1
-        model = self._model = self.client.policy.tiers[tier].model
+        model = self._model = self.tiers[tier].model
         if isinstance(piece, str):
             text = self._scrub.add(piece)
             return first + ([make_chunk(self.rid, model, content=text)] if text else [])

@@ -9,35 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from . import offload
 from .backends.base import Backend
-from .backends.registry import build_backend
 from .backends.fallback import FallbackChain
 from .backends.metered import CLIENT_WENT_AWAY, Metered
+from .backends.registry import build_backend
+from .checks.cascade import answer_check, load_policy_verifier
+from .checks.structured import output_check
 from .chunking import StreamTurn
-from . import offload
 from .errors import BackendError, InvalidRequest
-from .privacy.redact import scrub
 from .policy import Policy, load_policy
+from .privacy.masking import wrap
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
-from .checks.cascade import answer_check, load_policy_verifier
-from .privacy.masking import wrap
-from .checks.structured import output_check
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.metrics import Metrics
-from .telemetry.record import build_record, new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
-from .types import ChatRequest, RouteDecision
+from .turn import Observer, Turn
+from .types import Attempt, ChatRequest, RouteDecision
 
 if TYPE_CHECKING:
-    from .response import HybridChatCompletion
     from .learning.shadow import Shadow
+    from .response import HybridChatCompletion, HybridChatCompletionChunk
+    from .routing.budget import Budget, Ticket
 
 
 class BaseClient:
@@ -58,8 +59,7 @@ class BaseClient:
         self.backends.update({n: b for n, b in given.items() if n not in self.backends})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on
-        self.budget = None  # cloud budgets: admission by reservation, spend kept in the route log
-        self._tickets: dict[int, Any] = {}  # id(request) -> the budget reservation its record settles
+        self.budget: Budget | None = None  # cloud budgets: admission by reservation, spend kept in the route log
         if self.policy.budget.enabled:
             from .routing.budget import Budget
 
@@ -70,9 +70,12 @@ class BaseClient:
 
             self.shadow = Shadow(self.policy, self.backends[self.policy.classifier.strong_tier])
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
+        # what a finished request's record goes through, in order: the budget settles, the sinks write, shadow samples
+        self.observers: list[Observer] = [self._settle, self._write, self._sample]
 
     # -- no I/O below: validation, decision, chain, record -------------------------------------
-    def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision]:
+    def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision, Ticket | None]:
+        """The validated request, its decision and the budget's reservation for it (None without a budget)."""
         limits = self.policy.limits
         model = params.get("model")
         if (params.get("route") is None and isinstance(model, str) and model in self.policy.tiers
@@ -84,42 +87,38 @@ class BaseClient:
                                  f"{limits.max_prompt_chars:,} (limits.max_prompt_chars)", field="messages")
         score = float(self.classifier.score(request))
         decision = decide(self.policy, request, score)
+        ticket = None
         if self.budget is not None:
             decision, ticket, why = self.budget.admit(request, decision)
             if why is not None:
                 decision = replace(decision, budget=why)
-            if ticket is not None:
-                self._tickets[id(request)] = ticket
-        return request, decision
+        return request, decision, ticket
 
     def chain(self, decision: RouteDecision, request: ChatRequest) -> FallbackChain:
         """The decision's tiers, in order, each metered into one shared list of attempts (`chain.attempts`), with
         cascade mode's answer check and the check of a structured answer where they apply."""
-        attempts: list = []
+        attempts: list[Attempt] = []
         return FallbackChain([Metered(t, self.backends[t], self.policy, attempts) for t in decision.tiers],
                              attempts=attempts, check=answer_check(self.policy, self.verifier, request, decision),
                              validate=output_check(request, decision))
 
-    def _record(self, request, decision, rid, t0, chain, error=None):
-        record = build_record(policy=self.policy, request=request, decision=decision, request_id=rid, t_start=t0,
-                              attempts=chain.attempts, result=chain.result if chain.answered else None, error=error,
-                              verifier_score=chain.check.score if chain.check else None,
-                              answered_tier=chain.answered)
-        if self.budget is not None:
-            self.budget.settle(self._tickets.pop(id(request), None), record)
-        self.sink_failures += emit(self.sinks, record)
-        if self.shadow is not None:
-            self.shadow.offer(request, decision, record, chain.result.text if chain.result is not None else None)
-        return record
+    def _turn(self, prepared: tuple[ChatRequest, RouteDecision, Ticket | None], t0: float) -> Turn:
+        request, decision, ticket = prepared
+        return Turn(request, decision, self.chain(decision, request), self.policy, t0, self.observers, ticket)
 
-    def _completion(self, request, decision, rid, t0, chain):
-        from .response import make_completion
+    # observers of a finished turn (self.observers)
+    def _settle(self, turn: Turn) -> None:
+        if self.budget is not None and turn.record is not None:
+            self.budget.settle(turn.ticket, turn.record)
 
-        record = self._record(request, decision, rid, t0, chain)
-        return make_completion(decision, scrubbed(chain.result), record)
+    def _write(self, turn: Turn) -> None:
+        if turn.record is not None:
+            self.sink_failures += emit(self.sinks, turn.record)
 
-    def _turn(self, request, decision, t0) -> StreamTurn:
-        return StreamTurn(self, request, decision, t0, new_request_id(), self.chain(decision, request))
+    def _sample(self, turn: Turn) -> None:
+        if self.shadow is not None and turn.record is not None:
+            result = turn.chain.result
+            self.shadow.offer(turn.request, turn.decision, turn.record, result.text if result is not None else None)
 
     def warmup(self) -> None:
         """Load every tier's model / library now instead of on the first request (and the response types, about a
@@ -147,17 +146,6 @@ class BaseClient:
             getattr(s, "close", lambda: None)()
 
 
-def scrubbed(result):
-    """The answer as the caller gets it: no secret in its text or tool-call arguments (an upstream that echoes its
-    Authorization header does not hand the key on)."""
-    from .types import ToolCall
-
-    result.text = scrub(result.text)
-    if result.tool_calls:
-        result.tool_calls = [ToolCall(c.id, c.name, scrub(c.arguments)) for c in result.tool_calls]
-    return result
-
-
 class HybridClient(BaseClient):
     """Synchronous client: `client.chat.completions.create(messages=[...], max_tokens=...)`."""
 
@@ -165,24 +153,22 @@ class HybridClient(BaseClient):
     def chat(self) -> _Chat:
         return _Chat(_Completions(self))
 
-    def _create(self, params: dict):
-        t0 = time.perf_counter()
-        request, decision = self.prepare(params)
-        if request.stream:
-            turn = self._turn(request, decision, t0)
-            return HybridStream(self._chunks(request, turn), turn.ended_early)
-        rid, chain = new_request_id(), self.chain(decision, request)
+    def _create(self, params: dict[str, Any]) -> HybridChatCompletion | HybridStream:
+        turn = self._turn(self.prepare(params), time.perf_counter())
+        if turn.request.stream:
+            stream = StreamTurn(turn)
+            return HybridStream(self._chunks(stream), stream.ended_early)
         try:
-            chain.complete(request)
+            turn.chain.complete(turn.request)
         except BackendError:
-            self._record(request, decision, rid, t0, chain)
+            turn.finish()
             raise
-        return self._completion(request, decision, rid, t0, chain)
+        return turn.completion()
 
-    def _chunks(self, request, turn: StreamTurn):
+    def _chunks(self, turn: StreamTurn) -> Generator[HybridChatCompletionChunk, None, None]:
         """Chunks as the chain yields text. A tier that fails before its first text falls back to the next; one
         that fails after it ends the stream with its error (the record says so)."""
-        with turn.recording(), closing(turn.chain.stream(request)) as deltas:
+        with turn.recording(), closing(turn.chain.stream(turn.request)) as deltas:
             try:
                 for tier, piece in deltas:
                     yield from turn.piece(tier, piece)
@@ -205,30 +191,30 @@ class AsyncHybridClient(BaseClient):
     def chat(self) -> _AsyncChat:
         return _AsyncChat(_AsyncCompletions(self))
 
-    async def _create(self, params: dict):
+    async def _create(self, params: dict[str, Any]) -> HybridChatCompletion | AsyncHybridStream:
         t0 = time.perf_counter()
         if offload.large(params):  # validation, the personal-data scan and scoring grow with the text
-            request, decision = await offload.run(self.prepare, params)
+            prepared = await offload.run(self.prepare, params)
         else:
-            request, decision = self.prepare(params)
-        if request.stream:
-            turn = self._turn(request, decision, t0)
-            return AsyncHybridStream(self._chunks(request, turn), turn.ended_early)
-        rid, chain = new_request_id(), self.chain(decision, request)
+            prepared = self.prepare(params)
+        turn = self._turn(prepared, t0)
+        if turn.request.stream:
+            stream = StreamTurn(turn)
+            return AsyncHybridStream(self._chunks(stream), stream.ended_early)
         try:
-            await chain.acomplete(request)
+            await turn.chain.acomplete(turn.request)
         except BackendError:
-            self._record(request, decision, rid, t0, chain)
+            turn.finish()
             raise
         except asyncio.CancelledError:  # the caller left (the server cancels on disconnect): the tier stopped
-            self._record(request, decision, rid, t0, chain, error=f"{CLIENT_WENT_AWAY}: cancelled before the answer")
+            turn.finish(error=f"{CLIENT_WENT_AWAY}: cancelled before the answer")
             raise
-        return self._completion(request, decision, rid, t0, chain)
+        return turn.completion()
 
-    async def _chunks(self, request, turn: StreamTurn):
+    async def _chunks(self, turn: StreamTurn) -> AsyncGenerator[HybridChatCompletionChunk, None]:
         """The async mirror of HybridClient._chunks."""
         with turn.recording():
-            async with aclosing(turn.chain.astream(request)) as deltas:
+            async with aclosing(turn.chain.astream(turn.request)) as deltas:
                 try:
                     async for tier, piece in deltas:
                         for chunk in turn.piece(tier, piece):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 
 class HybridAIError(Exception):
     """Base class of every error raised by hybrid_ai."""
@@ -58,14 +61,14 @@ class MissingDependency(HybridAIError):
     """An optional dependency is not installed; the message says which extra to install."""
 
 
-def first_problem(e) -> str:
+def first_problem(e: Any) -> str:
     """`key.path: reason` of a pydantic ValidationError's first error ("unknown key" for a rejected extra key)."""
     err = e.errors()[0]
     key = ".".join(str(x) for x in err["loc"])
     return f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}"
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str) -> ModuleType:
     """Import `module` or raise MissingDependency with the pip extra that provides it."""
     import importlib
 

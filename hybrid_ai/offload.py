@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 THRESHOLD_CHARS = 16_384  # a request with more text than this is prepared here
 _lock = threading.Lock()

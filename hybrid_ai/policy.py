@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 import yaml
@@ -27,7 +27,7 @@ PackageFile = Annotated[str | None, AfterValidator(package_path)]
 if TYPE_CHECKING:
     Tier = TierConfig
 else:  # every registered kind's config, told apart by `backend:`
-    Tier = Annotated[Union[tier_configs()], Field(discriminator="backend")]
+    Tier = Annotated[Union[tier_configs()], Field(discriminator="backend")]  # noqa: UP007  (a tuple of types)
 
 
 class VerifierConfig(Strict):
@@ -97,7 +97,7 @@ class ContextRule(Strict):
     fallback: bool = True
 
 
-Rule = Annotated[Union[PinnedRule, PatternRule, PersonalDataRule, ContextRule], Field(discriminator="type")]
+Rule = Annotated[PinnedRule | PatternRule | PersonalDataRule | ContextRule, Field(discriminator="type")]
 
 
 class Limits(Strict):
@@ -200,7 +200,7 @@ class Policy(Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> "Policy":
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Policy:
         """A copy, with its hash computed afresh (a cached one would describe the original)."""
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("hash", None)

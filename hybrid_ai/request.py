@@ -11,8 +11,14 @@ import re
 from typing import Any
 
 from .errors import InvalidRequest
-from .tooling import (check_tool_results, parse_parallel, parse_response_format, parse_tool_calls, parse_tool_choice,
-                      parse_tools)
+from .tooling import (
+    check_tool_results,
+    parse_parallel,
+    parse_response_format,
+    parse_tool_calls,
+    parse_tool_choice,
+    parse_tools,
+)
 from .types import ROLES, ChatRequest, Message, ToolCall
 
 # Parameters a tier cannot honour yet: accepted only with their neutral value (None or the value given here).

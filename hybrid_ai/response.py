@@ -5,6 +5,7 @@ Imported on the first response only: the openai types take about a second to imp
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice, ChoiceLogprobs
@@ -39,14 +40,14 @@ def make_completion(decision: RouteDecision, result: BackendResult, record: Rout
     )
 
 
-def _logprobs(cls, result: BackendResult | None):
+def _logprobs(cls: Any, result: BackendResult | None) -> Any:
     """`choices[0].logprobs` when the request asked for them (the tier filled `token_logprobs`), else None."""
     if result is None or result.token_logprobs is None:
         return None
     return cls.model_validate({"content": result.token_logprobs})
 
 
-def _finish(reason: str | None, called: bool):
+def _finish(reason: str | None, called: bool) -> Any:
     """OpenAI's finish reasons only; an answer with tool calls finishes with `tool_calls` whatever the tier said."""
     if called:
         return "tool_calls"

@@ -7,9 +7,12 @@ tool calls it made, assembled."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .types import ToolCallParts
+
+if TYPE_CHECKING:
+    from .response import HybridChatCompletionChunk
 
 
 class _Base:
@@ -24,12 +27,12 @@ class _Base:
         return "".join(self._text)
 
     @property
-    def tool_calls(self) -> list[dict]:
+    def tool_calls(self) -> list[dict[str, Any]]:
         """The tool calls streamed so far, assembled (OpenAI's `{"id", "type", "function": {"name", "arguments"}}`)."""
         return [{"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
                 for _, cid, name, args in self._calls.calls()]
 
-    def _seen(self, chunk):
+    def _seen(self, chunk: HybridChatCompletionChunk) -> HybridChatCompletionChunk:
         delta = chunk.choices[0].delta if chunk.choices else None
         if delta is not None and delta.content:
             self._text.append(delta.content)
@@ -51,14 +54,14 @@ class _Base:
 
 
 class HybridStream(_Base):
-    def __init__(self, chunks: Generator, on_unread: Callable[[], None]):
+    def __init__(self, chunks: Generator[HybridChatCompletionChunk, None, None], on_unread: Callable[[], None]):
         super().__init__(on_unread)
         self._chunks = chunks
 
     def __iter__(self) -> HybridStream:
         return self
 
-    def __next__(self):
+    def __next__(self) -> HybridChatCompletionChunk:
         self._started = True
         return self._seen(next(self._chunks))
 
@@ -69,10 +72,10 @@ class HybridStream(_Base):
     def __enter__(self) -> HybridStream:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # pragma: no cover - interpreter shutdown
@@ -80,14 +83,14 @@ class HybridStream(_Base):
 
 
 class AsyncHybridStream(_Base):
-    def __init__(self, chunks: AsyncGenerator, on_unread: Callable[[], None]):
+    def __init__(self, chunks: AsyncGenerator[HybridChatCompletionChunk, None], on_unread: Callable[[], None]):
         super().__init__(on_unread)
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncHybridStream:
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> HybridChatCompletionChunk:
         self._started = True
         return self._seen(await self._chunks.__anext__())
 
@@ -98,10 +101,10 @@ class AsyncHybridStream(_Base):
     async def __aenter__(self) -> AsyncHybridStream:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if not self._closed and not self._started:  # a started one is closed by the event loop's finalizer
             try:
                 self._closed = True

@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-
 ROLES = ("system", "developer", "user", "assistant", "tool")
 SPLIT_WINDOW = 64  # characters on each side of a boundary between two of the caller's turns that are read together
 
@@ -44,9 +43,9 @@ class ToolCallParts:
     litellm stream them) put back together by index."""
 
     def __init__(self) -> None:
-        self._calls: dict[int, dict] = {}
+        self._calls: dict[int, dict[str, Any]] = {}
 
-    def add(self, piece) -> None:
+    def add(self, piece: Any) -> None:
         fn = getattr(piece, "function", None)
         call = self._calls.setdefault(piece.index or 0, {"id": None, "name": None, "args": []})
         call["id"] = call["id"] or piece.id
@@ -98,10 +97,10 @@ class ChatRequest:
     user: str | None = None  # the OpenAI end-user id, passed on to cloud tiers
     presence_penalty: float | None = None  # honoured by cloud tiers; the local tier uses its repetition_penalty
     frequency_penalty: float | None = None
-    tools: tuple[dict, ...] = ()  # OpenAI tool definitions, validated ({"type": "function", "function": {...}})
-    tool_choice: str | dict | None = None  # "none" | "auto" | "required" | {"type": "function", "function": {...}}
+    tools: tuple[dict[str, Any], ...] = ()  # OpenAI tool definitions, validated ({"type": "function", "function": {...}})
+    tool_choice: str | dict[str, Any] | None = None  # "none" | "auto" | "required" | {"type": "function", "function": {...}}
     parallel_tool_calls: bool | None = None
-    response_format: dict | None = None  # {"type": "json_object"} or {"type": "json_schema", "json_schema": {...}}
+    response_format: dict[str, Any] | None = None  # {"type": "json_object"} or {"type": "json_schema", "json_schema": {...}}
     logprobs: bool = False  # each answer token's log-probability in the response (choices[0].logprobs)
     top_logprobs: int | None = None  # and the N most likely tokens at each position (needs logprobs)
 
@@ -208,7 +207,7 @@ class BackendResult:
     logprobs: list[float] | None = None  # each generated token's log-probability, where the engine gives them
     tool_calls: list[ToolCall] | None = None  # the answer calls tools (finish_reason "tool_calls")
     # OpenAI's choices[0].logprobs.content ({"token", "logprob", "bytes", "top_logprobs"} per token), when asked
-    token_logprobs: list[dict] | None = None
+    token_logprobs: list[dict[str, Any]] | None = None
     # backend-specific facts for the record: quantization, adapter, device, measured energy, ...
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -265,7 +264,7 @@ class RouteRecord(BaseModel):
     stream: bool = False
     budget: str | None = None  # "budget:day" / "budget:month" when a cloud budget changed the route
     caller: str | None = None  # the server's API key id (key_<sha256 prefix>), never the key; None in-process
-    counterfactual: dict | None = None  # the strong tier's tokens, cost and energy for this request (answered by another)
+    counterfactual: dict[str, Any] | None = None  # the strong tier's tokens, cost and energy (answered by another)
     savings_usd: float | None = None  # counterfactual cost - cost
     savings_wh: float | None = None  # counterfactual energy - energy
     escalated: bool = False  # cascade mode: the verifier doubted the local answer and a stronger tier answered

@@ -1,14 +1,15 @@
 """The Backend seam: one required method, `complete(request, generation) -> BackendResult`.
 
 `acomplete` defaults to running `complete` in a worker thread; backends with a native async path
-(litellm) override it; `complete_batch` defaults to one request after another (the local engines batch). `runs_locally` tells telemetry whether this machine's energy counters apply."""
+(litellm) override it; `complete_batch` defaults to one request after another (the local engines batch).
+`runs_locally` tells telemetry whether this machine's energy counters apply."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncGenerator, Generator, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -28,11 +29,11 @@ class StreamState:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
 
-def result_pieces(result: BackendResult) -> list:
+def result_pieces(result: BackendResult) -> list[Piece]:
     """A whole answer as stream pieces: its text, then each tool call whole (as one piece)."""
     from ..types import ToolCallDelta
 
-    out: list = [result.text] if result.text else []
+    out: list[Piece] = [result.text] if result.text else []
     return out + [ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(result.tool_calls or [])]
 
 
@@ -83,9 +84,9 @@ class Backend:
         """`stream` run in a worker thread that hands each piece to the event loop. When the caller stops reading
         (closes or cancels this generator), `state.cancelled` is set and the worker closes `stream`."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
-        def put(item) -> None:
+        def put(item: tuple[str, Any]) -> None:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the event loop is gone: nobody is reading
@@ -117,7 +118,7 @@ class Backend:
         finally:
             state.cancelled.set()
 
-    def slot(self) -> AbstractContextManager:
+    def slot(self) -> AbstractContextManager[object]:
         """Held around each call (Metered): a tier with a bounded queue raises BackendError `overloaded` here when
         it is full. Default: unbounded."""
         return nullcontext()
@@ -190,11 +191,11 @@ class WrapperBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
 
-    def slot(self) -> AbstractContextManager:
+    def slot(self) -> AbstractContextManager[object]:
         return slot_of(self.inner)
 
 
-def slot_of(backend) -> AbstractContextManager:
+def slot_of(backend: object) -> AbstractContextManager[object]:
     """The backend's queue place (`Backend.slot`); a duck-typed backend without one has no queue."""
     slot = getattr(backend, "slot", None)
     return slot() if slot is not None else nullcontext()
@@ -213,13 +214,13 @@ def sampling(request: ChatRequest, generation: Generation) -> dict[str, Any]:
 
 
 
-def cut_at_stop(text: str, stops) -> str:
+def cut_at_stop(text: str, stops: Iterable[str]) -> str:
     """Stop strings are excluded from the answer, as in the OpenAI API."""
     cut = min((text.index(s) for s in stops if s in text), default=len(text))
     return text[:cut]
 
 
-def drain(pieces, state: StreamState):
+def drain(pieces: Generator[Piece | BackendResult, None, None], state: StreamState) -> Generator[Piece, None, None]:
     """The text pieces of a generator whose last item is its BackendResult (kept in `state.result`); closing this
     closes the generator, so an abandoned stream stops the engine."""
     from contextlib import closing

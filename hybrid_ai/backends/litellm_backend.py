@@ -12,7 +12,6 @@ import time
 from functools import lru_cache
 from typing import Any, Literal
 
-
 from pydantic import Field
 
 from ..config import CloudCost, Generation, TierConfig

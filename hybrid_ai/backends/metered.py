@@ -12,10 +12,10 @@ import time
 from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import aclosing, closing, contextmanager, nullcontext
 
+from ..config import Generation
 from ..errors import BackendError
 from ..telemetry.energy import EnergyMeter
 from ..telemetry.record import measure_attempt
-from ..config import Generation
 from ..types import BackendResult, ChatRequest, Piece
 from .base import Backend, StreamState, slot_of
 

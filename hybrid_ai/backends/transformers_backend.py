@@ -183,7 +183,7 @@ class TransformersBackend(LocalBackend):
         width = int(inputs["input_ids"].shape[1])
         eos = tok.eos_token_id
         stops = set(eos if isinstance(eos, list) else [eos])
-        for row, (i, request, lm, _, n_in, max_new) in enumerate(batch):
+        for row, (i, _request, lm, _, n_in, max_new) in enumerate(batch):
             new = [int(t) for t in out[row][width:]][:max_new]
             end = next((k + 1 for k, t in enumerate(new) if t in stops), len(new))
             new = new[:end]

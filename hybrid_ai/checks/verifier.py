@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .answer_features import NAMES, answer_features, answer_ngrams
 from ..routing.features import DENSE, dense_features, hashed_ngrams, parse
+from .answer_features import NAMES, answer_features, answer_ngrams
 
 DEFAULT_VERIFIER = Path(__file__).resolve().parent.parent / "assets" / "router" / "verifier.npz"
 FEATURES = [*DENSE, *NAMES]

@@ -28,8 +28,14 @@ def writable_policy(policy: str | None) -> Path:
 
 def main(cfg: EvalConfig, out: Path, write_policy: bool = False) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .report import print_summary, write
 

@@ -11,25 +11,25 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from typing import Any, NamedTuple
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
+from ..backends.local_model import cache_dir
 from ..backends.metered import Metered
 from ..backends.registry import build_backend
-from ..backends.local_model import cache_dir
 from ..errors import HybridAIError
+from ..grading.graders import GRADERS
 from ..policy import load_policy, resolve_policy_path
-from ..routing import decide, load_classifier
-from ..routing.decide import decide_tiers
 from ..privacy.masking import wrap
 from ..request import parse_request
+from ..routing import decide, load_classifier
+from ..routing.decide import decide_tiers
 from . import DEFAULT_SUITE, REPLAY_MODEL, sweep
-from .cache import AnswerCache
-from ..grading.graders import GRADERS
-from .measure import measure, replay_tier
 from .answers import answer_items
+from .cache import AnswerCache
+from .measure import measure, replay_tier
 from .suite import Suite, SuiteMeta, load_suite
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "evals"

@@ -3,7 +3,8 @@ latency per route and energy per route. Each returns PNG bytes."""
 
 from __future__ import annotations
 
-from ..reporting.page import figure as _fig, png as _png
+from ..reporting.page import figure as _fig
+from ..reporting.page import png as _png
 
 
 def _baseline_marks(ax, result, x):

@@ -16,9 +16,9 @@ import json
 import re
 from dataclasses import dataclass
 
+from ..backends.base import Backend
 from ..errors import BackendError
 from ..types import BackendResult
-from ..backends.base import Backend
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import HybridAIError, first_problem
+from ..grading.graders import GRADER_NAMES
 from ..jsonl import read_objects
 from ..request import parse_messages
-from ..grading.graders import GRADER_NAMES
 
 
 class SuiteError(HybridAIError):

@@ -76,8 +76,14 @@ def run(args) -> int:
 
 def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merge_after: bool,
            rehearse: list, from_scratch: bool = False) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from ..backends.local_model import model_path
     from ..errors import require

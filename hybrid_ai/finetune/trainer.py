@@ -11,8 +11,8 @@ import math
 import random
 import resource
 import time
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import require
 

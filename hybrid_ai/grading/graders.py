@@ -7,7 +7,8 @@
   reference letter.
 - `contains`: the reference (or any of a list of references) occurs in the answer, case-insensitively.
 - `regex`: the reference is a regular expression that must match somewhere in the answer (case-insensitive).
-- `judge` (not here: evaluation/judge.py, with grading/judge.py's prompt): LLM-as-judge through the cloud tier, only when asked for."""
+- `judge` (not here: evaluation/judge.py, with grading/judge.py's prompt): LLM-as-judge through the cloud tier,
+  only when asked for."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-
 PROMPT = """You are grading an assistant's answer against a reference answer.
 
 Question:

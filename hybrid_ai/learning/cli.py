@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import HybridAIError
+from ..routing.scorer import DEFAULT_MODEL, load_scorer
 from .data import STRONG, WEAK, DataError, messages_text
 from .shadow_log import load_many
-from ..routing.scorer import DEFAULT_MODEL, load_scorer
 
 MIN_ROWS = 10  # fewer rows give no meaningful APGR or CPT
 
@@ -142,8 +142,8 @@ def evaluate(data, model, folds, train_paths, as_json, fit_kw, strong, weak) -> 
 
 def calibrate(data, policy_path, cloud_share, quality, strong, weak, logs) -> int:
     from ..policy import load_policy
-    from .calibrate import threshold_for_cloud_share, threshold_for_quality, write_threshold
     from ..routing.classifier import load_classifier
+    from .calibrate import threshold_for_cloud_share, threshold_for_quality, write_threshold
 
     if (cloud_share is None) == (quality is None):
         raise HybridAIError("give exactly one of --target-cloud-share or --target-quality")

@@ -9,7 +9,7 @@ x of the weak-to-strong gap (linear interpolation on the curve)."""
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _quantile_edges(scores: Sequence[float], bins: int = 10) -> list[float]:

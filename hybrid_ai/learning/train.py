@@ -29,9 +29,9 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from .data import Outcome
 from ..routing.features import DENSE, dense_features, hashed_ngrams
 from ..routing.scorer import LinearScorer
+from .data import Outcome
 
 BUCKETS = 1 << 18
 

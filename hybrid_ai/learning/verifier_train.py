@@ -8,9 +8,9 @@ import math
 from array import array
 from collections.abc import Sequence
 
+from ..checks.verifier import CLIP, FEATURES, Verifier, verifier_inputs
 from .data import DataError, Outcome
 from .train import _sklearn
-from ..checks.verifier import CLIP, FEATURES, Verifier, verifier_inputs
 
 BUCKETS = 1 << 16
 

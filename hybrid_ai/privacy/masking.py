@@ -17,7 +17,6 @@ import json
 import re
 from contextlib import aclosing, closing
 from dataclasses import replace
-from typing import Any
 
 from .. import offload
 from ..backends.base import Backend, WrapperBackend
@@ -224,8 +223,7 @@ def _restored(pieces, mask: Mask, state):
         for piece in pieces:
             if out := restorer.piece(piece):
                 yield out
-    for tail in restorer.rest():
-        yield tail
+    yield from restorer.rest()
     if state.result is not None:
         mask.result(state.result)
 

@@ -9,8 +9,8 @@ from functools import lru_cache
 
 from ..errors import InvalidRequest
 from ..policy import ContextRule, PatternRule, PersonalDataRule, PinnedRule, Policy
-from ..types import ChatRequest, Message, RouteDecision
 from ..privacy import pii
+from ..types import ChatRequest, Message, RouteDecision
 
 
 @lru_cache(maxsize=256)

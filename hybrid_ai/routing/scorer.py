@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .heuristic import heuristic_logit
 from .features import DENSE, dense_features, hashed_ngrams, parse
+from .heuristic import heuristic_logit
 
 if TYPE_CHECKING:
     from ..types import ChatRequest

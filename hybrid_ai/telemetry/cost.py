@@ -9,7 +9,6 @@ A tier's kind chooses the rule (its config's `price`); these are the two rules t
 from __future__ import annotations
 
 
-
 def token_cost(prices, prompt_tokens: int | None, completion_tokens: int | None, table=None):
     """`prices`: a CloudCost (`usd_per_mtok_input` / `_output`, None to use the table); `table()`: the model's
     (USD per input token, per output token) from a price table, or None when the model is not in it."""

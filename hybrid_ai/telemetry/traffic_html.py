@@ -7,7 +7,9 @@ import base64
 import html
 from pathlib import Path
 
-from ..reporting.page import SCRIPT, STYLE, figure as _fig, png as _png
+from ..reporting.page import SCRIPT, STYLE
+from ..reporting.page import figure as _fig
+from ..reporting.page import png as _png
 
 
 def _esc(x) -> str:
