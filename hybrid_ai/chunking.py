@@ -40,7 +40,7 @@ class StreamTurn:
 
         return make_chunk(self.rid, self.tiers[tier].model, role="assistant", content="")
 
-    def piece(self, tier: str, piece: Piece) -> list:
+    def piece(self, tier: str, piece: Piece) -> list[HybridChatCompletionChunk]:
         """The chunk of a text delta, or of a piece of a tool call."""
         from .response import make_chunk
 
@@ -53,11 +53,11 @@ class StreamTurn:
         args = self._call_scrub.setdefault(piece.index, StreamScrubber()).add(piece.arguments)
         return first + [make_chunk(self.rid, model, call=replace(piece, arguments=args))]
 
-    def flush(self) -> list:
+    def flush(self) -> list[HybridChatCompletionChunk]:
         """The text the scrubbers still hold, as chunks: sent before the error of a stream that fails midway."""
         return self._held(self._model) if self.pieces else []
 
-    def _held(self, model: str) -> list:
+    def _held(self, model: str) -> list[HybridChatCompletionChunk]:
         """What the scrubbers still hold at the end of the answer, as chunks."""
         from .response import make_chunk
 
@@ -65,7 +65,7 @@ class StreamTurn:
         return out + [make_chunk(self.rid, model, call=ToolCallDelta(i, arguments=rest))
                       for i, s in self._call_scrub.items() if (rest := s.rest())]
 
-    def end(self) -> list:
+    def end(self) -> list[HybridChatCompletionChunk]:
         """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
         its own with no choices when the request asked for stream_options.include_usage)."""
         from .response import make_chunk, make_usage_chunk

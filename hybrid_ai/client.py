@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 class BaseClient:
     def __init__(
         self,
-        policy: str | Path | dict | Policy | None = None,
+        policy: str | Path | dict[str, Any] | Policy | None = None,
         *,
         backends: dict[str, Backend] | None = None,
         classifier: Classifier | None = None,
@@ -177,10 +177,10 @@ class HybridClient(BaseClient):
                 raise
             yield from turn.end()
 
-    def __enter__(self):
+    def __enter__(self) -> HybridClient:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -229,10 +229,10 @@ class AsyncHybridClient(BaseClient):
     async def aclose(self) -> None:
         self.close()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AsyncHybridClient:
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         self.close()
 
 

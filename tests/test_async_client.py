@@ -11,6 +11,7 @@ from conftest import free_port, hybrid_policy, user
 from hybrid_ai import AllTiersFailed, AsyncHybridClient, InvalidRequest
 
 
+@pytest.mark.slow
 async def test_async_local_and_cloud_routes(tmp_path, upstream, cloud_key):
     async with AsyncHybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
         local, cloud = await asyncio.gather(
@@ -24,6 +25,7 @@ async def test_async_local_and_cloud_routes(tmp_path, upstream, cloud_key):
     assert local.id != cloud.id
 
 
+@pytest.mark.slow
 async def test_async_cloud_failure_falls_back_to_local(tmp_path, cloud_key):
     pol = hybrid_policy(f"http://127.0.0.1:{free_port()}", tmp=tmp_path)
     async with AsyncHybridClient(pol) as client:
@@ -32,6 +34,7 @@ async def test_async_cloud_failure_falls_back_to_local(tmp_path, cloud_key):
     assert "[cloud]" in r.hybrid.record.fallback_reason
 
 
+@pytest.mark.slow
 async def test_async_all_failed_and_bad_input(tmp_path, cloud_key):
     pol = hybrid_policy(f"http://127.0.0.1:{free_port()}", tmp=tmp_path)
     pol["tiers"]["local"]["model"] = str(tmp_path / "missing")

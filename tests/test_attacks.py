@@ -52,6 +52,7 @@ def gw(tmp_path_factory):
             g.close()
 
 
+@pytest.mark.slow
 def test_a_partial_key_in_an_upstream_error_is_redacted_everywhere(gw):
     gw.upstream.script = ["401_partial"]
     r = gw.post({"messages": user("look it up"), "tools": TOOLS, "max_tokens": 4})  # only the cloud has tools
@@ -73,6 +74,7 @@ def test_an_answer_that_echoes_the_key_reaches_the_caller_without_it(gw):
         assert not leaks(body) and "[redacted]" in body
 
 
+@pytest.mark.slow
 def test_healthz_says_only_the_status_without_a_key_and_masks_urls_with_one(tmp_path):
     with FakeUpstream("ok") as upstream:
         base = upstream.base.replace("//", "//admin:hunter2@") + "/v1?api-key=tok123"
@@ -90,6 +92,7 @@ def test_healthz_says_only_the_status_without_a_key_and_masks_urls_with_one(tmp_
             g.close()
 
 
+@pytest.mark.slow
 def test_personal_data_cannot_be_pinned_to_the_cloud_and_a_pin_is_never_overridden(tmp_path):
     with FakeUpstream("ok") as upstream:
         g = Gateway(tmp_path, upstream, rules=[{"type": "pinned"}, {"type": "personal_data"}])  # pin first
@@ -107,6 +110,7 @@ def test_personal_data_cannot_be_pinned_to_the_cloud_and_a_pin_is_never_overridd
             g.close()
 
 
+@pytest.mark.slow
 def test_a_huge_request_does_not_stall_the_server(tmp_path):
     """The probe's worst input: 190k characters of phone-shaped noise and 60 real numbers, pinned to the cloud
     under masking: /healthz keeps answering while it is prepared."""
@@ -133,6 +137,7 @@ def test_a_huge_request_does_not_stall_the_server(tmp_path):
             g.close()
 
 
+@pytest.mark.slow
 def test_personal_data_in_any_field_stays_local_or_masked(tmp_path):
     email, phone = "jane.doe@example.com", "+44 20 7946 0958"
     fields = [
@@ -170,6 +175,7 @@ def test_an_upstream_error_quoting_the_prompt_is_not_logged_when_prompts_are_not
     assert "merger with Initech" not in logged and "prompt withheld" in logged
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, retries, calls", [("500", 1, 2), ("500", 0, 1), ("401", 2, 1), ("429", 2, 3)])
 def test_retries_are_exactly_max_retries_and_never_for_a_refused_key(tmp_path, mode, retries, calls):
     with FakeUpstream(mode) as upstream:
@@ -206,16 +212,19 @@ def test_slow_connections_are_closed(gw):
     slow_body.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                       b"authorization: Bearer " + SERVER_KEYS[0].encode() + b"\r\ncontent-length: 100\r\n\r\n{")
     for s in (slow_head, slow_body):
-        s.settimeout(10)
+        s.settimeout(30)
     t0 = time.perf_counter()
-    assert slow_head.recv(1024) == b""  # closed by the server
-    answer = slow_body.recv(4096)
-    assert time.perf_counter() - t0 < 8
-    assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout_s" in answer
+    assert slow_head.recv(1024) == b""  # closed by the server (after 1 s; a busy machine may take longer)
+    answer = b""
+    while b"body_timeout_s" not in answer and (part := slow_body.recv(4096)):
+        answer += part  # the status line and the body may come in two reads
+    assert time.perf_counter() - t0 < 25
+    assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout_s" in answer, answer[:200]
     for s in (slow_head, slow_body):
         s.close()
 
 
+@pytest.mark.slow
 def test_a_local_answer_stops_when_its_caller_leaves(gw):
     body = {"messages": user("Write a very long story about a dragon who bakes bread."), "route": "local",
             "max_tokens": 1000}
@@ -236,6 +245,7 @@ def test_a_local_answer_stops_when_its_caller_leaves(gw):
     assert attempt["tier"] == "local" and attempt["error_kind"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_a_full_local_queue_answers_503_with_retry_after(tmp_path):
     with FakeUpstream("ok") as upstream:
         g = Gateway(tmp_path, upstream, local={"max_queue": 1})
@@ -252,6 +262,7 @@ def test_a_full_local_queue_answers_503_with_retry_after(tmp_path):
             g.close()
 
 
+@pytest.mark.slow
 def test_personal_data_that_only_fits_the_cloud_is_a_400_naming_the_rule(tmp_path):
     with FakeUpstream("ok") as upstream:
         g = Gateway(tmp_path, upstream, rules=[{"type": "personal_data"}, {"type": "pinned"}, {"type": "context"}])
@@ -281,6 +292,7 @@ def test_spaced_and_encoded_keys_are_redacted():
     assert not leaks(out) and out.startswith("key: ") and out.endswith(" done")
 
 
+@pytest.mark.slow
 def test_thirty_distinct_seven_megabyte_schemas_leave_memory_bounded():
     import gc
 

@@ -30,6 +30,7 @@ def spent(tmp_path) -> float:
         return db.execute("SELECT COALESCE(SUM(usd), 0) FROM budget_spend").fetchone()[0]
 
 
+@pytest.mark.slow
 def test_the_daily_cap_sends_requests_local_and_survives_a_restart(tmp_path, cloud_key):
     one = 3.5e-6  # gpt-4o-mini's price for one of these requests at most (8 output tokens): caps two of them
     with FakeUpstream(text="cloud says hi") as cloud:
@@ -44,6 +45,7 @@ def test_the_daily_cap_sends_requests_local_and_survives_a_restart(tmp_path, clo
         assert r.hybrid.route == "local" and r.hybrid.record.budget == "budget:day" and len(cloud.requests) == used
 
 
+@pytest.mark.slow
 def test_a_spent_budget_refuses_tools_the_local_tier_cannot_answer(tmp_path, cloud_key):
     weather = {"type": "function", "function": {"name": "get_weather"}}
     with FakeUpstream(text="cloud says hi") as cloud:

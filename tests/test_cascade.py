@@ -166,6 +166,7 @@ def test_a_missing_verifier_file_names_the_key(tmp_path, verifier_path):
         load_policy(p)
 
 
+@pytest.mark.slow
 def test_cascade_with_the_real_slm_and_a_real_cloud_server(upstream, cloud_key, tmp_path):
     """The shipped verifier reads the real local answer; a wrong-looking one goes through litellm to the server."""
     p = hybrid_policy(upstream, threshold=0.99, tmp=tmp_path)
@@ -184,6 +185,7 @@ def test_cascade_with_the_real_slm_and_a_real_cloud_server(upstream, cloud_key, 
 ASK = 'Extract the city from: "Chen Tanaka moved to Dublin on 10 July 2025."'
 
 
+@pytest.mark.slow
 def test_the_adapter_policy_s_parts_keep_a_right_brief_local_answer(upstream, cloud_key, tmp_path):
     """The `cascade-adapter` policy's local model (base + the shipped adapter) and verifier (verifier-adapter.npz),
     through a real cascade: the adapted model's brief right answer is kept locally, a refusal would be escalated."""

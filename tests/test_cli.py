@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -24,6 +26,7 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert "route" in out.stdout and "serve" in out.stdout and out.stdout.strip().endswith("[]")
 
 
+@pytest.mark.slow
 def test_route_json_on_the_local_only_policy():
     out = run("route", "What is the capital of France?", "--json", "--policy", "policies/local-only.yaml",
               "--max-tokens", "8")

@@ -177,6 +177,7 @@ def test_bad_input_raises_before_any_model_runs(tmp_path, params, field):
     assert not (tmp_path / "routes.db").exists() or rows(tmp_path / "routes.db") == []
 
 
+@pytest.mark.slow
 def test_concurrent_requests_share_one_model(tmp_path, cloud_key, upstream):
     client = HybridClient(hybrid_policy(upstream, tmp=tmp_path))
     results, errors = [], []

@@ -44,6 +44,7 @@ def test_an_interrupted_or_disk_full_conversion_leaves_nothing_where_the_next_lo
     assert list((tmp_path / "models" / folder).iterdir()) == []  # no half folder, no temporary folder
 
 
+@pytest.mark.slow
 def test_the_onnx_builder_runs_without_the_servers_secrets(monkeypatch, tmp_path):
     import json
     import subprocess

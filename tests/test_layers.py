@@ -13,7 +13,7 @@ LAYERS = [  # lowest first; a module belongs to the longest prefix listed
                     "telemetry.energy", "telemetry.caller"]),
     ("engines", ["policy", "backends", "telemetry"]),
     ("decisions and learning", ["routing", "privacy.masking", "checks", "learning"]),
-    ("client", ["client", "chunking"]),
+    ("client", ["client", "chunking", "turn"]),
     ("offline tools", ["evaluation", "finetune"]),
     ("adapters", ["serving", "integrations", "cli", "__init__", ""]),
 ]

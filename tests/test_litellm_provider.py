@@ -30,6 +30,7 @@ def router():
     litellm.custom_provider_map = before
 
 
+@pytest.mark.slow
 def test_a_router_completion_is_answered_by_the_local_tier_with_its_record(router):
     r = router.completion(model="slm", messages=user("Name a colour."), max_tokens=6)
     assert r.choices[0].message.content and r.usage.completion_tokens <= 6
@@ -39,6 +40,7 @@ def test_a_router_completion_is_answered_by_the_local_tier_with_its_record(route
     assert auto._hidden_params["hybrid"]["reason"] != "pinned"
 
 
+@pytest.mark.slow
 def test_streams_stream_and_match_the_completion(router):
     full = router.completion(model="slm", messages=user("Name a colour.")).choices[0].message.content
     pieces = [c.choices[0].delta.content or "" for c in router.completion(

@@ -42,6 +42,7 @@ def test_a_local_folder_works_as_model(base_folder):
     assert "paris" in r.choices[0].message.content.lower() and r.hybrid.record.model == str(base_folder)
 
 
+@pytest.mark.slow
 def test_lora_adapter_is_loaded_and_named_in_the_record(tmp_path, base_folder):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -156,6 +156,7 @@ def test_the_eval_credits_a_masked_cloud_answer_only_when_it_could_come_from_the
     assert "(personal data masked)" in json.dumps(report(tmp_path / "r")).replace("\\", "")
 
 
+@pytest.mark.slow
 def test_a_request_that_cannot_be_masked_is_never_sent_and_the_local_tier_answers(tmp_path, cloud_key):
     many = " ".join(f"user{i}@example.com" for i in range(70))  # more values than one request masks
     with FakeUpstream("ok", text=echo) as cloud, HybridClient(masking_policy(cloud.base, tmp_path)) as c:

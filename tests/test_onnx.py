@@ -66,6 +66,7 @@ def test_greedy_is_deterministic_and_max_tokens_and_stop_strings_hold(int8):
     assert cut.finish_reason == "stop" and cut.completion_tokens < 24
 
 
+@pytest.mark.slow
 def test_sampling_follows_the_seed(int8):
     hot = Generation(max_tokens=16, temperature=1.0)
     same = [int8.complete(ask("Tell me a joke.", seed=7), hot).text for _ in range(2)]
@@ -73,6 +74,7 @@ def test_sampling_follows_the_seed(int8):
     assert same[0] == same[1] and len(others | {same[0]}) > 1
 
 
+@pytest.mark.slow
 def test_fp32_gives_the_same_greedy_text_as_transformers_fp32_and_int4_answers():
     onnx = OnnxBackend("local", OnnxTier(precision="fp32", generation=GEN))
     hf = TransformersBackend("local", TransformersTier(quantization="none", generation=GEN))
@@ -102,6 +104,7 @@ def test_a_stream_streams_and_an_abandoned_one_stops_generating(int8):
         assert r.choices[0].message.content
 
 
+@pytest.mark.slow
 def test_concurrent_requests_get_the_answers_they_get_alone(int8):
     prompts = [f"What is {a} plus {a}?" for a in range(1, 7)]
     alone = {p: int8.complete(ask(p), GEN).text for p in prompts}
@@ -183,6 +186,7 @@ def test_the_response_reports_the_cached_prompt_tokens_as_openai_does():
     assert r.usage.prompt_tokens > r.usage.prompt_tokens_details.cached_tokens
 
 
+@pytest.mark.slow
 def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuilt(int8):
     int8.warmup()
     folder = onnx_convert.converted(int8.tier, "int8")
@@ -202,6 +206,7 @@ def test_the_conversion_is_cached_and_a_corrupt_or_half_written_folder_is_rebuil
     assert weights.stat().st_mtime_ns != stamp
 
 
+@pytest.mark.slow
 def test_a_model_the_builder_cannot_convert_is_a_clear_error_naming_it(tmp_path, monkeypatch, upstream, cloud_key):
     monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
     bad = tmp_path / "weird-model"

@@ -133,6 +133,7 @@ def test_scorer_puts_multi_step_problems_above_everyday_requests():
     assert sum(math) / len(math) > sum(easy) / len(easy) + 0.05
 
 
+@pytest.mark.slow
 def test_training_centres_features_within_groups():
     """Two groups where the easy one has the long prompts: across groups, longer looks easier; within each
     group, longer is harder. Centred training learns the within-group direction, which is what ranks the
@@ -182,6 +183,7 @@ def _subset(tmp_path, n=300) -> Path:
                              for r in rows[:n]], "gsm8k_subset.jsonl")
 
 
+@pytest.mark.slow
 def test_router_train_then_score_and_evaluate_with_it(tmp_path):
     data = _subset(tmp_path)
     model = tmp_path / "mine.npz"
@@ -208,6 +210,7 @@ def test_router_train_then_score_and_evaluate_with_it(tmp_path):
     assert cross.returncode == 0 and json.loads(cross.stdout)["benchmarks"]["all"]["rows"] == 72
 
 
+@pytest.mark.slow
 def test_router_training_is_reproducible_across_processes(tmp_path):
     """Python salts string hashes per process; the trained weights (group prior included) must not depend on it."""
     import numpy as np
@@ -262,6 +265,7 @@ def test_calibrate_writes_only_the_threshold(tmp_path, layout):
     assert res["quality_retention"] >= 0.95 and res["target_reached"] and res["cloud_share"] < 1
 
 
+@pytest.mark.slow
 def test_calibrate_and_evaluate_errors_are_clean(tmp_path):
     rows = [{"prompt": f"question {i}", "weak_correct": i % 2 == 0, "strong_correct": True} for i in range(5)]
     few = _jsonl(tmp_path, rows)

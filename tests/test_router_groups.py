@@ -70,6 +70,7 @@ def test_group_prior_reproduces_scikit_learn_probabilities(groups):
     assert np.allclose(single, prior.features(hashed[:20]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_trained_router_carries_the_group_prior_through_save_and_load(tmp_path):
     rows = _rows()
     model = fit(rows)

@@ -34,6 +34,7 @@ def rows():
     return rows[:300]
 
 
+@pytest.mark.slow
 def test_prior_adds_the_heuristic_logit_at_its_weight(rows):
     model = fit(rows, heuristic_prior=1.0)
     assert model.meta["heuristic_prior"] == 1.0 and model.prior_w > 0
@@ -43,6 +44,7 @@ def test_prior_adds_the_heuristic_logit_at_its_weight(rows):
             model.prior_w * heuristic_logit(text, n), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_prior_leaves_the_learned_weights_and_keeps_the_score_calibrated(rows):
     """The prior is added after the fit: the learned weights are those of the same training without it (up to the
     Platt scale), and the combined score is still Platt-scaled to P(weak answer wrong) on the training rows."""
@@ -61,6 +63,7 @@ def test_prior_leaves_the_learned_weights_and_keeps_the_score_calibrated(rows):
     assert gap > _logit(plain.score_text(HARD)) - _logit(plain.score_text(EASY)) + 1.0
 
 
+@pytest.mark.slow
 def test_prior_weight_survives_save_and_old_files_load_without_it(rows, tmp_path):
     model = fit(rows, heuristic_prior=0.5)
     again = LinearScorer.load(model.save(tmp_path / "r.npz"))
@@ -71,6 +74,7 @@ def test_prior_weight_survives_save_and_old_files_load_without_it(rows, tmp_path
     assert LinearScorer.load(tmp_path / "old.npz").prior_w == 0.0
 
 
+@pytest.mark.slow
 def test_router_train_heuristic_prior_option(rows, tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"prompt": o.prompt, "weak_correct": o.weak, "strong_correct": o.strong})

@@ -44,6 +44,7 @@ STEERING = [  # each one, honoured, would send the key elsewhere, change who pay
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["top", "extra_body"])
 @pytest.mark.parametrize("field, value", STEERING, ids=[f for f, _ in STEERING])
 def test_fields_that_steer_a_tier_are_refused_and_reach_no_upstream(gw, field, value, where):
@@ -159,6 +160,7 @@ def test_oversize_bodies_are_refused_while_read_chunked_or_not(gw):
         client.close()
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_without_keys_unless_told(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HYBRID_AI_API_KEYS"}
     r = subprocess.run([*CLI, "serve", "--policy", "local-only", "--port", str(free_port()), "--no-warmup"],

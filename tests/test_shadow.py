@@ -53,6 +53,7 @@ def shadow_rows(db) -> list[tuple]:
         return c.execute("SELECT request_id, prompt, local_correct, judge, cost_usd FROM shadow_outcomes").fetchall()
 
 
+@pytest.mark.slow
 def test_shadow_samples_off_the_request_path_and_never_what_a_rule_keeps_local(tmp_path, cloud_key):
     with FakeUpstream("timeout", delay=6, text=replayed) as cloud:  # a slow cloud must not slow requests
         c = HybridClient(policy(cloud.base, tmp_path))
@@ -73,6 +74,7 @@ def test_shadow_samples_off_the_request_path_and_never_what_a_rule_keeps_local(t
             assert db.execute("SELECT count(*) FROM route_log").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_the_daily_cap_stops_shadowing_and_survives_a_restart(tmp_path, cloud_key):
     with FakeUpstream(text=replayed) as cloud:
         with HybridClient(policy(cloud.base, tmp_path, max_usd_per_day=1e-9)) as c:
@@ -105,6 +107,7 @@ def cli(*args):
     return out
 
 
+@pytest.mark.slow
 def test_serve_shadow_train_calibrate_serve(tmp_path, cloud_key):
     """The whole loop, offline: local answers are shadowed and judged against replayed cloud answers, a router is
     trained on the route log's outcomes and calibrated into the policy, and the next client routes with it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import sqlite3
 import time
 
@@ -17,6 +19,7 @@ def text(chunks) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
+@pytest.mark.slow
 def test_local_stream_matches_the_non_streamed_answer_and_records_once(tmp_path, cloud_key, upstream):
     with HybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
         whole = client.chat.completions.create(messages=Q, max_tokens=8)

@@ -55,6 +55,7 @@ def test_forced_routes_hold_at_every_threshold_and_summary_is_relative_to_all_cl
     assert s["quality_retention"] == pytest.approx(1.0 / (6 / 7))  # above 1: the router beats all-cloud here
 
 
+@pytest.mark.slow
 def test_a_router_fit_on_the_suites_own_outcomes_is_scored_out_of_fold():
     """Easy prompts the local tier gets right, hard ones it gets wrong: the cross-validated router learns to
     keep the easy ones local, which a random score cannot."""

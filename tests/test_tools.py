@@ -237,6 +237,7 @@ def test_a_valid_local_json_answer_is_kept_and_a_schema_is_checked(fake, tmp_pat
     assert r.hybrid.route == "cloud" and "not valid under the schema" in r.hybrid.record.attempts[0].error
 
 
+@pytest.mark.slow
 def test_the_real_slm_is_asked_for_json_and_its_answer_checked(fake, tmp_path, cloud_key):
     c, _ = json_local(fake, tmp_path, None)
     r = c.chat.completions.create(messages=user("Give the capital of France as a JSON object."),
@@ -274,6 +275,7 @@ def test_the_sdk_transport_gets_tool_calls_whole_and_streamed(fake, tmp_path, cl
     assert json.loads(args) == {"query": "Weather?", "n": 0}
 
 
+@pytest.mark.slow
 def test_the_server_answers_tools_to_the_sdk_and_refuses_a_bad_schema(fake, tmp_path):
     from gateway import AUTH, SECRET, Gateway
 

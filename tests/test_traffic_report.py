@@ -3,6 +3,8 @@ self-contained HTML page whose plots headless Chromium decodes; an older log (fe
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import sqlite3
 import subprocess
@@ -22,6 +24,7 @@ def report(*args):
     return subprocess.run([*CLI, "report", *args], cwd=ROOT, capture_output=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_report_of_real_traffic(tmp_path):
     db = tmp_path / "routes.db"
     policy = {**POLICY, "telemetry": {"sinks": ["sqlite"], "sqlite_path": str(db)}}

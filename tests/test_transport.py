@@ -50,6 +50,7 @@ def test_the_sdk_is_answered_by_the_hybrid_with_the_record_reachable():
     assert raw.headers["x-hybrid-request-id"] == r.id == r.model_extra["hybrid"]["record"]["request_id"]
 
 
+@pytest.mark.slow
 def test_a_stream_streams_as_the_tier_generates():
     hybrid = HybridClient(LOCAL, backends={"local": Slow("local", pieces=["a", "b", "c", "d"])}, sinks=[])
     client = sdk(client=hybrid)
@@ -96,6 +97,7 @@ def test_the_async_sdk_streams_and_answers():
     assert text == r.choices[0].message.content  # greedy: the same answer, streamed
 
 
+@pytest.mark.slow
 def test_the_same_core_serves_httpx_for_openai_1_and_2():
     with hybrid_ai.http_client(policy=LOCAL, module=httpx) as h:
         assert isinstance(h, httpx.Client)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -23,6 +25,7 @@ async def asynchronous(c: AsyncHybridClient) -> None:
 '''
 
 
+@pytest.mark.slow
 def test_mypy_passes_and_the_create_overloads_type_the_result(tmp_path):
     snippet = tmp_path / "use.py"
     snippet.write_text(SNIPPET)
