@@ -23,15 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 ROUTELLM = ROOT / "data" / "routellm"  # the RouteLLM outcome data, in the repository (its LICENSE and NOTICE)
 CLI = [sys.executable, "-m", "hybrid_ai.cli"]
 
-# The repository stands alone: a file opened beside it (a sibling folder such as ../shared) fails the run.
-_BESIDE, _INSIDE, _TEMP = str(ROOT.parent) + os.sep, str(ROOT) + os.sep, os.path.realpath(tempfile.gettempdir()) + os.sep
+# The repository stands alone: a file opened in a folder beside it (a sibling such as ../shared) fails the run.
+# Caches and tools in hidden folders there (~/.cache, ~/.pyenv when the checkout sits in the home folder), the
+# temporary folder and the Python installation are not the project's files and are allowed.
+_BESIDE, _INSIDE = str(ROOT.parent) + os.sep, str(ROOT) + os.sep
+_ALLOWED = tuple(os.path.realpath(p) + os.sep for p in {tempfile.gettempdir(), sys.prefix, sys.base_prefix,
+                                                          os.environ.get("HYBRID_AI_CACHE") or tempfile.gettempdir()})
 OPENED_BESIDE: list[str] = []
 
 
 def _audit(event: str, args: tuple) -> None:
     if event == "open" and args and isinstance(args[0], (str, os.PathLike)):
         path = os.path.abspath(os.fspath(args[0]))
-        if path.startswith(_BESIDE) and not path.startswith(_INSIDE) and not path.startswith(_TEMP):
+        if (path.startswith(_BESIDE) and not path.startswith(_INSIDE) and not path.startswith(_ALLOWED)
+                and not path[len(_BESIDE):].startswith(".")):
             OPENED_BESIDE.append(path)
 
 
@@ -43,6 +48,8 @@ def pytest_sessionfinish(session, exitstatus):
         print(f"\nthe tests opened {len(OPENED_BESIDE)} file(s) outside the repository, e.g. {OPENED_BESIDE[0]}: "
               "the repository must stand alone", file=sys.stderr)
         session.exitstatus = 1
+
+
 KEY_ENV = "HYBRID_AI_TEST_KEY"
 TEST_KEY = "sk-test-0123456789abcdef"  # the cloud tier's key in the tests, and a key the test server accepts
 AUTH = {"authorization": f"Bearer {TEST_KEY}"}
