@@ -88,21 +88,31 @@ def run(parallel: int) -> None:
             body = json.dumps({"messages": [{"role": "user", "content": WORST}], "route": "cloud",
                                "max_tokens": 2}).encode()  # encoded once: the load generator shares the cores
 
-            def attack():
-                r = httpx.post(f"{gw.base}/v1/chat/completions", timeout=300, content=body,
-                               headers={**AUTH, "content-type": "application/json"})
+            # each sender's client is made before the measurement starts (an httpx client builds an SSL context:
+            # 20 of them at once would load the shared cores with the load generator's own set-up)
+            clients = [httpx.Client(timeout=300) for _ in range(parallel)]
+            go = threading.Barrier(parallel + 1)
+
+            def attack(client: httpx.Client) -> None:
+                go.wait()
+                r = client.post(f"{gw.base}/v1/chat/completions", content=body,
+                                headers={**AUTH, "content-type": "application/json"})
                 statuses.append(r.status_code)
 
+            workers = [threading.Thread(target=attack, args=(c,)) for c in clients]
+            for w in workers:
+                w.start()
+
             def load():
-                workers = [threading.Thread(target=attack) for _ in range(parallel)]
-                for w in workers:
-                    w.start()
+                go.wait()
                 for w in workers:
                     w.join()
 
             t0 = time.perf_counter()
             busy = polled(gw.base, load)
             wall = time.perf_counter() - t0
+            for c in clients:
+                c.close()
         finally:
             gw.close()
     print(f"  {parallel} worst-case requests ({len(WORST):,} characters each) in parallel: done in {wall:.1f} s; "

@@ -25,7 +25,7 @@ from .checks.cascade import answer_check, load_policy_verifier
 from .checks.structured import output_check
 from .chunking import StreamTurn
 from .errors import BackendError, InvalidRequest
-from .policy import Policy, load_policy
+from .policy import PersonalDataRule, Policy, load_policy
 from .privacy.masking import wrap
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
@@ -130,6 +130,10 @@ class BaseClient:
                 b.warmup()
             except BackendError:
                 pass  # the tier will fail (and fall back) on use; its error is recorded then
+        if any(isinstance(r, PersonalDataRule) for r in self.policy.rules):
+            from .privacy import pii
+
+            pii.warmup()  # its libraries' data, loaded now rather than by the first request with numbers in it
         if self.policy.telemetry.savings:  # the strong tier's tokenizer, which the savings counterfactual uses
             from .telemetry.counterfactual import warm
 
