@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROUTELLM = ROOT / "data" / "routellm"  # the RouteLLM outcome data, in the repository (its LICENSE and NOTICE)
 CLI = [sys.executable, "-m", "hybrid_ai.cli"]
 
-# The repository stands alone: a file opened in a folder beside it (a sibling such as ../shared) fails the run.
+# The repository stands alone: a file opened in a folder beside the checkout (a sibling folder) fails the run.
 # Caches and tools in hidden folders there (~/.cache, ~/.pyenv when the checkout sits in the home folder), the
 # temporary folder and the Python installation are not the project's files and are allowed.
 _BESIDE, _INSIDE = str(ROOT.parent) + os.sep, str(ROOT) + os.sep
