@@ -41,6 +41,7 @@ def test_route_json_on_the_local_only_policy():
     assert events[0]["request_id"] == obj["record"]["request_id"]
 
 
+@pytest.mark.slow
 def test_bad_policy_is_a_clean_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntiers:\n  local: {backend: transformers, colour: blue}\n")

@@ -54,6 +54,7 @@ def base():
     thread.join(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prefix", ["/llm", "/mounted", "/included"])
 def test_the_sdk_reaches_the_hybrid_in_each_embedding_and_streams(base, prefix):
     client = openai.OpenAI(api_key="unused", base_url=f"{base}{prefix}/v1", max_retries=0)

@@ -159,6 +159,7 @@ def test_the_html_report_renders_its_plots_in_headless_chromium(replayed, tmp_pa
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] == 1400 and pixels.std() > 0.05  # not a blank page
 
+@pytest.mark.slow
 def test_write_policy_stores_the_chosen_threshold(replayed):
     tmp, args = replayed
     policy = tmp / "policy.yaml"

@@ -20,6 +20,7 @@ def test_parse_verdict(reply, verdict):
     assert parse_verdict(reply) == verdict
 
 
+@pytest.mark.slow
 def test_judge_grades_both_tiers_through_the_cloud_tier(tmp_path, cloud_key):
     stub = FailingUpstream(reply="Score: 7")
     try:

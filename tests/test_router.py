@@ -164,6 +164,7 @@ def test_unreadable_router_model_is_a_clear_error(tmp_path):
 
 
 # ---- commands ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_router_score_keeps_line_order_and_reports_bad_lines(tmp_path):
     f = _jsonl(tmp_path, [{"prompt": "What is 2+2?"}, {"messages": [{"role": "user", "content": "Prove it."}]},
                           b"{broken", {"text": "no prompt"}, {"prompt": ""}, b'{"prompt": "caf\xff"}'])

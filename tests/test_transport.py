@@ -83,6 +83,7 @@ def test_every_other_route_goes_to_the_real_upstream(upstream):
     assert r.model_extra["hybrid"]["record"]["policy"] == "sdk"  # chat stayed in this process
 
 
+@pytest.mark.slow
 def test_the_async_sdk_streams_and_answers():
     async def main():
         client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1",
