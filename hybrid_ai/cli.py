@@ -37,34 +37,74 @@ def _route(args) -> int:
 
 def _serve(args) -> int:
     from .client import AsyncHybridClient
-    from .serving import create_app
+    from .serving import create_app, workers
 
     try:
         import uvicorn
     except ImportError:
         raise HybridAIError("the server needs: pip install 'hybrid-ai[server]'") from None
-    from .policy import load_policy
-
-    policy = load_policy(args.policy)
-    if args.api_keys_env:
-        policy = policy.model_copy(update={"server": policy.server.model_copy(
-            update={"api_keys_env": args.api_keys_env})})
+    if args.bundle and args.policy:
+        raise HybridAIError("give --policy or --bundle, not both")
+    policy = workers.served_policy(args.policy, args.api_keys_env, args.bundle)
+    auth = False if args.no_auth else None
     client = AsyncHybridClient(policy=policy)
-    app = create_app(client, auth=False if args.no_auth else None)  # fails here, before loading, without keys
+
+    def rebuild() -> AsyncHybridClient:  # SIGHUP, POST /admin/reload: the policy file, or the bundle's current
+        return AsyncHybridClient(policy=workers.served_policy(args.policy, args.api_keys_env, args.bundle))
+
+    app = create_app(client, auth=auth, reload=rebuild, close_client=True)  # fails here, without keys
     if not app.state.auth:
         print(f"hybrid-ai: warning: authentication is OFF: anyone who can reach {args.host}:{args.port} can use "
               f"this server and its cloud credentials", file=sys.stderr, flush=True)
+    common = {"host": args.host, "port": args.port, "log_level": "warning",
+              "timeout_graceful_shutdown": args.graceful_timeout}
+    if args.workers > 1:
+        client.close()
+        return _serve_workers(args, policy, auth, uvicorn, common)
     if not args.no_warmup:
         client.warmup()
     from .serving.timeouts import protocol_class
 
-    # large requests are prepared in a worker thread (offload.py: the personal-data scan grows with the text); a
-    # short GIL switch interval lets the event loop in between its steps, so /healthz and small requests are not
-    # held up by it (CPython's default is 5 ms; benchmarks/loop_stall.py compares the two)
-    sys.setswitchinterval(float(os.environ.get("HYBRID_AI_SWITCH_INTERVAL", "0.0005")))
+    workers.configure_process()
+    uvicorn.run(app, http=protocol_class("auto", policy.server.header_timeout_s), **common)  # closes the client
+    return 0
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                http=protocol_class("auto", policy.server.header_timeout_s))
+
+def _serve_workers(args, policy, auth, uvicorn, common) -> int:
+    import json
+    import shutil
+    import tempfile
+
+    from .serving import workers
+
+    spec = json.loads(workers.spec(args.policy, args.api_keys_env, auth, not args.no_warmup, args.bundle))
+    os.environ[workers.SPEC_ENV] = json.dumps({**spec, "header_timeout_s": policy.server.header_timeout_s})
+    metrics_dir = None
+    if "prometheus" in policy.telemetry.sinks and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        metrics_dir = tempfile.mkdtemp(prefix="hybrid-ai-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before any worker imports prometheus-client
+    try:
+        uvicorn.run("hybrid_ai.serving.workers:app", factory=True, workers=args.workers,
+                    http="hybrid_ai.serving.workers:HTTP", **common)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _promote(args) -> int:
+    from .bundle import promote
+
+    version = promote(args.version)
+    print(f"{version.parent}: current -> {version.name} (reload a server serving it: SIGHUP or POST /admin/reload)")
+    return 0
+
+
+def _rollback(args) -> int:
+    from .bundle import rollback
+
+    version = rollback(args.bundle)
+    print(f"{version.parent}: current -> {version.name} (reload a server serving it: SIGHUP or POST /admin/reload)")
     return 0
 
 
@@ -268,13 +308,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve an OpenAI-compatible API on 127.0.0.1")
     p.add_argument("--policy", default=None)
+    p.add_argument("--bundle", default=None, metavar="DIR", help="serve the bundle's current version "
+                   "(DIR/current/policy.yaml); SIGHUP or POST /admin/reload reloads it")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-warmup", action="store_true", help="load models on the first request, not at start")
     p.add_argument("--api-keys-env", default=None, metavar="NAME", help="environment variable with the accepted "
                    "bearer keys, comma-separated (default: the policy's server.api_keys_env, HYBRID_AI_API_KEYS)")
     p.add_argument("--no-auth", action="store_true", help="accept requests without a key (says so at start)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="N processes sharing the port (each loads "
+                   "the local model once: N times its memory); metrics are summed over them")
+    p.add_argument("--graceful-timeout", type=float, default=30.0, metavar="S", help="on SIGTERM or Ctrl-C: stop "
+                   "accepting, give requests and streams in flight S seconds to finish, then flush the sinks")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("promote", help="make a bundle version the one served (BUNDLE/current -> it)")
+    p.add_argument("version", help="a version folder, BUNDLE/vN")
+    p.set_defaults(func=_promote)
+
+    p = sub.add_parser("rollback", help="point BUNDLE/current back to the version before it")
+    p.add_argument("bundle", help="the bundle folder")
+    p.set_defaults(func=_rollback)
 
     p = sub.add_parser("policy", help="policy tools")
     psub = p.add_subparsers(dest="policy_command", required=True)

@@ -231,13 +231,19 @@ class AsyncHybridClient(BaseClient):
                 yield chunk
 
     async def aclose(self) -> None:
+        """Close the tiers' connections of the running event loop (pooled HTTP sessions), then what `close`
+        closes (sinks, shadow, budget)."""
+        for backend in self.backends.values():
+            aclose = getattr(backend, "aclose", None)
+            if aclose is not None:
+                await aclose()
         self.close()
 
     async def __aenter__(self) -> AsyncHybridClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
+        await self.aclose()
 
 
 class _Completions:

@@ -85,9 +85,13 @@ class TierConfig(Strict):
         """What the tier supports: the policy's `supports`, else its kind's default."""
         return self.default_supports if self.supports is None else self.supports
 
+    def engine_name(self) -> str:
+        """The "module:Class" serving this tier: its kind's `engine` (a kind may pick one by its settings)."""
+        return self.engine
+
     def build(self, tier_name: str) -> Any:
-        """The Backend serving this tier: its kind's `engine`, imported now (heavy libraries still load later)."""
-        module, _, cls = self.engine.partition(":")
+        """The Backend serving this tier: its `engine_name()`, imported now (heavy libraries still load later)."""
+        module, _, cls = self.engine_name().partition(":")
         return getattr(importlib.import_module(module), cls)(tier_name, self)
 
     def price(self, prompt_tokens: int | None, completion_tokens: int | None, wall_s: float,

@@ -151,6 +151,8 @@ class Server(Strict):
 
     auth: bool = Field(True, description="require a bearer key on every route but /healthz; off only when false")
     api_keys_env: str = Field("HYBRID_AI_API_KEYS", description="variable holding the accepted keys, comma-separated")
+    admin_keys_env: str = Field("HYBRID_AI_ADMIN_KEYS", description="variable holding the keys of admin routes "
+                                "(`POST /admin/reload`), comma-separated; without any, those routes do not exist")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     header_timeout_s: float = Field(10.0, gt=0, description="a connection that has not sent a request's headers "
                                     "this long after connecting (or after its last response) is closed")

@@ -63,6 +63,7 @@ def test_a_partial_key_in_an_upstream_error_is_redacted_everywhere(gw):
     assert gw.upstream.requests[-1]["headers"]["authorization"] == f"Bearer {SECRET}"  # it was sent, as it must
 
 
+@pytest.mark.slow  # the module's server of its own (about 8 s to start)
 def test_an_answer_that_echoes_the_key_reaches_the_caller_without_it(gw):
     gw.upstream.script = ["echo_key"]
     plain = gw.post({"messages": user("hi"), "route": "cloud", "max_tokens": 4})
@@ -165,6 +166,7 @@ def test_personal_data_in_any_field_stays_local_or_masked(tmp_path):
             g.close()
 
 
+@pytest.mark.slow  # the module's server of its own (about 8 s to start)
 def test_an_upstream_error_quoting_the_prompt_is_not_logged_when_prompts_are_not(gw):
     gw.upstream.script = ["400_quote"]
     secret_plan = "Our confidential merger with Initech closes on the fourteenth"
@@ -187,6 +189,7 @@ def test_retries_are_exactly_max_retries_and_never_for_a_refused_key(tmp_path, m
             g.close()
 
 
+@pytest.mark.slow  # the module's server of its own (about 8 s to start)
 def test_refused_requests_are_logged_and_counted_without_key_or_body(gw):
     before = stderr_text(gw).count("hybrid_ai.rejected")
     guess = "sk-guessed-key-0123456789"
@@ -205,6 +208,7 @@ def test_refused_requests_are_logged_and_counted_without_key_or_body(gw):
     assert 'hybrid_ai_rejected_total{code="invalid_api_key",status="401"}' in metrics
 
 
+@pytest.mark.slow  # the module's server of its own (about 8 s to start)
 def test_slow_connections_are_closed(gw):
     slow_head = socket.create_connection(("127.0.0.1", gw.port))
     slow_head.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")  # and never the rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -44,7 +45,9 @@ def test_easy_request_is_answered_by_the_local_slm(tmp_path, upstream, cloud_key
     assert rec.fallback is False and rec.error is None and rec.policy == "test-hybrid"
     # one JSON event on stderr, one SQLite row, both without the prompt
     err = capsys.readouterr().err
-    assert err.count('"event": "hybrid_ai.request"') == 1 and "capital of France" not in err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events] == ["hybrid_ai.request"] and "capital of France" not in err
+    assert events[0]["request_id"] == rec.request_id and list(events[0])[-1] == "event"
     [row] = rows(tmp_path / "routes.db")
     assert row["request_id"] == rec.request_id and row["route"] == "local" and row["prompt"] is None
     assert row["cost_usd"] == pytest.approx(rec.cost_usd) and row["policy_hash"] == rec.policy_hash

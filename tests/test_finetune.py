@@ -210,6 +210,7 @@ def test_the_converting_engines_serve_the_same_adapter_merged_and_converted(trai
     assert answers["ctranslate2"] == answers["onnxruntime"] == answers["transformers"] and answers["transformers"]
 
 
+@pytest.mark.slow  # its fixture trains an adapter (about 17 s)
 def test_an_adapter_for_another_base_fails_at_load_naming_both(trained, tmp_path):
     tmp, _ = trained
     bad = tmp_path / "adapter"

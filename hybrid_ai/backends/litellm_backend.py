@@ -34,8 +34,16 @@ class LiteLLMTier(TierConfig):
     context_window: int = Field(128_000, ge=16)
     generation: Generation = Generation(max_tokens=512)
     cost: CloudCost = CloudCost()
+    sdk: Literal["auto", "openai", "litellm"] = Field("auto", description=(
+        "how the upstream is called: `openai` (the openai SDK, pooled: the fast path), `litellm`, or `auto`: the "
+        "openai SDK for `openai/`, `hosted_vllm/` and `azure/` models and for a bare model name with an api_base"))
+    api_version: str | None = Field(None, description="Azure OpenAI's api-version (default: AZURE_API_VERSION)")
 
     engine = "hybrid_ai.backends.litellm_backend:LiteLLMBackend"
+
+    def engine_name(self) -> str:
+        """The openai SDK's engine where `takes_fast_path`, else litellm's."""
+        return "hybrid_ai.backends.openai_backend:OpenAIBackend" if takes_fast_path(self) else self.engine
     default_supports = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")  # OpenAI's chat API
 
     def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
@@ -47,6 +55,18 @@ class LiteLLMTier(TierConfig):
         from ..telemetry.energy import cloud_energy
 
         return cloud_energy(self.model, self.cost, completion_tokens, wall_s)
+
+OPENAI_PROVIDERS = ("openai", "hosted_vllm", "azure")
+
+
+def takes_fast_path(tier: Any) -> bool:
+    """Whether a litellm tier is called through the openai SDK (see the module's docstring)."""
+    sdk = tier.sdk if tier.sdk != "auto" else os.environ.get("HYBRID_AI_CLOUD_SDK", "auto")
+    if sdk in ("openai", "litellm"):
+        return bool(sdk == "openai")
+    provider, slash, _ = tier.model.partition("/")
+    return provider in OPENAI_PROVIDERS if slash else tier.api_base is not None
+
 
 _NO_KEY = "sk-no-key-required"
 RETRY_PAUSE_S = 0.2  # before retry n: n times this  # for servers without auth (vLLM, llama.cpp, hybrid-ai serve)
@@ -106,7 +126,20 @@ def _lookup_prices(model: str) -> tuple[float, float] | None:
         return None
 
 
+def count_tokens(model: str, messages: list[dict] | None = None, text: str | None = None) -> int | None:
+    """Tokens of a conversation (`messages`) or a text, by litellm's counter for `model` (its bundled tokenizer
+    where it has one, else cl100k_base); None when it cannot say (unknown is never 0)."""
+    try:
+        litellm = import_litellm()
+        return int(litellm.token_counter(model=model, messages=messages) if messages is not None
+                   else litellm.token_counter(model=model, text=text or ""))
+    except Exception:
+        return None
+
+
 def _kind(exc: Exception) -> str:
+    if kind := getattr(exc, "upstream_kind", None):  # openai_http.UpstreamError
+        return str(kind)
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
@@ -149,29 +182,37 @@ class LiteLLMBackend(Backend):
     def describe(self):
         return {"backend": self.name, "model": self.tier.model, "api_base": self.tier.api_base}
 
-    def _kwargs(self, request, generation) -> dict[str, Any]:
+    def _key(self) -> str:
+        """The tier's key, read from its environment variable at each call (a rotated key applies at once)."""
         t = self.tier
-        if t.api_key_env:
-            key = os.environ.get(t.api_key_env)
-            if not key:
-                raise BackendError(f"environment variable {t.api_key_env} is not set (the tier's api_key_env)",
-                                   tier=self.tier_name, kind="auth")
-        else:
-            key = _NO_KEY
+        if not t.api_key_env:
+            return _NO_KEY
+        key = os.environ.get(t.api_key_env)
+        if not key:
+            raise BackendError(f"environment variable {t.api_key_env} is not set (the tier's api_key_env)",
+                               tier=self.tier_name, kind="auth")
+        return key
+
+    def _params(self, request, generation, model: str) -> dict[str, Any]:
+        """The OpenAI chat parameters of a request: only its validated fields, the tier's defaults under them."""
         s = sampling(request, generation)
-        kw: dict[str, Any] = {
-            "model": t.model, "messages": request.as_openai_messages(), "api_key": key,
-            "timeout": t.timeout_s, "num_retries": 0, "max_retries": 0, "drop_params": True,  # retries: _again
-            "max_tokens": s["max_tokens"], "temperature": s["temperature"],
-        }
-        if t.api_base:
-            kw["api_base"] = t.api_base
+        kw: dict[str, Any] = {"model": model, "messages": request.as_openai_messages(),
+                              "max_tokens": s["max_tokens"], "temperature": s["temperature"]}
         for name, value in (("top_p", s["top_p"]), ("seed", request.seed), ("stop", list(request.stop) or None),
                             ("user", request.user), ("presence_penalty", request.presence_penalty),
                             ("frequency_penalty", request.frequency_penalty)):
             if value is not None:
                 kw[name] = value
         kw.update(request.tool_params())  # tools, tool_choice, parallel_tool_calls, response_format
+        return kw
+
+    def _kwargs(self, request, generation) -> dict[str, Any]:
+        t = self.tier
+        kw = self._params(request, generation, t.model)
+        kw.update(api_key=self._key(), timeout=t.timeout_s, num_retries=0, max_retries=0,  # retries: _again
+                  drop_params=True)
+        if t.api_base:
+            kw["api_base"] = t.api_base
         return kw
 
     def _result(self, resp) -> BackendResult:
@@ -191,8 +232,8 @@ class LiteLLMBackend(Backend):
     def _error(self, exc: Exception) -> BackendError:
         if isinstance(exc, BackendError):
             return exc
-        return BackendError(public_message(f"{type(exc).__name__}: {exc}", 300), tier=self.tier_name,
-                            kind=_kind(exc))
+        text = str(exc) if hasattr(exc, "upstream_kind") else f"{type(exc).__name__}: {exc}"
+        return BackendError(public_message(text, 300), tier=self.tier_name, kind=_kind(exc))
 
     def _again(self, exc: Exception, tries: int) -> bool:
         """Whether a failed call is tried once more: exactly `max_retries` more times, and only for what a retry
@@ -291,9 +332,13 @@ class LiteLLMBackend(Backend):
                              finish_reason=acc.get("finish", "stop"), ttft_ms=acc.get("ttft"),
                              tool_calls=self._calls(acc), token_logprobs=acc.get("logprobs"))
 
+    @staticmethod
+    def _acc() -> dict:
+        return {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
+
     def stream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
+        acc = self._acc()
         chunks = self._call(import_litellm().completion, kw)  # the opening call is retried; a broken stream not
         try:
             for chunk in chunks:
@@ -304,7 +349,7 @@ class LiteLLMBackend(Backend):
 
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
-        acc = {"text": [], "calls": ToolCallParts(), "t0": time.perf_counter()}
+        acc = self._acc()
         chunks = await self._acall(import_litellm().acompletion, kw)
         try:
             async for chunk in chunks:

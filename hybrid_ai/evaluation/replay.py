@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ..backends.base import Backend
+from ..backends.litellm_backend import count_tokens
 from ..errors import BackendError
 from ..types import BackendResult
 
@@ -33,15 +34,6 @@ def replay_key(messages) -> str:
     """The lookup key of a conversation: its role/content pairs as canonical JSON."""
     pairs = [(m["role"], m["content"]) if isinstance(m, dict) else (m.role, m.content) for m in messages]
     return json.dumps(pairs, ensure_ascii=False)
-
-
-def count_tokens(model: str, text: str) -> int | None:
-    try:
-        from ..backends.litellm_backend import import_litellm
-
-        return int(import_litellm().token_counter(model=model, text=text))
-    except Exception:  # unknown is None, never a failed request
-        return None
 
 
 def _has_word(word: str, where: str) -> bool:
@@ -97,8 +89,8 @@ class ReplayBackend(Backend):
 
     def _tokens(self, text: str) -> int | None:
         if self.answer_cache is None:
-            return count_tokens(self.model, text)
-        return self.answer_cache.tokens(self.model, text, count_tokens)
+            return count_tokens(self.model, text=text)
+        return self.answer_cache.tokens(self.model, text, lambda m, t: count_tokens(m, text=t))
 
     def _from_answer_cache(self, request, generation) -> Recorded | None:
         """The answer an earlier live eval got from `model` with these generation settings, if it is cached."""

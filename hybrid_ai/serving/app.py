@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from .. import offload
 from ..errors import HybridAIError
 from ..privacy.redact import safe_url, scrub
 from . import protocol
-from .auth import BearerAuth, keys_from_env
+from .auth import OPEN_PATHS, BearerAuth, keys_from_env, keys_in_env, presented
 from .body import BodyTooLarge, read_capped
 from .rejections import Rejections
+from .reload import Served
 from .schema import chat_openapi
 
 if TYPE_CHECKING:
@@ -103,31 +105,31 @@ def _client(policy_or_client) -> AsyncHybridClient:
     return AsyncHybridClient(policy_or_client)
 
 
-def router(policy_or_client=None) -> APIRouter:
+def router(policy_or_client=None, *, served: Served | None = None) -> APIRouter:
     """The OpenAI routes (`/v1/chat/completions`, `/v1/models`, `/healthz`) and `/metrics` as an APIRouter, to
     `include_router` into an existing FastAPI app (with a `prefix=` of your choice). Authentication is then the
     host app's: its own dependencies or middleware. `policy_or_client`: a policy (path, name, dict) or an
-    AsyncHybridClient."""
+    AsyncHybridClient. `served`: where the client being served is kept (serving/reload.py), when it can change."""
     client = _client(policy_or_client)
+    served = served or Served(client)
     policy = client.policy
-    limit = policy.server.max_body_bytes
     r = APIRouter()
 
     @r.get("/healthz")
     async def healthz(request: Request):
-        status, body = _health(client, request.scope.get("state", {}).get("authenticated", True))
+        status, body = _health(served.client, request.scope.get("state", {}).get("authenticated", True))
         return JSONResponse(body, status_code=status)
 
     @r.get("/metrics")
     async def metrics():
-        m = client.metrics
+        m = served.client.metrics
         if m is None:
             return _reply(protocol.ErrorReply(404, "metrics are off: add `prometheus` to the policy's telemetry.sinks"))
         return Response(m.exposition(), media_type=m.content_type)
 
     @r.get("/v1/models")
     async def models():
-        ids = ["hybrid", *policy.tiers]
+        ids = ["hybrid", *served.client.policy.tiers]
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "hybrid-ai"}
                                            for i in ids]}
 
@@ -137,11 +139,12 @@ def router(policy_or_client=None) -> APIRouter:
             return await _chat(request)
         except BodyTooLarge as e:
             reject(413, "body_too_large", request)
-            return _reply(protocol.too_large(limit), close=not e.drained)
+            return _reply(protocol.too_large(served.client.policy.server.max_body_bytes), close=not e.drained)
         except SlowBody:
             reject(408, "body_timeout", request)
             return _reply(protocol.ErrorReply(408, f"the request body did not arrive within "
-                                                   f"{policy.server.body_timeout_s:g} s (server.body_timeout_s)",
+                                                   f"{served.client.policy.server.body_timeout_s:g} s "
+                                                   f"(server.body_timeout_s)",
                                               code="body_timeout"), close=True)
         except ConnectionError:
             reject(400, "client_went_away", request)
@@ -158,51 +161,122 @@ def router(policy_or_client=None) -> APIRouter:
         rejections(status, code, request.url.path, request.scope.get("headers", ()), param)
 
     async def _chat(request: Request):
+        c = served.hold()  # this request's client to its end, whatever a reload does meanwhile
+        streaming = False
         try:
-            raw = await asyncio.wait_for(read_capped(request.receive, limit), policy.server.body_timeout_s)
-        except asyncio.TimeoutError:
-            raise SlowBody from None
-        # a large body is parsed off the event loop (json.loads of megabytes takes tens of milliseconds)
-        params = protocol.parse_body(raw) if len(raw) <= offload.THRESHOLD_CHARS else await offload.run(
-            protocol.parse_body, raw)
-        result = await _answer_unless_gone(lambda: client.chat.completions.create(**params), request.receive)
-        if result is None:  # the client left: nobody to answer (the record says so)
-            return Response(status_code=499)
-        if not hasattr(result, "__anext__"):
-            return JSONResponse(result.model_dump(mode="json"))
-        try:  # fail over before the response starts, while a status can still say so
-            first = await result.__anext__()
-        except BaseException:
-            await result.aclose()
-            raise
-        return StreamingResponse(protocol.aevents(first, result, _log_if_unexpected), media_type="text/event-stream")
+            server = c.policy.server
+            try:
+                raw = await asyncio.wait_for(read_capped(request.receive, server.max_body_bytes),
+                                             server.body_timeout_s)
+            except asyncio.TimeoutError:
+                raise SlowBody from None
+            # a large body is parsed off the event loop (json.loads of megabytes takes tens of milliseconds)
+            params = protocol.parse_body(raw) if len(raw) <= offload.THRESHOLD_CHARS else await offload.run(
+                protocol.parse_body, raw)
+            result = await _answer_unless_gone(lambda: c.chat.completions.create(**params), request.receive)
+            if result is None:  # the client left: nobody to answer (the record says so)
+                return Response(status_code=499)
+            if not hasattr(result, "__anext__"):
+                return Response(result.model_dump_json(), media_type="application/json")
+            try:  # fail over before the response starts, while a status can still say so
+                first = await result.__anext__()
+            except BaseException:
+                await result.aclose()
+                raise
+            streaming = True
+            return StreamingResponse(protocol.aevents(first, served.held_stream(c, result), _log_if_unexpected),
+                                     media_type="text/event-stream")
+        finally:
+            if not streaming:
+                served.let_go(c)
 
     rejections = Rejections(client.metrics)
-    r.hybrid_client, r.rejections = client, rejections
+    r.hybrid_client, r.rejections, r.chat_handler, r.served = client, rejections, chat_completions, served
     return r
 
 
+def _admin_routes(app: FastAPI, served: Served, keys: list[bytes], rejections: Rejections) -> None:
+    @app.post("/admin/reload", include_in_schema=False)
+    async def admin_reload(request: Request):
+        if presented(request.scope.get("headers", []), keys) is None:
+            rejections(401, "invalid_admin_key", request.url.path, request.scope.get("headers", ()))
+            return _reply(protocol.ErrorReply(401, "this route needs an admin key (server.admin_keys_env)",
+                                              code="invalid_admin_key"))
+        try:
+            return JSONResponse(await served.reload())
+        except Exception as e:  # the policy does not load, a model does not: the current client keeps serving
+            return _reply(protocol.ErrorReply(400 if isinstance(e, HybridAIError) else 500,
+                                              f"reload failed, still serving the previous policy: "
+                                              f"{type(e).__name__}: {e}", code="reload_failed"))
+
+
+def _on_sighup(served: Served) -> None:
+    """SIGHUP reloads (logged as one `hybrid_ai.reload` line). Only where signals can be set: the main thread."""
+    import signal
+
+    async def hup() -> None:
+        try:
+            line: dict[str, Any] = await served.reload()
+        except Exception as e:
+            line = {"status": "failed", "error": scrub(f"{type(e).__name__}: {e}")}
+        print(json.dumps({"event": "hybrid_ai.reload", **line}), file=sys.stderr, flush=True)
+
+    loop = asyncio.get_running_loop()
+    try:  # a Python-level handler: the loop's own add_signal_handler (uvloop's) would take over uvicorn's SIGTERM
+        signal.signal(signal.SIGHUP, lambda *_: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(hup())))
+    except (ValueError, AttributeError):  # not the main thread, or no SIGHUP on this system
+        pass
+
+
+class ChatFastPath:
+    """`POST /v1/chat/completions` handed straight to the route's own handler, past FastAPI's routing, dependency
+    and exception machinery (about a sixth of the gateway's CPU per request; docs/performance.md). Every other
+    request, and that path with a trailing slash, goes through the app as usual. Sits inside authentication."""
+
+    def __init__(self, app, handler, path: str = "/v1/chat/completions"):
+        self.app, self.handler, self.path = app, handler, path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "POST":
+            response = await self.handler(Request(scope, receive))
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def create_app(policy_or_client=None, *, auth: bool | None = None, api_keys: list[str] | None = None,
-               warmup: bool = False) -> FastAPI:
+               warmup: bool = False, close_client: bool = False,
+               reload: Callable[[], AsyncHybridClient] | None = None) -> FastAPI:
     """The app, to serve or to `mount` in an existing one. `policy_or_client`: a policy (path, name, dict) or an
     AsyncHybridClient. `auth` defaults to the policy's `server.auth`; keys come from `api_keys` or else from the
     environment variable `server.api_keys_env` names (PolicyError when authentication is on and there are none).
     `warmup`: load the models when the app starts (its lifespan; a mounted app gets no lifespan events unless
-    the parent passes them on, see docs/embedding.md); models load on first use either way."""
-    routes = router(policy_or_client)
-    client = routes.hybrid_client
+    the parent passes them on, see docs/embedding.md); models load on first use either way. `close_client`: close
+    the client when the app shuts down (its sinks flushed; `hybrid-ai serve`). `reload`: builds the client anew
+    from its source; with it, SIGHUP and `POST /admin/reload` (an admin key) swap the served client without
+    dropping a request (serving/reload.py)."""
+    client = _client(policy_or_client)
+    served = Served(client, reload)
+    routes = router(client, served=served)
 
     @asynccontextmanager
     async def lifespan(_app):
         if warmup:
             await asyncio.to_thread(client.warmup)
+        if reload is not None:
+            _on_sighup(served)
         yield
+        if close_client:
+            await served.client.aclose()
 
     app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__, lifespan=lifespan)
+    app.add_middleware(ChatFastPath, handler=routes.chat_handler)  # added first: inside BearerAuth
+    admin = [k.encode() for k in keys_in_env(client.policy.server.admin_keys_env)] if reload is not None else []
+    if admin:
+        _admin_routes(app, served, admin, routes.rejections)
     if client.policy.server.auth if auth is None else auth:
         app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(client.policy.server.api_keys_env),
-                           on_reject=routes.rejections)
-    app.state.auth = bool(app.user_middleware)
+                           on_reject=routes.rejections, open_paths=OPEN_PATHS | ({"/admin/reload"} if admin else set()))
+    app.state.auth = any(m.cls is BearerAuth for m in app.user_middleware)
     app.state.client = client
 
     @app.exception_handler(HTTPException)

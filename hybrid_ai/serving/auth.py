@@ -20,15 +20,32 @@ _UNAUTHORIZED = json.dumps({"error": {
     "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}).encode()
 
 
+def keys_in_env(name: str) -> list[str]:
+    """The comma-separated keys in environment variable `name` (watched as secrets from now on); maybe none."""
+    watch_env(name)
+    return [k.strip() for k in os.environ.get(name, "").split(",") if k.strip()]
+
+
 def keys_from_env(name: str) -> list[str]:
     """The comma-separated keys in environment variable `name`; PolicyError when there are none."""
-    watch_env(name)
-    keys = [k.strip() for k in os.environ.get(name, "").split(",") if k.strip()]
+    keys = keys_in_env(name)
     if not keys:
         raise PolicyError(f"authentication is on but environment variable {name} holds no key: set it to one or "
                           f"more comma-separated keys, or turn authentication off explicitly (--no-auth, or "
                           f"server.auth: false in the policy)", key="server.api_keys_env")
     return keys
+
+
+def presented(headers, keys: list[bytes]) -> int | None:
+    """Which of `keys` the request's `Authorization: Bearer` header carries (its index), or None. Every key is
+    compared in constant time, with no early exit: the time taken does not tell which key came close."""
+    value = next((v for k, v in headers if k == b"authorization"), b"")
+    scheme, _, token = value.partition(b" ")
+    found = None
+    for i, key in enumerate(keys):
+        if hmac.compare_digest(token.strip(), key):
+            found = i
+    return found if scheme.lower() == b"bearer" else None
 
 
 class BearerAuth:
@@ -41,13 +58,8 @@ class BearerAuth:
 
     def _caller(self, headers) -> str | None:
         """The id of the key the request carries (telemetry/caller.py), or None when it carries none of ours."""
-        value = next((v for k, v in headers if k == b"authorization"), b"")
-        scheme, _, token = value.partition(b" ")
-        found = None
-        for key, kid in zip(self._keys, self._ids):  # no early exit: the time taken does not tell which key came close
-            if hmac.compare_digest(token.strip(), key):
-                found = kid
-        return found if scheme.lower() == b"bearer" else None
+        found = presented(headers, self._keys)
+        return None if found is None else self._ids[found]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

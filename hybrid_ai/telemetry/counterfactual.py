@@ -22,17 +22,6 @@ FIRST_TOKEN_S = 0.6  # typical time to first token of a GPT-4-class API
 TOKENS_PER_S = 50.0  # typical decode speed of a GPT-4-class API
 
 
-def _count(model: str, messages: list[dict] | None = None, text: str | None = None) -> int | None:
-    from ..backends.litellm_backend import import_litellm
-
-    try:
-        litellm = import_litellm()
-        return int(litellm.token_counter(model=model, messages=messages) if messages is not None
-                   else litellm.token_counter(model=model, text=text or ""))
-    except Exception:
-        return None
-
-
 _ENERGY: dict[tuple, tuple] = {}
 
 
@@ -56,8 +45,10 @@ def counterfactual(policy: Policy, request: ChatRequest, record: RouteRecord, an
     tier = policy.tiers[name]
     pt = ct = None
     if not tier.runs_locally:
-        pt = _count(tier.model, messages=[{"role": m.role, "content": m.content} for m in request.messages])
-        ct = _count(tier.model, text=answer)
+        from ..backends.litellm_backend import count_tokens
+
+        pt = count_tokens(tier.model, messages=[{"role": m.role, "content": m.content} for m in request.messages])
+        ct = count_tokens(tier.model, text=answer)
     source = "tokenizer"
     if pt is None or ct is None:
         pt, ct, source = record.prompt_tokens, record.completion_tokens, "answering tier"
@@ -79,7 +70,9 @@ def warm(policy: Policy) -> None:
     """Load the strong tier's tokenizer now (the first count takes about a second), not on the first request."""
     tier = policy.tiers[policy.classifier.strong_tier]
     if not tier.runs_locally:
-        _count(tier.model, text="warm")
+        from ..backends.litellm_backend import count_tokens
+
+        count_tokens(tier.model, text="warm")
 
 
 def savings(cf: dict | None, record: RouteRecord) -> tuple[float | None, float | None]:

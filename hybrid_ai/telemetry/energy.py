@@ -96,20 +96,31 @@ def _provider_model(model: str, provider: str | None, name: str | None) -> tuple
     return provider or p, name or n
 
 
+_UNKNOWN: set[tuple[str, str]] = set()
+
+
+@lru_cache(maxsize=1)
+def _llm_impacts():
+    from ecologits.tracers.utils import llm_impacts
+
+    logging.getLogger("ecologits").setLevel(logging.ERROR)  # after import: ecologits installs its own logger
+    return llm_impacts
+
+
 def cloud_energy(model: str, names, completion_tokens: int | None, latency_s: float):
     """-> (energy_wh, co2_g, source) from EcoLogits, or (None, None, 'unknown'). `names`: a CloudCost
     (`ecologits_provider` / `ecologits_model` override what `model` says)."""
     if completion_tokens is None:
         return None, None, "unknown"
+    provider, name = _provider_model(model, names.ecologits_provider, names.ecologits_model)
+    if (provider, name) in _UNKNOWN:  # EcoLogits does not know it: said once, not looked up per request
+        return None, None, "unknown"
     try:
-        from ecologits.tracers.utils import llm_impacts
-
-        logging.getLogger("ecologits").setLevel(logging.ERROR)  # after import: ecologits installs its own logger
-
-        provider, name = _provider_model(model, names.ecologits_provider, names.ecologits_model)
+        llm_impacts = _llm_impacts()
         impacts = llm_impacts(provider=provider, model_name=name, output_token_count=int(completion_tokens),
                               request_latency=float(latency_s))
         if impacts is None or impacts.energy is None:
+            _UNKNOWN.add((provider, name))
             return None, None, "unknown"
 
         def mean(v):

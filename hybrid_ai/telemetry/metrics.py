@@ -16,9 +16,10 @@ turns each request's record into counters and histograms, named in the style Lit
 
 A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
 collide; `Metrics(registry=prometheus_client.REGISTRY)` joins the default one). `hybrid-ai serve` answers
-`GET /metrics` from it (bearer key like every route but /healthz). Several worker processes: each has its own
-registry; scrape each, or use prometheus-client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`) with a registry
-you build. A metrics update never fails a request (it is a sink)."""
+`GET /metrics` from it (bearer key like every route but /healthz). `hybrid-ai serve --workers N` runs
+prometheus-client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`), so any worker's /metrics answers the sums over
+all of them; so does a process started with that variable set. A metrics update never fails a request (it is a
+sink)."""
 
 from __future__ import annotations
 
@@ -110,5 +111,16 @@ class Metrics:
                     self.escalations.labels(a["tier"], nxt["tier"]).inc()
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus' text format (what GET /metrics returns)."""
+        """The registry in Prometheus' text format (what GET /metrics returns). In prometheus-client's
+        multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, set by `hybrid-ai serve --workers`): every process's values,
+        summed."""
+        import os
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            pc = _prometheus()
+            from prometheus_client import multiprocess
+
+            registry = pc.CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return self._generate(registry)
         return self._generate(self.registry)

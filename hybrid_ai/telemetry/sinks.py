@@ -1,6 +1,6 @@
 """Where records go. A sink has one method, `write(event: dict)`, and never fails a request.
 
-- `stderr`: one JSON line per request on stderr, through a private structlog chain (the library
+- `stderr`: one JSON line per request on stderr, through the redaction processors of processors.py (the library
   never configures global logging).
 - `structlog`: the application's own structlog configuration (`structlog.get_logger("hybrid_ai")`).
 - `sqlite`: a table `route_log` in a SQLite file in WAL mode, safe for several processes.
@@ -29,14 +29,31 @@ class Sink(Protocol):
 
 
 class StderrSink:
+    """One JSON line per record on `stream` (default: stderr as it is when the sink is made): the redaction chain
+    (the structlog processors in processors.py), then the record's fields with `event` last, as structlog's
+    JSONRenderer would write them; rendered by orjson where installed (compact), else by the json module."""
+
     def __init__(self, log_prompts: bool = False, stream=None):
-        self._log = structlog.wrap_logger(
-            structlog.PrintLogger(stream or sys.stderr),
-            processors=[*chain(log_prompts), structlog.processors.JSONRenderer(sort_keys=False)],
-        )
+        self._chain = chain(log_prompts)
+        self._stream = stream or sys.stderr
 
     def write(self, event: dict) -> None:
-        self._log.info(EVENT, **event)
+        event = dict(event)
+        for process in self._chain:
+            event = process(None, "info", event)
+        event["event"] = EVENT
+        self._stream.write(_render(event))
+        self._stream.flush()
+
+
+try:
+    import orjson
+
+    def _render(event: dict) -> str:
+        return orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
+except ImportError:  # orjson is optional (the server extra installs it)
+    def _render(event: dict) -> str:
+        return json.dumps(event, default=str) + "\n"
 
 
 class StructlogSink:

@@ -1,0 +1,321 @@
+"""What `hybrid-ai serve` costs per request: the same closed-loop load sent to a fast fake OpenAI upstream directly
+and through the gateway, in one run, rounds interleaved.
+
+    .venv/bin/python benchmarks/gateway_load.py [--requests 2000] [--rounds 2] [--baseline GIT_REV]
+        [--sdk auto|litellm] [--workers 2] [--profile FILE]
+
+The fake is a minimal ASGI app under uvicorn (its own process) that answers a fixed completion or a 5-chunk stream
+at once. The gateway (its own process) serves a policy whose only tier is `backend: litellm, model: openai/fake,
+api_base: <fake>, max_retries: 0`, with bearer authentication and the stderr record (written to a file and counted:
+every request must have its record); requests say `route: "cloud"`. The load generator (aiohttp, this process) runs
+N clients, each sending its next request when its last one is answered. Fake, gateway and load generator share
+the machine's cores. `--baseline REV` also serves the gateway of another commit (a git worktree of it) in the same
+rounds. `--profile FILE` runs one 1-client and one 50-client round under cProfile in the gateway and writes the
+stats there (read them with `python -m pstats FILE`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-gateway-bench-key"
+BODY = {"model": "hybrid", "messages": [{"role": "user", "content": "Say hi"}], "route": "cloud"}
+
+
+# ---------------------------------------------------------------------------------------------- the fake upstream
+def fake_app():
+    answer = json.dumps({"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": "hi there"}}],
+                         "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}).encode()
+
+    def chunk(delta: dict, finish=None, usage=None) -> bytes:
+        c = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+             "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if usage:
+            c["usage"] = usage
+        return b"data: " + json.dumps(c).encode() + b"\n\n"
+
+    pieces = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": w}) for w in ("hi", " there", "!")]
+    pieces += [chunk({}, "stop"), chunk({}, usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}),
+               b"data: [DONE]\n\n"]
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        raw = b""
+        while True:
+            msg = await receive()
+            raw += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        if b'"stream":true' in raw.replace(b" ", b""):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/event-stream")]})
+            for p in pieces:
+                await send({"type": "http.response.body", "body": p, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(answer)).encode())]})
+            await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+def run_fake(port: int, fast: bool) -> None:
+    """The fake under uvicorn: with its pure-Python defaults (asyncio loop, h11), as the probe that set the targets
+    ran it, or with `fast` (uvloop and httptools where installed: about 2.5x the requests per second)."""
+    import uvicorn
+
+    uvicorn.run(fake_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                loop="auto" if fast else "asyncio", http="auto" if fast else "h11")
+
+
+# ------------------------------------------------------------------------------------------------- processes
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 90.0) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on {port} within {timeout:.0f} s")
+
+
+def policy_file(fake: str, folder: Path, sdk: str) -> Path:
+    tier = {"backend": "litellm", "model": "openai/fake", "api_base": f"{fake}/v1", "api_key_env": "BENCH_UPSTREAM_KEY",
+            "max_retries": 0, "generation": {"max_tokens": 8}, "cost": {"usd_per_mtok_input": 0.15,
+                                                                      "usd_per_mtok_output": 0.6}}
+    if sdk != "auto":
+        tier["sdk"] = sdk
+    p = folder / f"policy-{sdk}.json"
+    p.write_text(json.dumps({"name": "gateway-load", "tiers": {"cloud": tier},
+                             "classifier": {"type": "heuristic", "threshold": 0.0, "weak_tier": "cloud",
+                                            "strong_tier": "cloud"},
+                             "rules": [{"type": "pinned"}], "fallback": {},
+                             "telemetry": {"sinks": ["stderr"], "savings": False}}))
+    return p
+
+
+class Gateway:
+    """`hybrid-ai serve` from `src` (this checkout, or a worktree of another commit) in its own process."""
+
+    def __init__(self, name: str, src: Path, policy: Path, folder: Path, workers: int = 1, profile: str | None = None):
+        self.name, self.port = name, free_port()
+        self.log = folder / f"records-{name}.jsonl"
+        env = {**os.environ, "PYTHONPATH": str(src), "HYBRID_AI_API_KEYS": KEY, "BENCH_UPSTREAM_KEY": "sk-upstream"}
+        code = "import sys; from hybrid_ai.cli import main; sys.exit(main())"
+        pre = [sys.executable, "-c", code]
+        if profile:
+            (folder / "serve.py").write_text(code)
+            pre = [sys.executable, "-m", "cProfile", "-o", profile, str(folder / "serve.py")]
+        args = ["serve", "--policy", str(policy), "--port", str(self.port), "--no-warmup"]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+        self.proc = subprocess.Popen(pre + args, env=env, cwd=folder, stdout=subprocess.DEVNULL,
+                                     stderr=self.log.open("wb"))
+        wait_port(self.port, self.proc, f"gateway {name}")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def records(self) -> int:
+        return len(re.findall(rb'"event": ?"hybrid_ai.request"', self.log.read_bytes()))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# ---------------------------------------------------------------------------------------------- load generator
+async def load(url: str, clients: int, n: int, stream: bool, auth: bool) -> dict:
+    import aiohttp
+
+    body = json.dumps({**BODY, "stream": stream}).encode()
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {KEY}"} if auth else {})}
+    lat: list[float] = []
+    errors = 0
+    left = n
+
+    async def client(session):
+        nonlocal left, errors
+        while left > 0:
+            left -= 1
+            t = time.perf_counter()
+            try:
+                async with session.post(url + "/v1/chat/completions", data=body, headers=headers) as r:
+                    data = await r.read()
+                    ok = r.status == 200 and (b"[DONE]" in data if stream else b'"choices"' in data)
+            except aiohttp.ClientError:
+                ok = False
+            lat.append((time.perf_counter() - t) * 1000)
+            errors += not ok
+
+    conn = aiohttp.TCPConnector(limit=clients, force_close=False)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        left = min(200, n)  # warm: connections, imports, lazy loads
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        lat.clear()
+        errors, left = 0, n
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    return {"rps": n / wall, "p50": statistics.median(lat), "errors": errors}
+
+
+async def in_process(fake: str, n: int, folder: Path) -> dict[str, float]:
+    """Median ms per request, 1 caller in this process: the bare openai SDK (AsyncOpenAI) and AsyncHybridClient
+    (the same policy as the gateway, its stderr record written to a file), against the same fake, alternating."""
+    import contextlib
+
+    import openai
+
+    from hybrid_ai import AsyncHybridClient
+
+    os.environ["BENCH_UPSTREAM_KEY"] = "sk-upstream"
+    sdk = openai.AsyncOpenAI(api_key="sk-upstream", base_url=f"{fake}/v1", max_retries=0)
+    sink = (folder / "records-in-process.jsonl").open("w")
+    with contextlib.redirect_stderr(sink):  # the stderr sink binds the stream it is made with
+        hybrid = AsyncHybridClient(json.loads(policy_file(fake, folder, "auto").read_text()))
+    calls = {"bare AsyncOpenAI": lambda: sdk.chat.completions.create(model="fake", messages=BODY["messages"],
+                                                                      max_tokens=8),
+             "AsyncHybridClient": lambda: hybrid.chat.completions.create(messages=BODY["messages"], max_tokens=8,
+                                                                         route="cloud")}
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for i in range(n + 50):
+        for name, call in calls.items():
+            t = time.perf_counter()
+            await call()
+            if i >= 50:  # the first 50: connections, lazy imports
+                times[name].append((time.perf_counter() - t) * 1000)
+    await hybrid.aclose()
+    await sdk.close()
+    sink.close()
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+LOADS = [("1 client, non-streamed", 1, False), ("50 clients, non-streamed", 50, False),
+         ("50 clients, streamed", 50, True)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=2000, help="per load, per round")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--baseline", help="a git revision whose gateway is measured in the same rounds")
+    ap.add_argument("--sdk", default="auto", choices=["auto", "openai", "litellm"], help="the cloud tier's `sdk`")
+    ap.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at 50 clients (0: no)")
+    ap.add_argument("--profile", help="profile the gateway (cProfile) instead of measuring; stats to this file")
+    ap.add_argument("--fast-fake", action="store_true", help="serve the fake with uvloop and httptools")
+    ap.add_argument("--fake", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.fake:
+        return run_fake(args.fake, args.fast_fake)
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=150)
+    folder = Path(tempfile.mkdtemp(prefix="gateway-load-"))
+    port = free_port()
+    fake_proc = subprocess.Popen([sys.executable, __file__, "--fake", str(port), *(["--fast-fake"] if args.fast_fake else [])])
+    gateways: list[Gateway] = []
+    worktree = None
+    try:
+        wait_port(port, fake_proc, "fake upstream")
+        fake = f"http://127.0.0.1:{port}"
+        if args.profile:
+            g = Gateway("profiled", ROOT, policy_file(fake, folder, args.sdk), folder, profile=args.profile)
+            for clients, stream in ((1, False), (50, False), (50, True)):
+                asyncio.run(load(g.url, clients, args.requests, stream, True))
+            g.stop()
+            console.print(f"profile written to {args.profile}; records: {g.records()}")
+            return
+        gateways.append(Gateway("current", ROOT, policy_file(fake, folder, args.sdk), folder))
+        if args.baseline:
+            worktree = folder / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(worktree), args.baseline],
+                           check=True)
+            gateways.append(Gateway(f"baseline {args.baseline}", worktree, policy_file(fake, folder, "auto"), folder))
+        multi = Gateway(f"current --workers {args.workers}", ROOT, policy_file(fake, folder, args.sdk), folder,
+                        workers=args.workers) if args.workers > 1 else None
+        results: dict[tuple[str, str], list[dict]] = {}
+        sent: dict[str, int] = {}
+        for r in range(args.rounds):
+            for label, clients, stream in LOADS:
+                targets = [("direct", fake, False)] + [(g.name, g.url, True) for g in gateways]
+                if multi and clients > 1 and not stream:
+                    targets.append((multi.name, multi.url, True))
+                for name, url, auth in targets:
+                    out = asyncio.run(load(url, clients, args.requests, stream, auth))
+                    results.setdefault((label, name), []).append(out)
+                    sent[name] = sent.get(name, 0) + args.requests + min(200, args.requests)
+                    console.print(f"round {r + 1} {label:<26} {name:<28} {out['rps']:8.0f} req/s  "
+                                  f"p50 {out['p50']:7.2f} ms  errors {out['errors']}")
+        table = Table(title=f"gateway_load: {args.requests} requests per load and round, {args.rounds} rounds, "
+                            f"sdk {args.sdk}")
+        for col in ("load", "target", "req/s", "p50 ms", "share of direct", "added p50 ms", "errors"):
+            table.add_column(col)
+        for label, _, _ in LOADS:
+            direct = results[(label, "direct")]
+            d_rps = statistics.median(x["rps"] for x in direct)
+            d_p50 = statistics.median(x["p50"] for x in direct)
+            for (lab, name), outs in results.items():
+                if lab != label:
+                    continue
+                rps = [x["rps"] for x in outs]
+                p50 = [x["p50"] for x in outs]
+                table.add_row(label, name, f"{min(rps):,.0f}-{max(rps):,.0f}", f"{min(p50):.2f}-{max(p50):.2f}",
+                              "" if name == "direct" else f"{statistics.median(rps) / d_rps:.1%}",
+                              "" if name == "direct" else f"{statistics.median(p50) - d_p50:+.2f}",
+                              str(sum(x["errors"] for x in outs)))
+        console.print(table)
+        inproc = [asyncio.run(in_process(fake, min(args.requests, 1000), folder)) for _ in range(args.rounds)]
+        sdk_ms = statistics.median(r["bare AsyncOpenAI"] for r in inproc)
+        hyb_ms = statistics.median(r["AsyncHybridClient"] for r in inproc)
+        console.print(f"in-process, 1 caller, median of {args.rounds} rounds: bare AsyncOpenAI {sdk_ms:.2f} ms, "
+                      f"AsyncHybridClient {hyb_ms:.2f} ms: added {hyb_ms - sdk_ms:+.2f} ms")
+        for g in [*gateways, *([multi] if multi else [])]:
+            g.stop()
+            console.print(f"{g.name}: {g.records()} records for {sent.get(g.name, 0)} requests")
+    finally:
+        for g in gateways:
+            if g.proc.poll() is None:
+                g.proc.kill()
+        fake_proc.send_signal(signal.SIGINT)
+        fake_proc.wait(10)
+        if worktree:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+
+
+if __name__ == "__main__":
+    main()
