@@ -111,14 +111,15 @@ def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 90.
     raise SystemExit(f"{what} did not listen on {port} within {timeout:.0f} s")
 
 
-def policy_file(fake: str, folder: Path, sdk: str) -> Path:
+def policy_file(fake: str, folder: Path, sdk: str, name: str | None = None, **extra) -> Path:
     tier = {"backend": "litellm", "model": "openai/fake", "api_base": f"{fake}/v1", "api_key_env": "BENCH_UPSTREAM_KEY",
             "max_retries": 0, "generation": {"max_tokens": 8}, "cost": {"usd_per_mtok_input": 0.15,
                                                                       "usd_per_mtok_output": 0.6}}
     if sdk != "auto":
         tier["sdk"] = sdk
-    p = folder / f"policy-{sdk}.json"
-    p.write_text(json.dumps({"name": "gateway-load", "tiers": {"cloud": tier},
+    p = folder / (name or f"policy-{sdk}.json")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({"name": "gateway-load", **extra, "tiers": {"cloud": tier},
                              "classifier": {"type": "heuristic", "threshold": 0.0, "weak_tier": "cloud",
                                             "strong_tier": "cloud"},
                              "rules": [{"type": "pinned"}], "fallback": {},
@@ -129,16 +130,19 @@ def policy_file(fake: str, folder: Path, sdk: str) -> Path:
 class Gateway:
     """`hybrid-ai serve` from `src` (this checkout, or a worktree of another commit) in its own process."""
 
-    def __init__(self, name: str, src: Path, policy: Path, folder: Path, workers: int = 1, profile: str | None = None):
+    def __init__(self, name: str, src: Path, policy: Path, folder: Path, workers: int = 1, profile: str | None = None,
+                 bundle: bool = False, env: dict | None = None):
+        """`bundle`: `policy` is a bundle folder (`serve --bundle`)."""
         self.name, self.port = name, free_port()
         self.log = folder / f"records-{name}.jsonl"
-        env = {**os.environ, "PYTHONPATH": str(src), "HYBRID_AI_API_KEYS": KEY, "BENCH_UPSTREAM_KEY": "sk-upstream"}
+        env = {**os.environ, "PYTHONPATH": str(src), "HYBRID_AI_API_KEYS": KEY, "BENCH_UPSTREAM_KEY": "sk-upstream",
+               **(env or {})}
         code = "import sys; from hybrid_ai.cli import main; sys.exit(main())"
         pre = [sys.executable, "-c", code]
         if profile:
             (folder / "serve.py").write_text(code)
             pre = [sys.executable, "-m", "cProfile", "-o", profile, str(folder / "serve.py")]
-        args = ["serve", "--policy", str(policy), "--port", str(self.port), "--no-warmup"]
+        args = ["serve", "--bundle" if bundle else "--policy", str(policy), "--port", str(self.port), "--no-warmup"]
         if workers > 1:
             args += ["--workers", str(workers)]
         self.proc = subprocess.Popen(pre + args, env=env, cwd=folder, stdout=subprocess.DEVNULL,

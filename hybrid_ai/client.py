@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from . import offload
+from . import canary, offload
 from .backends.base import Backend
 from .backends.fallback import FallbackChain
 from .backends.metered import CLIENT_WENT_AWAY, Metered
@@ -31,6 +31,7 @@ from .request import parse_request
 from .routing import Classifier, decide, load_classifier
 from .stream import AsyncHybridStream, HybridStream
 from .telemetry.metrics import Metrics
+from .telemetry.record import new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
 from .turn import Observer, Turn
 from .types import Attempt, ChatRequest, RouteDecision
@@ -72,6 +73,8 @@ class BaseClient:
         self.sink_failures = 0  # records a sink could not write (each also reported on stderr)
         # what a finished request's record goes through, in order: the budget settles, the sinks write, shadow samples
         self.observers: list[Observer] = [self._settle, self._write, self._sample]
+        self.variant: str | None = None  # with a canary: `current`, and `canary` for the candidate's client
+        self.canary = canary.attach(self)  # a candidate policy for a share of requests (canary.py), or None
 
     # -- no I/O below: validation, decision, chain, record -------------------------------------
     def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision, Ticket | None]:
@@ -102,9 +105,14 @@ class BaseClient:
                              attempts=attempts, check=answer_check(self.policy, self.verifier, request, decision),
                              validate=output_check(request, decision))
 
-    def _turn(self, prepared: tuple[ChatRequest, RouteDecision, Ticket | None], t0: float) -> Turn:
+    def _turn(self, prepared: tuple[ChatRequest, RouteDecision, Ticket | None], t0: float, rid: str) -> Turn:
         request, decision, ticket = prepared
-        return Turn(request, decision, self.chain(decision, request), self.policy, t0, self.observers, ticket)
+        return Turn(request, decision, self.chain(decision, request), self.policy, t0, self.observers, ticket, rid)
+
+    def _variant_for(self, rid: str | None) -> tuple[Any, str]:
+        """The client that answers request `rid` (this one, or its canary's) and the id."""
+        rid = rid or new_request_id()
+        return (self.canary.client if self.canary is not None and self.canary.takes(rid) else self), rid
 
     # observers of a finished turn (self.observers)
     def _settle(self, turn: Turn) -> None:
@@ -138,14 +146,22 @@ class BaseClient:
             from .telemetry.counterfactual import warm
 
             warm(self.policy)
+        if self.canary is not None:
+            self.canary.client.warmup()
 
-    def close(self) -> None:
+    def _close_own(self) -> None:
+        """What this client holds alone: shadow mode's queue (drained), the budget (its sinks may be shared)."""
         shadow, self.shadow = self.shadow, None  # once: a second close() has nothing to drain
         if shadow is not None:
             shadow.close()
         if self.budget is not None:
             self.budget.close()
             self.budget = None
+
+    def close(self) -> None:
+        if self.canary is not None:
+            self.canary.client._close_own()  # its sinks are this client's
+        self._close_own()
         for s in self.sinks:
             getattr(s, "close", lambda: None)()
 
@@ -157,8 +173,11 @@ class HybridClient(BaseClient):
     def chat(self) -> _Chat:
         return _Chat(_Completions(self))
 
-    def _create(self, params: dict[str, Any]) -> HybridChatCompletion | HybridStream:
-        turn = self._turn(self.prepare(params), time.perf_counter())
+    def _create(self, params: dict[str, Any], rid: str | None = None) -> HybridChatCompletion | HybridStream:
+        client, rid = self._variant_for(rid)
+        if client is not self:
+            return client._create(params, rid)
+        turn = self._turn(self.prepare(params), time.perf_counter(), rid)
         if turn.request.stream:
             stream = StreamTurn(turn)
             return HybridStream(self._chunks(stream), stream.ended_early)
@@ -195,13 +214,16 @@ class AsyncHybridClient(BaseClient):
     def chat(self) -> _AsyncChat:
         return _AsyncChat(_AsyncCompletions(self))
 
-    async def _create(self, params: dict[str, Any]) -> HybridChatCompletion | AsyncHybridStream:
+    async def _create(self, params: dict[str, Any], rid: str | None = None) -> HybridChatCompletion | AsyncHybridStream:
+        client, rid = self._variant_for(rid)
+        if client is not self:
+            return await client._create(params, rid)
         t0 = time.perf_counter()
         if offload.large(params):  # validation, the personal-data scan and scoring grow with the text
             prepared = await offload.run(self.prepare, params)
         else:
             prepared = self.prepare(params)
-        turn = self._turn(prepared, t0)
+        turn = self._turn(prepared, t0, rid)
         if turn.request.stream:
             stream = StreamTurn(turn)
             return AsyncHybridStream(self._chunks(stream), stream.ended_early)
@@ -233,7 +255,7 @@ class AsyncHybridClient(BaseClient):
     async def aclose(self) -> None:
         """Close the tiers' connections of the running event loop (pooled HTTP sessions), then what `close`
         closes (sinks, shadow, budget)."""
-        for backend in self.backends.values():
+        for backend in [*self.backends.values(), *(self.canary.client.backends.values() if self.canary else ())]:
             aclose = getattr(backend, "aclose", None)
             if aclose is not None:
                 await aclose()

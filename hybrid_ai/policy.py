@@ -160,6 +160,14 @@ class Server(Strict):
                                   "after its headers gets 408 and its connection is closed")
 
 
+class Canary(Strict):
+    """A candidate policy served to a share of requests beside this one (canary.py, docs/bundles.md)."""
+
+    bundle: str = Field(description="the candidate: a bundle version folder (with its policy.yaml) or a policy "
+                        "file, relative to this policy's file")
+    share: float = Field(gt=0, lt=1, description="the share of requests it answers, chosen by request id")
+
+
 class Policy(Strict):
     name: str
     description: str = ""
@@ -172,6 +180,7 @@ class Policy(Strict):
     server: Server = Server()
     shadow: ShadowConfig = ShadowConfig()
     budget: BudgetConfig = BudgetConfig()
+    canary: Canary | None = None
 
     @model_validator(mode="after")
     def _tiers_exist(self):
@@ -251,6 +260,16 @@ def resolve_policy_path(source: str | Path) -> Path:
     return p
 
 
+def _canary_file(named: str, policy_path: Path) -> str:
+    """The canary's policy file: `named` relative to the policy that names it; a version folder's policy.yaml."""
+    found = Path(named) if Path(named).is_absolute() else policy_path.parent / named
+    if found.is_dir():
+        found = found / "policy.yaml"
+    if not found.is_file():
+        raise PolicyError(f"canary policy not found: {found}", path=str(policy_path), key="canary.bundle")
+    return str(found)
+
+
 def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
     """Load a policy: None (the bundled default), a bundled name, a YAML path, a dict or a Policy."""
     if isinstance(source, Policy):
@@ -288,6 +307,9 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
     if vmodel and not Path(vmodel).is_absolute() and (path.parent / vmodel).exists():
         policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(update={
             "verifier": policy.classifier.verifier.model_copy(update={"model": str(path.parent / vmodel)})})})
+    if policy.canary is not None:
+        policy = policy.model_copy(update={"canary": policy.canary.model_copy(update={
+            "bundle": _canary_file(policy.canary.bundle, path)})})
     if policy.classifier.model and not Path(policy.classifier.model).exists():
         raise PolicyError(f"router model not found: {policy.classifier.model}", path=str(path), key="classifier.model")
     vmodel = policy.classifier.verifier.model

@@ -275,6 +275,7 @@ class RouteRecord(BaseModel):
     attempts: list[Attempt] = []
     policy: str
     policy_hash: str
+    variant: str | None = None  # with a canary: `current` or `canary` (which of the two answered)
     prompt: str | None = None
     answer: str | None = None
 

@@ -13,8 +13,8 @@ LAYERS = [  # lowest first; a module belongs to the longest prefix listed
                     "telemetry.energy", "telemetry.caller"]),
     ("engines", ["policy", "backends", "telemetry"]),
     ("decisions and learning", ["routing", "privacy.masking", "checks", "learning"]),
-    ("client", ["client", "chunking", "turn"]),
-    ("offline tools", ["evaluation", "finetune"]),
+    ("client", ["client", "chunking", "turn", "canary"]),
+    ("offline tools", ["evaluation", "finetune", "bundle"]),
     ("adapters", ["serving", "integrations", "cli", "__init__", ""]),
 ]
 

@@ -11,6 +11,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_fallbacks_total` | counter | `from_tier`, `to_tier`, `reason` (the failed attempt's error kind: timeout, auth, escalated, ...) |
 | `hybrid_ai_rejected_total` | counter | `status`, `code`: requests the server refused before they were routed (bad key, bad input, too large, queue full) |
 | `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
+| `hybrid_ai_variant_requests_total`, `hybrid_ai_variant_cost_usd_total`, `hybrid_ai_variant_latency_seconds` | counters, histogram | `variant` (`current`, `canary`; only with a canary, canary.py), with `tier` (that answered) and `status` for requests |
 | `hybrid_ai_key_requests_total`, `hybrid_ai_key_tokens_total`, `hybrid_ai_key_cost_usd_total`, `hybrid_ai_key_counterfactual_cost_usd_total` | counters | `key` (the server's API key id, `key_<sha256 prefix>`; telemetry/caller.py), with `tier` / `direction` |
 | `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
 
@@ -71,12 +72,19 @@ class Metrics:
                                       ["from_tier", "to_tier"], registry=r)
         self.rejected = pc.Counter(f"{p}_rejected", "Requests the server refused before routing (401, 400, 413, "
                                    "429, 503), by status and error code", ["status", "code"], registry=r)
+        self.v_requests = pc.Counter(f"{p}_variant_requests", "Requests per policy variant (with a canary) and "
+                                     "answering tier", ["variant", "tier", "status"], registry=r)
+        self.v_cost = pc.Counter(f"{p}_variant_cost_usd", "Cost in USD per policy variant", ["variant"], registry=r)
+        self.v_latency = pc.Histogram(f"{p}_variant_latency_seconds", "Request latency per policy variant",
+                                      ["variant"], buckets=LATENCY_BUCKETS, registry=r)
         self._generate = pc.generate_latest
         self.content_type = pc.CONTENT_TYPE_LATEST
 
     def write(self, event: dict) -> None:
         """The sink method: one finished request's record (RouteRecord.model_dump())."""
         tier = event.get("route") or "none"
+        if event.get("variant"):
+            self._variant(event)
         self.requests.labels(tier, event["reason"], "error" if event.get("error") else "ok").inc()
         self.latency.labels(tier).observe(event["latency_ms"] / 1000)
         if event.get("ttft_ms") is not None:
@@ -109,6 +117,13 @@ class Metrics:
                 self.fallbacks.labels(a["tier"], nxt["tier"], a.get("error_kind") or "error").inc()
                 if a.get("error_kind") == "escalated":
                     self.escalations.labels(a["tier"], nxt["tier"]).inc()
+
+    def _variant(self, event: dict) -> None:
+        v = event["variant"]
+        self.v_requests.labels(v, event.get("route") or "none", "error" if event.get("error") else "ok").inc()
+        self.v_latency.labels(v).observe(event["latency_ms"] / 1000)
+        if event.get("cost_usd"):
+            self.v_cost.labels(v).inc(event["cost_usd"])
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format (what GET /metrics returns). In prometheus-client's

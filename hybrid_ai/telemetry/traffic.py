@@ -57,6 +57,11 @@ def summarize(log: str | Path, since: str = "") -> dict:
         budget = q(f"SELECT {col('budget')}, COUNT(*) FROM route_log {where} AND {col('budget')} IS NOT NULL GROUP BY 1")
         callers = q(f"SELECT COALESCE({col('caller')}, '(in-process)'), COUNT(*), COALESCE(SUM(cost_usd), 0) "
                     f"FROM route_log {where} GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
+        variants = q(f"SELECT {col('variant')}, COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM({col('savings_usd')}), 0), "
+                     f"AVG(latency_ms), SUM(route IS NULL) FROM route_log {where} AND {col('variant')} IS NOT NULL "
+                     f"GROUP BY 1 ORDER BY 1 DESC")
+        variant_routes = q(f"SELECT {col('variant')}, COALESCE(route, '(failed)'), COUNT(*) FROM route_log {where} "
+                           f"AND {col('variant')} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 3 DESC")
     spent_usd, spent_wh, saved_usd, saved_wh = total[3], total[4], total[5], total[6]
     return {
         "log": str(p), "since": since or None, "records": n, "first": total[1], "last": total[2], "failed": total[7],
@@ -73,6 +78,11 @@ def summarize(log: str | Path, since: str = "") -> dict:
         "fallbacks": fallbacks, "escalations": escalated,
         "budget": [{"cap": b, "requests": c} for b, c in budget],
         "callers": [{"caller": k, "requests": c, "cost_usd": usd} for k, c, usd in callers],
+        # with a canary (canary.py): the current policy against the candidate on the same live traffic
+        "variants": [{"variant": v, "requests": c, "cost_usd": usd, "cost_per_request": usd / c,
+                      "saving": saved / (usd + saved) if usd + saved else None, "mean_latency_ms": lat,
+                      "failed": failed, "routes": {r: k for vv, r, k in variant_routes if vv == v}}
+                     for v, c, usd, saved, lat, failed in variants],
     }
 
 
@@ -91,5 +101,8 @@ def main(log: str, since: str, out: str) -> int:
     c, e = result["cost"], result["energy"]
     con.print(f"{result['records']:,} requests ({result['first']} .. {result['last']}); spent ${c['spent_usd']:.4f} "
               f"against ${c['all_cloud_usd']:.4f} all-cloud, {e['spent_wh']:.2f} Wh against {e['all_cloud_wh']:.2f} Wh")
+    for v in result["variants"]:
+        con.print(f"variant {v['variant']}: {v['requests']:,} requests, ${v['cost_per_request']:.6f} per request, "
+                  f"routes {v['routes']}, {v['failed']} failed")
     con.print(f"report: {folder / 'report.html'} (also report.json)")
     return 0

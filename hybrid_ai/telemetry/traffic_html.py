@@ -97,6 +97,12 @@ def render(r: dict, out: Path) -> str:
         _table("callers", ("caller (API key id)", "requests", "cost"),
                [(x["caller"], x["requests"], f"${x['cost_usd']:.4f}") for x in r["callers"]]),
     ]
+    if r.get("variants"):  # a canary ran: the two policies side by side
+        tables.append(_table("variants", ("variant", "requests", "routes", "cost per request", "saving",
+                                          "mean latency", "failed"),
+                             [(x["variant"], x["requests"], ", ".join(f"{k} {n}" for k, n in x["routes"].items()),
+                               f"${x['cost_per_request']:.6f}", pct(x["saving"]), f"{x['mean_latency_ms']:.0f} ms",
+                               x["failed"]) for x in r["variants"]]))
     title = f"hybrid-ai traffic report: {r['log']}"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>{STYLE}</style></head><body data-plots-loaded="0"><h1>{_esc(title)}</h1>
