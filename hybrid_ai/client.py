@@ -14,7 +14,7 @@ from contextlib import aclosing, closing
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, cast, overload
 
 from . import canary, offload
 from .backends.base import Backend
@@ -109,10 +109,12 @@ class BaseClient:
         request, decision, ticket = prepared
         return Turn(request, decision, self.chain(decision, request), self.policy, t0, self.observers, ticket, rid)
 
-    def _variant_for(self, rid: str | None) -> tuple[Any, str]:
+    def _variant_for(self, rid: str | None) -> tuple[Self, str]:
         """The client that answers request `rid` (this one, or its canary's) and the id."""
         rid = rid or new_request_id()
-        return (self.canary.client if self.canary is not None and self.canary.takes(rid) else self), rid
+        if self.canary is not None and self.canary.takes(rid):
+            return cast(Self, self.canary.client), rid
+        return self, rid
 
     # observers of a finished turn (self.observers)
     def _settle(self, turn: Turn) -> None:
