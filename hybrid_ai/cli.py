@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "accepting, give requests and streams in flight S seconds to finish, then flush the sinks")
     p.set_defaults(func=_serve)
 
+    from .improve.cli import add_parser as add_improve
+
+    add_improve(sub)
+
     p = sub.add_parser("promote", help="make a bundle version the one served (BUNDLE/current -> it)")
     p.add_argument("version", help="a version folder, BUNDLE/vN")
     p.set_defaults(func=_promote)

@@ -14,7 +14,7 @@ LAYERS = [  # lowest first; a module belongs to the longest prefix listed
     ("engines", ["policy", "backends", "telemetry"]),
     ("decisions and learning", ["routing", "privacy.masking", "checks", "learning"]),
     ("client", ["client", "chunking", "turn", "canary"]),
-    ("offline tools", ["evaluation", "finetune", "bundle"]),
+    ("offline tools", ["evaluation", "finetune", "bundle", "improve"]),
     ("adapters", ["serving", "integrations", "cli", "__init__", ""]),
 ]
 

@@ -7,6 +7,9 @@
   reference letter.
 - `contains`: the reference (or any of a list of references) occurs in the answer, case-insensitively.
 - `regex`: the reference is a regular expression that must match somewhere in the answer (case-insensitive).
+- `agreement`: the reference is another answer (a teacher's, the cloud's); 1 when the answer agrees with it: the
+  same final number where the reference ends with one, else a token F1 of at least 0.5. Shadow mode's measure, and
+  the gate of `hybrid-ai improve` on logged traffic. A proxy: a differently worded right answer can read as wrong.
 - `judge` (not here: evaluation/judge.py, with grading/judge.py's prompt): LLM-as-judge through the cloud tier,
   only when asked for."""
 
@@ -80,8 +83,32 @@ def regex(answer: str, reference) -> float:
     return float(re.search(str(reference), answer, re.I | re.S) is not None)
 
 
+_WORD = re.compile(r"\w+")
+
+
+def agreement_measure(answer: str, reference: str) -> tuple[float, str]:
+    """(1.0 if `answer` agrees with `reference` else 0.0, the measure used: agreement:number or agreement:f1)."""
+    from collections import Counter
+
+    want = final_number(reference) if re.search(r"\d[\d,.]*\D{0,3}$", reference.strip()) else None
+    if want is not None:
+        got = final_number(answer)
+        return float(got is not None and abs(got - want) <= 1e-6 * max(1.0, abs(want))), "agreement:number"
+    a, b = Counter(_WORD.findall(answer.lower())), Counter(_WORD.findall(reference.lower()))
+    common = sum((a & b).values())
+    if not common:
+        return 0.0, "agreement:f1"
+    p, r = common / sum(a.values()), common / sum(b.values())
+    return float(2 * p * r / (p + r) >= 0.5), "agreement:f1"
+
+
+def agreement(answer: str, reference) -> float:
+    return agreement_measure(answer, str(reference))[0]
+
+
 GRADERS: dict[str, Callable[[str, object], float]] = {
     "exact": exact, "numeric": numeric, "choice": choice, "contains": contains, "regex": regex,
+    "agreement": agreement,
 }
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import queue
 import random
-import re
 import threading
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..errors import BackendError
@@ -31,23 +29,13 @@ if TYPE_CHECKING:
     from ..policy import Policy
     from ..types import ChatRequest, RouteDecision, RouteRecord
 
-_WORD = re.compile(r"\w+")
 
 
 def agreement(local: str, strong: str) -> tuple[float, str]:
-    """(1.0 if the local answer agrees with the strong one else 0.0, the measure used)."""
-    from ..grading.graders import final_number
+    """(1.0 if the local answer agrees with the strong one else 0.0, the measure used): grading/graders.py."""
+    from ..grading.graders import agreement_measure
 
-    want = final_number(strong) if re.search(r"\d[\d,.]*\D{0,3}$", strong.strip()) else None
-    if want is not None:
-        got = final_number(local)
-        return float(got is not None and abs(got - want) <= 1e-6 * max(1.0, abs(want))), "agreement:number"
-    a, b = Counter(_WORD.findall(local.lower())), Counter(_WORD.findall(strong.lower()))
-    common = sum((a & b).values())
-    if not common:
-        return 0.0, "agreement:f1"
-    p, r = common / sum(a.values()), common / sum(b.values())
-    return float(2 * p * r / (p + r) >= 0.5), "agreement:f1"
+    return agreement_measure(local, strong)
 
 
 class Shadow:

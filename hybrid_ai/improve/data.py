@@ -1,0 +1,67 @@
+"""The loop's data: teacher examples from a route log (the cloud's answers) or a file in the `finetune --data`
+format, duplicates folded, split by time: the newest share is the gate set and is never trained on."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..errors import HybridAIError
+from ..finetune import data as ft_data
+from ..finetune.data import Example
+
+
+class NotEnoughData(HybridAIError):
+    """Too few examples to train and gate on; nothing was written."""
+
+
+def collect(policy, log: str | None, data: str | None) -> tuple[list[Example], dict, str]:
+    """(examples oldest first, counts, where they came from). A file's line order is taken as time order."""
+    if log:
+        examples, counts = ft_data.from_route_log(log, policy)
+        return examples, counts, str(log)
+    examples = ft_data.load_examples(data or "")
+    return examples, {"rows": len(examples)}, str(data)
+
+
+def _key(e: Example) -> str:
+    return re.sub(r"\s+", " ", json.dumps(e.messages[:-1], ensure_ascii=False).casefold())
+
+
+def fold(examples: list[Example]) -> tuple[list[Example], int]:
+    """Each conversation once, with its newest answer, at the place of its newest occurrence; and how many folded."""
+    last = {_key(e): i for i, e in enumerate(examples)}
+    kept = [e for i, e in enumerate(examples) if last[_key(e)] == i]
+    return kept, len(examples) - len(kept)
+
+
+def split(examples: list[Example], holdout: float) -> tuple[list[Example], list[Example]]:
+    """(train, gate): the newest `holdout` share (at least one example) is the gate set."""
+    if holdout <= 0:
+        return list(examples), []
+    k = max(1, round(holdout * len(examples)))
+    return examples[:-k], examples[-k:]
+
+
+def gate_suite(examples: list[Example], folder: Path, max_tokens: int) -> Path:
+    """An eval suite of the gate set: each prompt, graded by agreement with its teacher answer, which also stands in
+    for the cloud's answer (the teacher answered it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "suite.yaml").write_text(
+        "name: improve-gate\ndescription: the newest logged requests, kept out of training\n"
+        "source: the route log or training file given to hybrid-ai improve\nlicense: the user's own data\n"
+        f"grader: agreement\nreference_is_standin: true\nmax_tokens: {max_tokens}\n", encoding="utf-8")
+    with (folder / "items.jsonl").open("w", encoding="utf-8") as f:
+        for i, e in enumerate(examples):
+            answer = e.messages[-1]["content"]
+            f.write(json.dumps({"id": f"gate-{i:05d}", "messages": list(e.messages[:-1]), "reference": answer,
+                                "standin": answer}, ensure_ascii=False) + "\n")
+    return folder
+
+
+def prompts_file(examples: list[Example], path: Path) -> Path:
+    """The examples' conversations without their answers (`finetune --rehearse` format)."""
+    path.write_text("".join(json.dumps({"messages": list(e.messages[:-1])}, ensure_ascii=False) + "\n"
+                            for e in examples), encoding="utf-8")
+    return path

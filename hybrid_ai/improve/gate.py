@@ -1,0 +1,71 @@
+"""The gate: the candidate policy against the current one on the same items with the same grader, and the
+forgetting check on a general set. Figures come from `hybrid-ai eval`'s own sweep: at the target quality
+(a share of all-cloud quality), the share of requests kept local and the cost and energy saved; the cost saving's
+difference gets a paired bootstrap 95% interval (the same resampled items for both)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP = 500
+
+
+def evaluate(policy: str, suite: Path, cache: Path, target: float, progress=None) -> dict:
+    """`hybrid-ai eval` of one policy on one suite, the cloud replayed (a gate set's teacher answers stand in)."""
+    from ..evaluation.evaluate import EvalConfig, run_eval
+
+    return run_eval(EvalConfig(policy=policy, suites=[str(suite)], target_quality=target, cloud="replay",
+                               cache=str(cache)), progress)
+
+
+def _at_target(rows: list[dict], target: float) -> dict[str, Any]:
+    from ..evaluation import sweep
+
+    base = sweep.baselines(rows, seeds=1)
+    chosen = sweep.choose(sweep.curve(rows), base["all_cloud"], target_quality=target)
+    out: dict[str, Any] = {"all_local_quality": base["all_local"].quality, "all_cloud_quality": base["all_cloud"].quality}
+    if chosen is None:  # not even all-cloud meets it (an all-cloud quality of 0)
+        return {**out, "local_share": 0.0, "quality_retention": None, "cost_saving": 0.0, "energy_saving": 0.0}
+    s = sweep.summary(chosen, base["all_cloud"])
+    return {**out, **{k: s[k] for k in ("local_share", "quality_retention", "cost_saving", "energy_saving")}}
+
+
+def figures(result: dict, target: float) -> dict[str, Any]:
+    """The gate's figures of one eval result, at the target quality."""
+    return _at_target(result["items"], target)
+
+
+def bootstrap(candidate: list[dict], current: list[dict], target: float, n: int = BOOTSTRAP,
+              seed: int = 0) -> dict[str, float]:
+    """Mean and 95% interval of the candidate's cost saving minus the current one's, items resampled in pairs."""
+    assert len(candidate) == len(current)
+    rng = random.Random(seed)
+    diffs = []
+    for _ in range(n):
+        idx = [rng.randrange(len(candidate)) for _ in candidate]
+        a = _at_target([candidate[i] for i in idx], target)["cost_saving"] or 0.0
+        b = _at_target([current[i] for i in idx], target)["cost_saving"] or 0.0
+        diffs.append(a - b)
+    diffs.sort()
+    return {"mean": sum(diffs) / n, "low": diffs[int(0.025 * n)], "high": diffs[int(0.975 * n) - 1]}
+
+
+def verdict(candidate: dict, current: dict, interval: dict, general: dict, target: float,
+            margin: float) -> tuple[bool, str]:
+    """(promote?, why): the candidate keeps the target quality, saves more than the current policy with the
+    interval clear of zero, and loses at most `margin` of local quality on the general set."""
+    kept = candidate["quality_retention"]
+    if kept is None or kept < target - 1e-9:
+        return False, f"the candidate keeps {kept or 0:.1%} of all-cloud quality on the gate set (target {target:.0%})"
+    if interval["low"] <= 0:
+        return False, (f"the candidate does not save more than the current policy beyond doubt: cost saving "
+                       f"{candidate['cost_saving'] or 0:.1%} against {current['cost_saving'] or 0:.1%}, difference "
+                       f"95% interval [{interval['low']:+.1%}, {interval['high']:+.1%}] includes 0")
+    before, after = general.get("before"), general.get("after")
+    if before is not None and after is not None and after < before - margin:
+        return False, (f"the candidate forgets: local quality on the general set {before:.1%} -> {after:.1%} "
+                       f"(more than {margin:.0%} lower)")
+    return True, (f"cost saving {current['cost_saving'] or 0:.1%} -> {candidate['cost_saving'] or 0:.1%} "
+                  f"(interval [{interval['low']:+.1%}, {interval['high']:+.1%}]) at {kept:.1%} of all-cloud quality")

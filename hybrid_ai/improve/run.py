@@ -1,0 +1,169 @@
+"""`hybrid-ai improve`: the stages and the bundle version they write.
+
+Stages: data (collect, fold, split) -> fine-tune (continuing from the current policy's adapter) -> candidate policy
+-> gate (both policies answer the gate set; the bootstrap; the forgetting check on the general set) -> card ->
+version folder (written under a temporary name, renamed whole) -> promotion when the gate passes. Work that takes
+minutes is kept in `BUNDLE/.work/<data hash>/` (the adapter; the eval answer cache), so a rerun after Ctrl-C
+continues where it stopped. Exit status: 0 promoted (or nothing to do), 3 rejected, 2 bad input (nothing written)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import bundle
+from ..errors import HybridAIError
+from ..finetune import data as ft_data
+from . import data, gate
+
+REJECTED = 3
+
+
+def _current_source(root: Path, given: str | None) -> str:
+    """The policy the candidate improves on and is compared with: the bundle's current version, else `given`."""
+    if bundle.current(root) is not None:
+        if given:
+            print(f"hybrid-ai improve: {root} has a current version; it is the policy improved on (not {given})",
+                  file=sys.stderr)
+        return str(bundle.served_policy_file(root))
+    return given or "default"
+
+
+def candidate_policy(source: str, policy, adapter: str) -> dict[str, Any]:
+    """The current policy's YAML with the local tier's adapter replaced (`adapter`, relative to the new version);
+    every other path the policy names made absolute (the version lives elsewhere); no canary."""
+    from ..policy import resolve_policy_path
+
+    raw = yaml.safe_load(resolve_policy_path(source).read_text(encoding="utf-8"))
+    weak = policy.classifier.weak_tier
+    for name, tier in raw.get("tiers", {}).items():
+        if name == weak:
+            tier["adapter"] = adapter
+        elif tier.get("adapter"):
+            tier["adapter"] = getattr(policy.tiers[name], "adapter", None)
+    classifier = raw.get("classifier") or {}
+    if classifier.get("model"):
+        classifier["model"] = policy.classifier.model
+    if (classifier.get("verifier") or {}).get("model"):
+        classifier["verifier"]["model"] = policy.classifier.verifier.model
+    raw.pop("canary", None)
+    return raw
+
+
+def _markdown(card: dict) -> str:
+    g = card["gate"]
+    rows = "\n".join(f"| {k} | {_pct(g['current'].get(k))} | {_pct(g['candidate'].get(k))} |"
+                     for k in ("local_share", "quality_retention", "cost_saving", "energy_saving",
+                               "all_local_quality"))
+    gl = g["general_local_quality"]
+    return (f"# {card['version']}: {'promoted' if card['promoted'] else 'rejected'}\n\n{card['reason']}\n\n"
+            f"| on the gate set ({g['items']} items, {g['grader']}) | current | candidate |\n|---|---|---|\n{rows}\n\n"
+            f"Cost saving difference: {_pct(g['cost_saving_difference']['mean'])}, 95% interval "
+            f"[{_pct(g['cost_saving_difference']['low'])}, {_pct(g['cost_saving_difference']['high'])}].\n"
+            f"General set local quality: {_pct(gl['before'])} -> {_pct(gl['after'])}.\n\n"
+            f"Data: {card['data']['train']} training and {card['data']['gate']} gate examples from "
+            f"{card['data']['source']} (sha256 {card['data']['sha256'][:12]}).\n\nMade by: `{card['command']}`\n")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from ..finetune.cli import _local_tier, _train
+    from ..finetune.config import load_config
+    from ..policy import load_policy
+
+    console = Console()
+    root = Path(args.out)
+    source = _current_source(root, args.policy)
+    policy = load_policy(source)
+    tier = _local_tier(policy)
+    examples, counts, origin = data.collect(policy, args.log, args.data)
+    examples, folded = data.fold(examples)
+    train, held = (examples, []) if args.gate_suite else data.split(examples, args.holdout)
+    need = max(args.min_examples, 1)
+    if len(train) < need or (not args.gate_suite and not held):
+        raise data.NotEnoughData(f"{origin}: {len(train)} training examples after folding {folded} duplicates and "
+                                 f"holding out {len(held)} for the gate; at least {need} are needed "
+                                 f"(--min-examples), and at least one for the gate (--holdout)")
+    digest = ft_data.data_hash(examples)
+    now = bundle.current(root)
+    if now is not None:  # a scheduled run: only when there is enough that the current version has not seen
+        made_from = _card(now).get("data", {})
+        new = len(examples) - int(made_from.get("examples") or 0)
+        if made_from.get("sha256") == digest or new < args.min_new:
+            console.print(f"nothing to do: {max(new, 0)} new examples since {now.name} (--min-new {args.min_new})")
+            return 0
+    console.print(f"data: {len(examples)} examples from {origin} ({folded} duplicates folded; route log: {counts}); "
+                  f"{len(train)} to train, {len(held) or 'the gate suite'} to gate")
+    if args.dry_run:
+        return 0
+    work = root / ".work" / digest[:16]
+    work.mkdir(parents=True, exist_ok=True)
+    version = bundle.next_version(root)
+    partial = root / f".{version.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+
+    adapter = work / "adapter"
+    if not (adapter / "adapter_config.json").is_file():  # the stage that takes minutes: kept for a rerun
+        console.rule("fine-tune")
+        cfg = load_config(args.config, {"epochs": args.epochs, "heldout": 0.0})
+        rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else []
+        if _train(console, policy, tier, cfg, train, counts, origin, adapter, False, rehearse) != 0:
+            raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
+    shutil.copytree(adapter, partial / "adapter")
+    (partial / bundle.POLICY).write_text(yaml.safe_dump(candidate_policy(source, policy, "adapter"), sort_keys=False),
+                                         encoding="utf-8")
+
+    console.rule("gate")
+    suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(held, work / "gate", tier.generation.max_tokens)
+    cache, target = work / "answers.sqlite", args.target_quality
+    ran = {name: gate.evaluate(p, suite, cache, target) for name, p in
+           (("current", source), ("candidate", str(partial / bundle.POLICY)))}
+    figures = {name: gate.figures(r, target) for name, r in ran.items()}
+    interval = gate.bootstrap(ran["candidate"]["items"], ran["current"]["items"], target)
+    general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None}
+    if args.general_suite != "none":
+        console.rule("forgetting check")
+        for key, p in (("before", source), ("after", str(partial / bundle.POLICY))):
+            general[key] = gate.figures(gate.evaluate(p, Path(args.general_suite), cache, target), target)[
+                "all_local_quality"]
+    promoted, reason = gate.verdict(figures["candidate"], figures["current"], interval, general, target, args.margin)
+    info = json.loads((adapter / "training.json").read_text()) if (adapter / "training.json").is_file() else {}
+    card = {"version": version.name, "promoted": promoted, "reason": reason, "created": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(["hybrid-ai", *sys.argv[1:]]),
+        "improved_on": source, "target_quality": target,
+        "base_model": tier.model, "base_fingerprint": info.get("base_fingerprint"),
+        "data": {"source": origin, "sha256": digest, "examples": len(examples), "folded": folded,
+                 "train": len(train), "gate": len(held), "counts": counts},
+        "gate": {"suite": str(suite), "items": len(ran["current"]["items"]), "grader": "agreement" if not
+                 args.gate_suite else "the suite's", **figures, "cost_saving_difference": interval,
+                 "general_local_quality": {"before": general["before"], "after": general["after"],
+                                           "suite": general["suite"], "margin": args.margin}},
+        "training": info.get("metrics")}
+    (partial / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (partial / "card.md").write_text(_markdown(card), encoding="utf-8")
+    partial.rename(version)  # whole or not at all
+    if promoted:
+        bundle.promote(version)
+    console.print(f"[bold]{version}: {'promoted' if promoted else 'rejected'}[/bold]: {reason}")
+    if not promoted and bundle.current(root) is None:
+        console.print(f"{root} has no current version: nothing was promoted yet")
+    return 0 if promoted else REJECTED
+
+
+def _card(version: Path) -> dict:
+    try:
+        return json.loads((version / "card.json").read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,107 @@
+"""`hybrid-ai improve`: the time-ordered split, too little data, a dry run, the gate's rule, the candidate policy's
+paths, and (slow) the whole loop on a deliberately harmful training log: a real fine-tune of the real SLM, both
+policies answering a trusted gate suite, the bundle version written as `rejected` and nothing served."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from hybrid_ai.bundle import current, versions
+from hybrid_ai.cli import main
+from hybrid_ai.finetune.data import Example
+from hybrid_ai.improve import data, gate
+from hybrid_ai.improve.run import candidate_policy
+
+SUPPORT = ROOT / "examples" / "support"
+
+
+def ex(i: int, answer: str = "an answer") -> Example:
+    return Example(({"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": answer}), "t")
+
+
+def write_data(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant",
+                                                                                   "content": a}]}) + "\n"
+                            for q, a in rows))
+    return path
+
+
+def test_the_newest_share_is_the_gate_set_and_duplicates_keep_their_newest_answer():
+    examples = [ex(i) for i in range(10)] + [ex(3, "a newer answer")]
+    folded, n = data.fold(examples)
+    assert n == 1 and [e.messages[0]["content"] for e in folded][-1] == "question 3"
+    assert folded[-1].messages[-1]["content"] == "a newer answer"
+    train, held = data.split(folded, 0.2)
+    assert [e.messages[0]["content"] for e in held] == ["question 9", "question 3"] and len(train) == 8
+
+
+def test_too_little_data_is_exit_2_and_nothing_is_written(tmp_path, capsys):
+    small = write_data(tmp_path / "small.jsonl", [(f"q{i}", "a") for i in range(12)])
+    assert main(["improve", "--data", str(small), "--out", str(tmp_path / "B"), "--min-examples", "20"]) == 2
+    assert "at least 20 are needed" in capsys.readouterr().err and not (tmp_path / "B").exists()
+
+
+def test_a_dry_run_says_what_it_would_use_and_writes_nothing(tmp_path, capsys):
+    assert main(["improve", "--data", str(SUPPORT / "train.jsonl"), "--out", str(tmp_path / "B"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "72 examples" in out and "58 to train, 14 to gate" in out
+    assert not (tmp_path / "B").exists() or versions(tmp_path / "B") == []
+
+
+def test_the_gate_promotes_only_a_candidate_that_keeps_quality_saves_more_and_does_not_forget():
+    good = {"quality_retention": 0.97, "cost_saving": 0.5}
+    cur = {"quality_retention": 0.96, "cost_saving": 0.1}
+    clear, unclear = {"mean": 0.4, "low": 0.2, "high": 0.6}, {"mean": 0.1, "low": -0.05, "high": 0.3}
+    steady, forgets = {"before": 0.4, "after": 0.35}, {"before": 0.4, "after": 0.2}
+    assert gate.verdict(good, cur, clear, steady, 0.95, 0.10)[0] is True
+    assert "includes 0" in gate.verdict(good, cur, unclear, steady, 0.95, 0.10)[1]
+    assert "forgets" in gate.verdict(good, cur, clear, forgets, 0.95, 0.10)[1]
+    assert "keeps 90.0%" in gate.verdict({**good, "quality_retention": 0.9}, cur, clear, steady, 0.95, 0.10)[1]
+
+
+def test_the_candidate_policy_names_its_adapter_relatively_and_other_paths_absolutely(tmp_path):
+    from hybrid_ai import load_policy
+
+    src = ROOT / "hybrid_ai" / "policies" / "cascade-adapter.yaml"
+    raw = candidate_policy(str(src), load_policy(str(src)), "adapter")
+    assert raw["tiers"]["local"]["adapter"] == "adapter" and "canary" not in raw
+    v = tmp_path / "v1"
+    v.mkdir()
+    (v / "adapter").mkdir()
+    (v / "policy.yaml").write_text(yaml.safe_dump(raw))
+    loaded = load_policy(str(v / "policy.yaml"))
+    assert loaded.tiers["local"].adapter == str(v / "adapter")
+    assert loaded.classifier.verifier.model == load_policy(str(src)).classifier.verifier.model
+
+
+@pytest.mark.slow
+def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
+    """Wrong teacher answers (each question answered with another fact's sentence, in the style of a broken log)
+    make a candidate that answers the trusted held-out suite no better: the version is written as rejected, with
+    its card, and the bundle has no current version."""
+    rows = [json.loads(line) for line in (SUPPORT / "train.jsonl").read_text().splitlines()][:24]
+    wrong = [(r["messages"][1]["content"], "Please restart the app and try again later.") for r in rows]
+    log = write_data(tmp_path / "harmful.jsonl", wrong)
+    policy = tmp_path / "p.yaml"
+    policy.write_text(yaml.safe_dump({
+        "name": "improve-test",
+        "tiers": {"local": {"backend": "transformers", "generation": {"max_tokens": 24, "temperature": 0.0}},
+                  "cloud": {"backend": "litellm", "model": "openai/gpt-4o-mini", "api_key_env": None}},
+        "classifier": {"type": "heuristic", "threshold": 0.5}, "rules": []}))
+    out = tmp_path / "B"
+    args = ["improve", "--data", str(log), "--policy", str(policy), "--out", str(out), "--gate-suite",
+            str(SUPPORT / "heldout"), "--general-suite", "none", "--epochs", "1", "--min-examples", "10"]
+    assert main(args) == 3
+    [v1] = versions(out)
+    card = json.loads((v1 / "card.json").read_text())
+    assert card["promoted"] is False and card["reason"] and current(out) is None
+    for side in ("candidate", "current"):
+        assert {"local_share", "quality_retention", "cost_saving", "energy_saving"} <= set(card["gate"][side])
+    assert card["gate"]["items"] == 24 and card["data"]["train"] == 24
+    assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
+    assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"
