@@ -111,3 +111,32 @@ def test_a_served_bundle_reloads_without_dropping_a_request_in_flight(tmp_path):
     records = [json.loads(line) for line in log.read_text().splitlines() if '"hybrid_ai.request"' in line]
     assert [r["policy"] for r in records] == ["bundle-v2", "bundle-v1", "bundle-v1", "bundle-v1"]  # by end time
     assert ADMIN_KEY not in log.read_text() and SERVER_KEY not in log.read_text()
+
+
+def test_admin_routes_exist_only_with_admin_keys_and_take_no_other_key(monkeypatch, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from doubles import ScriptedBackend
+    from hybrid_ai import AsyncHybridClient
+    from hybrid_ai.serving import create_app
+
+    policy = {"name": "p", "tiers": {"local": {"backend": "transformers"}},
+              "classifier": {"type": "heuristic", "weak_tier": "local", "strong_tier": "local"}, "rules": [],
+              "fallback": {}, "telemetry": {"sinks": []}}
+
+    def client():
+        return AsyncHybridClient(policy, backends={"local": ScriptedBackend("local")})
+
+    monkeypatch.delenv("HYBRID_AI_ADMIN_KEYS", raising=False)
+    app = TestClient(create_app(client(), api_keys=[SERVER_KEY], reload=client))
+    assert app.post("/admin/reload", headers={"authorization": f"Bearer {SERVER_KEY}"}).status_code == 404
+    monkeypatch.setenv("HYBRID_AI_ADMIN_KEYS", ADMIN_KEY)
+    app = TestClient(create_app(client(), api_keys=[SERVER_KEY], reload=client))
+    for key in (SERVER_KEY, "", ADMIN_KEY[:-1]):  # a caller's key, none, one character short
+        r = app.post("/admin/reload", headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 401 and ADMIN_KEY not in r.text
+    r = app.post("/admin/reload", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+    assert r.status_code == 200 and r.json()["status"] == "reloaded"
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}  # an admin key is not an API key
+    assert app.post("/v1/chat/completions", json=chat, headers={"authorization": f"Bearer {ADMIN_KEY}"}).status_code == 401
+    assert app.post("/v1/chat/completions", json=chat, headers={"authorization": f"Bearer {SERVER_KEY}"}).status_code == 200
