@@ -48,8 +48,8 @@ def test_too_little_data_is_exit_2_and_nothing_is_written(tmp_path, capsys):
 
 def test_a_dry_run_says_what_it_would_use_and_writes_nothing(tmp_path, capsys):
     assert main(["improve", "--data", str(SUPPORT / "train.jsonl"), "--out", str(tmp_path / "B"), "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert "72 examples" in out and "58 to train, 14 to gate" in out
+    out = " ".join(capsys.readouterr().out.split())  # as the console wrapped it
+    assert "72 examples" in out and "47 to train, 11 to calibrate the threshold, 14 to gate" in out
     assert not (tmp_path / "B").exists() or versions(tmp_path / "B") == []
 
 
@@ -62,6 +62,8 @@ def test_the_gate_promotes_only_a_candidate_that_keeps_quality_saves_more_and_do
     assert "includes 0" in gate.verdict(good, cur, unclear, steady, 0.95, 0.10)[1]
     assert "forgets" in gate.verdict(good, cur, clear, forgets, 0.95, 0.10)[1]
     assert "keeps 90.0%" in gate.verdict({**good, "quality_retention": 0.9}, cur, clear, steady, 0.95, 0.10)[1]
+    served_badly = {**good, "as_served": {"quality_retention": 0.85}}  # its own threshold loses quality
+    assert "calibrated on the training side" in gate.verdict(served_badly, cur, clear, steady, 0.95, 0.10)[1]
 
 
 def test_the_candidate_policy_names_its_adapter_relatively_and_other_paths_absolutely(tmp_path):
@@ -102,6 +104,7 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     assert card["promoted"] is False and card["reason"] and current(out) is None
     for side in ("candidate", "current"):
         assert {"local_share", "quality_retention", "cost_saving", "energy_saving"} <= set(card["gate"][side])
-    assert card["gate"]["items"] == 24 and card["data"]["train"] == 24
+    assert card["gate"]["items"] == 24 and card["data"]["train"] + card["data"]["calibration"] == 24
+    assert 0.0 <= card["threshold"]["candidate"] <= 1.0
     assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
     assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"

@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
                    "name or a folder; `none` to skip)")
     p.add_argument("--target-quality", type=float, default=0.95, help="share of all-cloud quality to keep")
     p.add_argument("--holdout", type=float, default=0.2, help="the newest share of the data kept for the gate")
+    p.add_argument("--calibration", type=float, default=0.2, help="the share of the training side kept out of "
+                   "training to choose the threshold on (every k-th example)")
     p.add_argument("--min-examples", type=int, default=20, help="fewer training examples: exit 2, nothing written")
     p.add_argument("--min-new", type=int, default=50, help="with a current version: fewer new examples since it "
                    "was made, and the run exits 0 with 'nothing to do' (for a schedule)")

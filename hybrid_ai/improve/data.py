@@ -44,6 +44,15 @@ def split(examples: list[Example], holdout: float) -> tuple[list[Example], list[
     return examples[:-k], examples[-k:]
 
 
+def calibration(train: list[Example], share: float) -> tuple[list[Example], list[Example]]:
+    """(trained on, calibration): every k-th training example (spread over time) is kept out of training, so the
+    threshold is chosen on answers the candidate did not learn."""
+    if share <= 0 or len(train) < 2:
+        return list(train), []
+    k = max(2, round(1 / share))
+    return [e for i, e in enumerate(train) if i % k != k - 1], [e for i, e in enumerate(train) if i % k == k - 1]
+
+
 def gate_suite(examples: list[Example], folder: Path, max_tokens: int) -> Path:
     """An eval suite of the gate set: each prompt, graded by agreement with its teacher answer, which also stands in
     for the cloud's answer (the teacher answered it)."""

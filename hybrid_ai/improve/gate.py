@@ -37,6 +37,20 @@ def figures(result: dict, target: float) -> dict[str, Any]:
     return _at_target(result["items"], target)
 
 
+def served(result: dict) -> dict[str, Any]:
+    """The figures at the policy's own threshold: what serving it does (not the best threshold for the set)."""
+    s = _policy_point(result)
+    return {k: s.get(k) for k in ("local_share", "quality_retention", "cost_saving", "energy_saving", "threshold")}
+
+
+def _policy_point(result: dict) -> dict[str, Any]:
+    from ..evaluation import sweep
+
+    point = sweep.Point(**result["current"])
+    all_cloud = sweep.Point(**result["baselines"]["all_cloud"])
+    return sweep.summary(point, all_cloud)
+
+
 def bootstrap(candidate: list[dict], current: list[dict], target: float, n: int = BOOTSTRAP,
               seed: int = 0) -> dict[str, float]:
     """Mean and 95% interval of the candidate's cost saving minus the current one's, items resampled in pairs."""
@@ -59,6 +73,10 @@ def verdict(candidate: dict, current: dict, interval: dict, general: dict, targe
     kept = candidate["quality_retention"]
     if kept is None or kept < target - 1e-9:
         return False, f"the candidate keeps {kept or 0:.1%} of all-cloud quality on the gate set (target {target:.0%})"
+    served = (candidate.get("as_served") or {}).get("quality_retention")
+    if served is not None and served < target - 1e-9:
+        return False, (f"at the threshold calibrated on the training side the candidate keeps {served:.1%} of "
+                       f"all-cloud quality on the gate set (target {target:.0%})")
     if interval["low"] <= 0:
         return False, (f"the candidate does not save more than the current policy beyond doubt: cost saving "
                        f"{candidate['cost_saving'] or 0:.1%} against {current['cost_saving'] or 0:.1%}, difference "

@@ -8,6 +8,7 @@ continues where it stopped. Exit status: 0 promoted (or nothing to do), 3 reject
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -61,9 +62,12 @@ def _markdown(card: dict) -> str:
     rows = "\n".join(f"| {k} | {_pct(g['current'].get(k))} | {_pct(g['candidate'].get(k))} |"
                      for k in ("local_share", "quality_retention", "cost_saving", "energy_saving",
                                "all_local_quality"))
+    rows += "".join(f"\n| {k}, as served (its own threshold) | {_pct(g['current']['as_served'].get(k))} | "
+                    f"{_pct(g['candidate']['as_served'].get(k))} |" for k in ("local_share", "quality_retention"))
     gl = g["general_local_quality"]
     return (f"# {card['version']}: {'promoted' if card['promoted'] else 'rejected'}\n\n{card['reason']}\n\n"
-            f"| on the gate set ({g['items']} items, {g['grader']}) | current | candidate |\n|---|---|---|\n{rows}\n\n"
+            f"| on the gate set ({g['items']} items, {g['grader']}), at the target | current | candidate |\n"
+            f"|---|---|---|\n{rows}\n\n"
             f"Cost saving difference: {_pct(g['cost_saving_difference']['mean'])}, 95% interval "
             f"[{_pct(g['cost_saving_difference']['low'])}, {_pct(g['cost_saving_difference']['high'])}].\n"
             f"General set local quality: {_pct(gl['before'])} -> {_pct(gl['after'])}.\n\n"
@@ -90,6 +94,7 @@ def run(args) -> int:
     examples, counts, origin = data.collect(policy, args.log, args.data)
     examples, folded = data.fold(examples)
     train, held = (examples, []) if args.gate_suite else data.split(examples, args.holdout)
+    train, calib = data.calibration(train, args.calibration)
     need = max(args.min_examples, 1)
     if len(train) < need or (not args.gate_suite and not held):
         raise data.NotEnoughData(f"{origin}: {len(train)} training examples after folding {folded} duplicates and "
@@ -104,10 +109,13 @@ def run(args) -> int:
             console.print(f"nothing to do: {max(new, 0)} new examples since {now.name} (--min-new {args.min_new})")
             return 0
     console.print(f"data: {len(examples)} examples from {origin} ({folded} duplicates folded; route log: {counts}); "
-                  f"{len(train)} to train, {len(held) or 'the gate suite'} to gate")
+                  f"{len(train)} to train, {len(calib)} to calibrate the threshold, {len(held) or 'the gate suite'} "
+                  f"to gate")
     if args.dry_run:
         return 0
-    work = root / ".work" / digest[:16]
+    stage = json.dumps([digest, source, bool(args.gate_suite), args.holdout, args.calibration, args.epochs,
+                        args.config, args.rehearse])  # what the adapter depends on: a rerun with these reuses it
+    work = root / ".work" / hashlib.sha256(stage.encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
     version = bundle.next_version(root)
     partial = root / f".{version.name}.partial"
@@ -122,15 +130,25 @@ def run(args) -> int:
         if _train(console, policy, tier, cfg, train, counts, origin, adapter, False, rehearse) != 0:
             raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
     shutil.copytree(adapter, partial / "adapter")
-    (partial / bundle.POLICY).write_text(yaml.safe_dump(candidate_policy(source, policy, "adapter"), sort_keys=False),
-                                         encoding="utf-8")
+    raw = candidate_policy(source, policy, "adapter")
+    write_policy = (partial / bundle.POLICY).write_text
+    write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    cache, target = work / "answers.sqlite", args.target_quality
+
+    if calib:  # the threshold, on the training side's calibration examples (not trained on; the gate set unseen)
+        console.rule("threshold")
+        fitted = gate.evaluate(str(partial / bundle.POLICY), data.gate_suite(calib, work / "calibration",
+                                                                              tier.generation.max_tokens), cache, target)
+        threshold = (fitted.get("chosen") or {}).get("threshold")
+        if threshold is not None and threshold == threshold:  # not NaN; all-local (inf) is 1.0, all-cloud 0.0
+            raw.setdefault("classifier", {})["threshold"] = min(1.0, max(0.0, float(threshold)))
+            write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
     console.rule("gate")
     suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(held, work / "gate", tier.generation.max_tokens)
-    cache, target = work / "answers.sqlite", args.target_quality
     ran = {name: gate.evaluate(p, suite, cache, target) for name, p in
            (("current", source), ("candidate", str(partial / bundle.POLICY)))}
-    figures = {name: gate.figures(r, target) for name, r in ran.items()}
+    figures = {name: {**gate.figures(r, target), "as_served": gate.served(r)} for name, r in ran.items()}
     interval = gate.bootstrap(ran["candidate"]["items"], ran["current"]["items"], target)
     general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None}
     if args.general_suite != "none":
@@ -142,10 +160,13 @@ def run(args) -> int:
     info = json.loads((adapter / "training.json").read_text()) if (adapter / "training.json").is_file() else {}
     card = {"version": version.name, "promoted": promoted, "reason": reason, "created": time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(["hybrid-ai", *sys.argv[1:]]),
-        "improved_on": source, "target_quality": target,
+        "improved_on": source, "target_quality": target, "threshold": {
+            "current": policy.classifier.threshold, "candidate": raw.get("classifier", {}).get("threshold"),
+            "calibrated_on": f"{len(calib)} calibration examples kept out of training, for {target:.0%} of "
+                             f"all-cloud quality"},
         "base_model": tier.model, "base_fingerprint": info.get("base_fingerprint"),
         "data": {"source": origin, "sha256": digest, "examples": len(examples), "folded": folded,
-                 "train": len(train), "gate": len(held), "counts": counts},
+                 "train": len(train), "calibration": len(calib), "gate": len(held), "counts": counts},
         "gate": {"suite": str(suite), "items": len(ran["current"]["items"]), "grader": "agreement" if not
                  args.gate_suite else "the suite's", **figures, "cost_saving_difference": interval,
                  "general_local_quality": {"before": general["before"], "after": general["after"],
