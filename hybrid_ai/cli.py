@@ -92,18 +92,11 @@ def _serve_workers(args, policy, auth, uvicorn, common) -> int:
     return 0
 
 
-def _promote(args) -> int:
-    from .bundle import promote
+def _move_current(args) -> int:
+    """`promote` and `rollback`: BUNDLE/current moved in one rename."""
+    from . import bundle
 
-    version = promote(args.version)
-    print(f"{version.parent}: current -> {version.name} (reload a server serving it: SIGHUP or POST /admin/reload)")
-    return 0
-
-
-def _rollback(args) -> int:
-    from .bundle import rollback
-
-    version = rollback(args.bundle)
+    version = bundle.promote(args.version) if args.command == "promote" else bundle.rollback(args.bundle)
     print(f"{version.parent}: current -> {version.name} (reload a server serving it: SIGHUP or POST /admin/reload)")
     return 0
 
@@ -328,11 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("promote", help="make a bundle version the one served (BUNDLE/current -> it)")
     p.add_argument("version", help="a version folder, BUNDLE/vN")
-    p.set_defaults(func=_promote)
+    p.set_defaults(func=_move_current)
 
     p = sub.add_parser("rollback", help="point BUNDLE/current back to the version before it")
     p.add_argument("bundle", help="the bundle folder")
-    p.set_defaults(func=_rollback)
+    p.set_defaults(func=_move_current)
 
     p = sub.add_parser("policy", help="policy tools")
     psub = p.add_subparsers(dest="policy_command", required=True)
