@@ -148,7 +148,8 @@ def _add_router(sub) -> None:
         q.add_argument("--data", nargs="+", required=required and not logs, help=data_help)
         if logs:
             q.add_argument("--from-log", nargs="+", default=[], metavar="DB",
-                           help="also the shadow outcomes of these route logs (SQLite; the policy's `shadow`)")
+                           help="also the shadow outcomes of these route logs (SQLite files or postgresql:// URLs; the "
+                                "policy's `shadow`)")
         q.add_argument("--strong", default=None, help="strong model's column in RouteLLM files "
                        "(default gpt-4-1106-preview)")
         q.add_argument("--weak", default=None, help="weak model's column in RouteLLM files "
@@ -183,7 +184,8 @@ def _add_router(sub) -> None:
     q.add_argument("--data", nargs="+", default=[], help="JSON lines with prompt|messages, weak_answer and "
                    "weak_correct (the outcomes.jsonl that `hybrid-ai eval` writes)")
     q.add_argument("--from-log", nargs="+", default=[], metavar="DB",
-                   help="also the shadow outcomes of these route logs (SQLite; the policy's `shadow`)")
+                   help="also the shadow outcomes of these route logs (SQLite files or postgresql:// URLs; the "
+                        "policy's `shadow`)")
     q.add_argument("--out", required=True, help="where to write the verifier (.npz)")
     q.add_argument("--c", type=float, default=1.0, help="inverse L2 regularisation strength")
     q.set_defaults(func=_router)
@@ -238,7 +240,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--cloud", choices=["auto", "live", "replay"], default="auto",
                    help="auto: live if the cloud tier's key is set, else replay recorded answers")
     p.add_argument("--replay-model", default=REPLAY_MODEL, help="whose recorded answers replay the cloud tier")
-    p.add_argument("--replay-log", default=None, help="also replay cloud answers from this SQLite route log")
+    p.add_argument("--replay-log", default=None, help="also replay cloud answers from this route log (a SQLite file or a "
+                   "postgresql:// URL)")
     p.add_argument("--no-standins", action="store_true", help="do not use reference answers as cloud stand-ins")
     p.add_argument("--cache", default=None, help="answer cache (default ~/.cache/hybrid-ai/eval-answers.sqlite)")
     p.add_argument("--workers", type=int, default=8, help="concurrent requests to the cloud tier")
@@ -263,7 +266,8 @@ def _add_finetune(sub) -> None:
                                    "CUDA) on chat examples or on the cloud answers in the route log.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", help="JSON lines: {messages: [...]} or {prompt, response}")
-    src.add_argument("--from-log", help="SQLite route log: cloud-answered requests become training pairs")
+    src.add_argument("--from-log", help="route log (a SQLite file or a postgresql:// URL): cloud-answered requests "
+                     "become training pairs")
     p.add_argument("--export", help="with --from-log/--data: write the training set here for review, do not train")
     p.add_argument("--out", help="adapter folder (replaced atomically); not needed with --export")
     p.add_argument("--policy", default=None, help="policy whose local tier is fine-tuned (default: bundled default)")
@@ -333,14 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.set_defaults(func=_policy_check)
     p = sub.add_parser("usage", help="requests, tokens, cost and savings per API key from a route log")
-    p.add_argument("--log", required=True, help="the route log (telemetry.sqlite_path)")
+    p.add_argument("--log", required=True, help="the route log: telemetry.sqlite_path, or a postgresql:// URL")
     p.add_argument("--since", default="", help="only records from this ISO date or time on, e.g. 2026-11-01")
     p.add_argument("--strong-tier", default="cloud", help="the tier savings are counted against (default cloud)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=lambda a: __import__("hybrid_ai.telemetry.usage", fromlist=["main"]).main(
         a.log, a.since, a.strong_tier, a.json))
     p = sub.add_parser("report", help="a report of real traffic from a route log (HTML with plots, and JSON)")
-    p.add_argument("--log", required=True, help="the route log (telemetry.sqlite_path)")
+    p.add_argument("--log", required=True, help="the route log: telemetry.sqlite_path, or a postgresql:// URL")
     p.add_argument("--since", default="", help="only records from this ISO date or time on, e.g. 2026-11-01")
     p.add_argument("--out", default="traffic-report", help="report folder (default traffic-report)")
     p.set_defaults(func=lambda a: __import__("hybrid_ai.telemetry.traffic", fromlist=["main"]).main(

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self, cast, overload
@@ -30,6 +29,7 @@ from .privacy.masking import wrap
 from .request import parse_request
 from .routing import Classifier, decide, load_classifier
 from .stream import AsyncHybridStream, HybridStream
+from .telemetry import caller
 from .telemetry.metrics import Metrics
 from .telemetry.record import new_request_id
 from .telemetry.sinks import Sink, build_sinks, emit
@@ -39,7 +39,7 @@ from .types import Attempt, ChatRequest, RouteDecision
 if TYPE_CHECKING:
     from .learning.shadow import Shadow
     from .response import HybridChatCompletion, HybridChatCompletionChunk
-    from .routing.budget import Budget, Ticket
+    from .store.limits import Gate, Ticket
 
 
 class BaseClient:
@@ -60,11 +60,11 @@ class BaseClient:
         self.backends.update({n: b for n, b in given.items() if n not in self.backends})
         self.sinks = build_sinks(self.policy.telemetry) if sinks is None else sinks
         self.metrics = next((s for s in self.sinks if isinstance(s, Metrics)), None)  # Prometheus, if on
-        self.budget: Budget | None = None  # cloud budgets: admission by reservation, spend kept in the route log
-        if self.policy.budget.enabled:
-            from .routing.budget import Budget
+        self.gate: Gate | None = None  # cloud budget and per-key limits: reserved before, settled after (store/limits.py)
+        from .store.limits import Gate
 
-            self.budget = Budget(self.policy)
+        if Gate.wanted(self.policy):
+            self.gate = Gate(self.policy)
         self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
         if self.policy.shadow.rate > 0:
             from .learning.shadow import Shadow
@@ -77,8 +77,8 @@ class BaseClient:
         self.canary = canary.attach(self)  # a candidate policy for a share of requests (canary.py), or None
 
     # -- no I/O below: validation, decision, chain, record -------------------------------------
-    def prepare(self, params: dict[str, Any]) -> tuple[ChatRequest, RouteDecision, Ticket | None]:
-        """The validated request, its decision and the budget's reservation for it (None without a budget)."""
+    def prepare(self, params: dict[str, Any], rid: str = "") -> tuple[ChatRequest, RouteDecision, Ticket | None]:
+        """The validated request, its decision and what the limits reserved for it (None without limits)."""
         limits = self.policy.limits
         model = params.get("model")
         if (params.get("route") is None and isinstance(model, str) and model in self.policy.tiers
@@ -91,10 +91,8 @@ class BaseClient:
         score = float(self.classifier.score(request))
         decision = decide(self.policy, request, score)
         ticket = None
-        if self.budget is not None:
-            decision, ticket, why = self.budget.admit(request, decision)
-            if why is not None:
-                decision = replace(decision, budget=why)
+        if self.gate is not None:
+            decision, ticket = self.gate.admit(request, decision, caller.current(), rid)
         return request, decision, ticket
 
     def chain(self, decision: RouteDecision, request: ChatRequest) -> FallbackChain:
@@ -118,8 +116,8 @@ class BaseClient:
 
     # observers of a finished turn (self.observers)
     def _settle(self, turn: Turn) -> None:
-        if self.budget is not None and turn.record is not None:
-            self.budget.settle(turn.ticket, turn.record)
+        if self.gate is not None and turn.record is not None:
+            self.gate.settle(turn.ticket, turn.record)
 
     def _write(self, turn: Turn) -> None:
         if turn.record is not None:
@@ -152,13 +150,13 @@ class BaseClient:
             self.canary.client.warmup()
 
     def _close_own(self) -> None:
-        """What this client holds alone: shadow mode's queue (drained), the budget (its sinks may be shared)."""
+        """What this client holds alone: shadow mode's queue (drained), the limits (its sinks may be shared)."""
         shadow, self.shadow = self.shadow, None  # once: a second close() has nothing to drain
         if shadow is not None:
             shadow.close()
-        if self.budget is not None:
-            self.budget.close()
-            self.budget = None
+        if self.gate is not None:
+            self.gate.close()
+            self.gate = None
 
     def close(self) -> None:
         if self.canary is not None:
@@ -179,7 +177,7 @@ class HybridClient(BaseClient):
         client, rid = self._variant_for(rid)
         if client is not self:
             return client._create(params, rid)
-        turn = self._turn(self.prepare(params), time.perf_counter(), rid)
+        turn = self._turn(self.prepare(params, rid), time.perf_counter(), rid)
         if turn.request.stream:
             stream = StreamTurn(turn)
             return HybridStream(self._chunks(stream), stream.ended_early)
@@ -222,9 +220,9 @@ class AsyncHybridClient(BaseClient):
             return await client._create(params, rid)
         t0 = time.perf_counter()
         if offload.large(params):  # validation, the personal-data scan and scoring grow with the text
-            prepared = await offload.run(self.prepare, params)
+            prepared = await offload.run(self.prepare, params, rid)
         else:
-            prepared = self.prepare(params)
+            prepared = self.prepare(params, rid)
         turn = self._turn(prepared, t0, rid)
         if turn.request.stream:
             stream = StreamTurn(turn)

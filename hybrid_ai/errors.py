@@ -57,6 +57,18 @@ class BudgetExceeded(HybridAIError):
     """A cloud budget is spent and the policy says to refuse (`budget.action: refuse`); the server answers 429."""
 
 
+class RateLimited(HybridAIError):
+    """A caller's limit (`limits.per_key`) is reached; the server answers 429 with `Retry-After`."""
+
+    def __init__(self, message: str, *, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class LimitStoreUnavailable(HybridAIError):
+    """The shared limits' store (Redis) cannot be reached and `limits.on_store_error` is `fail_closed` (503)."""
+
+
 class MissingDependency(HybridAIError):
     """An optional dependency is not installed; the message says which extra to install."""
 

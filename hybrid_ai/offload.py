@@ -7,6 +7,7 @@ loop: a thread hop would cost them more. Measured by benchmarks/loop_stall.py.""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +27,8 @@ def pool() -> ThreadPoolExecutor:
 
 
 async def run(fn: Callable[..., Any], *args: Any) -> Any:
-    """`fn(*args)` in the shared thread, awaited."""
-    return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
+    """`fn(*args)` in the shared thread, awaited, in a copy of the caller's context (the request's API key id)."""
+    return await asyncio.get_running_loop().run_in_executor(pool(), contextvars.copy_context().run, fn, *args)
 
 
 def large(params: Any, limit: int = THRESHOLD_CHARS) -> bool:

@@ -100,7 +100,23 @@ class ContextRule(Strict):
 Rule = Annotated[PinnedRule | PatternRule | PersonalDataRule | ContextRule, Field(discriminator="type")]
 
 
+class PerKey(Strict):
+    """Limits per API key id of the server's callers (store/limits.py); None = no limit."""
+
+    rpm: int | None = Field(None, ge=1, description="requests per minute (a sliding 60 s window)")
+    tpm: int | None = Field(None, ge=1, description="tokens per minute: the prompt (estimated) and max_tokens are "
+                            "reserved, the actual tokens settled")
+    usd_per_day: float | None = Field(None, ge=0, description="USD per UTC day on every tier: the costliest "
+                                      "tier's worst case reserved, the actual cost settled")
+
+
 class Limits(Strict):
+    redis_url_env: str = Field("HYBRID_AI_REDIS_URL", description=(
+        "variable holding a redis:// URL; when set, the cloud budget and per-key limits are shared by every "
+        "process and replica using it; without it they are per process"))
+    per_key: PerKey = PerKey()
+    on_store_error: Literal["fail_open", "fail_closed"] = Field("fail_open", description=(
+        "when Redis cannot be reached: serve without the shared limits (counted) or answer 503"))
     max_prompt_chars: int = Field(200_000, ge=1)
     max_tokens: int = Field(4096, ge=1)
     max_scan_chars: int = Field(262_144, ge=1, description=(
@@ -110,16 +126,42 @@ class Limits(Strict):
 
 
 class Telemetry(Strict):
-    sinks: list[Literal["stderr", "structlog", "sqlite", "prometheus", "opentelemetry"]] = ["stderr"]
+    sinks: list[Literal["stderr", "structlog", "sqlite", "postgres", "prometheus", "opentelemetry"]] = ["stderr"]
     sqlite_path: str | None = None
+    database_url_env: str = Field("HYBRID_AI_DATABASE_URL", description=(
+        "variable holding a postgresql:// URL; when set, the route log (the sqlite or postgres sink), shadow "
+        "outcomes and budget spend live in that database (docs/scale.md)"))
+    retention_days: int | None = Field(None, ge=1, description="PostgreSQL: keep this many UTC days of the route "
+                                       "log; older days are dropped whole (partitions), never deleted row by row")
+    flush_rows: int = Field(1000, ge=1, description="PostgreSQL: rows per batch written by the flusher")
+    flush_ms: int = Field(100, ge=1, description="PostgreSQL: the flusher writes at least this often")
+    spool_dir: str | None = Field(None, description="PostgreSQL: the folder of the records not yet in the database "
+                                  "(default HYBRID_AI_CACHE/spool/<hash of the URL>)")
+    spool_max_mb: int = Field(1024, ge=1, description="PostgreSQL: spool size past which records are dropped (and "
+                              "counted) while the database is away")
     log_prompts: bool = False
     savings: bool = Field(True, description="add the strong tier's counterfactual and the savings to each record")
     carbon_intensity_g_per_kwh: float = Field(400.0, ge=0, description="grid CO2 intensity for local energy")
 
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL of the route log (from `database_url_env`), or None."""
+        from .store import database_url
+
+        return database_url(self)
+
+    @property
+    def has_log(self) -> bool:
+        """Whether there is a route log to keep budget spend and shadow outcomes in."""
+        return bool(self.sqlite_path or self.database_url)
+
     @model_validator(mode="after")
     def _sqlite_needs_path(self):
-        if "sqlite" in self.sinks and not self.sqlite_path:
-            raise ValueError("the sqlite sink needs telemetry.sqlite_path")
+        if "sqlite" in self.sinks and not self.has_log:
+            raise ValueError(f"the sqlite sink needs telemetry.sqlite_path (or a postgresql:// URL in "
+                             f"${self.database_url_env})")
+        if "postgres" in self.sinks and not self.database_url:
+            raise ValueError(f"the postgres sink needs a postgresql:// URL in ${self.database_url_env}")
         return self
 
 
@@ -199,11 +241,13 @@ class Policy(Strict):
         for key, name in refs:
             if name not in names:
                 raise ValueError(f"{key}: unknown tier {name!r} (tiers are: {', '.join(sorted(names))})")
-        if self.budget.enabled and not self.telemetry.sqlite_path:
+        if self.budget.enabled and not self.telemetry.has_log:
             raise ValueError("budget: the spend is kept in the route log so that it survives restarts; set "
-                             "telemetry.sqlite_path")
-        if self.shadow.rate > 0 and not self.telemetry.sqlite_path:
-            raise ValueError("shadow.rate: shadow outcomes are kept in the route log; set telemetry.sqlite_path")
+                             "telemetry.sqlite_path (or a postgresql:// URL in "
+                             f"${self.telemetry.database_url_env})")
+        if self.shadow.rate > 0 and not self.telemetry.has_log:
+            raise ValueError("shadow.rate: shadow outcomes are kept in the route log; set telemetry.sqlite_path "
+                             f"(or a postgresql:// URL in ${self.telemetry.database_url_env})")
         return self
 
     @cached_property

@@ -132,3 +132,34 @@ def without_package(monkeypatch, prefix: str) -> None:
         return real(name, *a, **kw)
 
     monkeypatch.setattr(builtins, "__import__", blocked)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL on 127.0.0.1 (Debian's postgresql; `.ci/run` installs it)."""
+    from hybrid_ai.store import throwaway
+
+    with throwaway.postgres() as pg:
+        yield pg
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the throwaway server, for one test."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(pg_server.url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return pg_server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def redis_url():
+    """A throwaway Redis on 127.0.0.1 for one test (Debian's redis-server; `.ci/run` installs it)."""
+    from hybrid_ai.store import throwaway
+
+    with throwaway.redis() as r:
+        yield r.url

@@ -10,9 +10,9 @@ PKG = Path(__file__).resolve().parents[1] / "hybrid_ai"
 LAYERS = [  # lowest first; a module belongs to the longest prefix listed
     ("foundation", ["errors", "types", "jsonl", "sized_cache", "offload", "request", "tooling", "config", "stream",
                     "response", "privacy.pii", "privacy.redact", "privacy", "reporting", "grading", "telemetry.cost",
-                    "telemetry.energy", "telemetry.caller"]),
-    ("engines", ["policy", "backends", "telemetry"]),
-    ("decisions and learning", ["routing", "privacy.masking", "checks", "learning"]),
+                    "telemetry.energy", "telemetry.caller", "store"]),
+    ("engines", ["policy", "backends", "telemetry", "store.pg_sink"]),
+    ("decisions and learning", ["routing", "privacy.masking", "checks", "learning", "store.limits"]),
     ("client", ["client", "chunking", "turn", "canary"]),
     ("offline tools", ["evaluation", "finetune", "bundle", "improve"]),
     ("adapters", ["serving", "integrations", "cli", "__init__", ""]),

@@ -83,7 +83,9 @@ class ReplayBackend(Backend):
             rows = read_answers(path, route)
         except HybridAIError as e:
             raise BackendError(str(e), tier=tier_name, kind="replay_miss") from None
-        rec = {prompt: Recorded(answer, f"route log {path}: {rid} at {ts}", "route_log")
+        from ..store import where
+
+        rec = {prompt: Recorded(answer, f"route log {where(path)}: {rid} at {ts}", "route_log")
                for rid, ts, prompt, answer in rows if prompt is not None and answer is not None}
         return cls(tier_name, model, rec)
 

@@ -22,11 +22,13 @@ def _local_tier(policy):
 
 
 def _examples(args, policy) -> tuple[list, dict, str]:
+    from ..store import where
+
     if args.from_log:
         examples, counts = ft_data.from_route_log(args.from_log, policy, max_chars=args.max_chars)
         if not examples:
-            raise HybridAIError(f"{args.from_log}: no usable cloud answers in the route log ({counts})")
-        return examples, counts, str(args.from_log)
+            raise HybridAIError(f"{where(args.from_log)}: no usable cloud answers in the route log ({counts})")
+        return examples, counts, where(args.from_log)
     examples = ft_data.load_examples(args.data)
     return examples, {"rows": len(examples), "kept": len(examples)}, str(args.data)
 

@@ -115,11 +115,12 @@ def from_route_log(db: str | Path, policy, *, min_answer_chars: int = 1, max_cha
     policy's pattern and personal-data rules keep away from the strong tier (personal data never becomes training
     data from the cloud log)."""
     from ..routing.decide import keeps_from
+    from ..store import where
     from ..telemetry.sinks import read_answers
 
-    path = Path(db)
+    path = where(db)
     try:
-        rows = read_answers(path, policy.classifier.strong_tier)[::-1]  # newest first: its answer is kept
+        rows = read_answers(db, policy.classifier.strong_tier)[::-1]  # newest first: its answer is kept
     except HybridAIError as e:
         raise DataError(str(e)) from None
 

@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
                                    "(docs/improve.md). Exit status: 0 promoted or nothing to do, 3 rejected, "
                                    "2 bad input (nothing written).")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--log", help="SQLite route log written with telemetry.log_prompts: the cloud's answers")
+    src.add_argument("--log", help="route log (a SQLite file or a postgresql:// URL) written with "
+                     "telemetry.log_prompts: the cloud's answers")
     src.add_argument("--data", help="JSON lines in the `finetune --data` format (teacher answers), oldest first")
     p.add_argument("--policy", default=None, help="the policy to improve when the bundle has no current version "
                    "(default: the bundled default)")

@@ -20,7 +20,9 @@ def collect(policy, log: str | None, data: str | None) -> tuple[list[Example], d
     """(examples oldest first, counts, where they came from). A file's line order is taken as time order."""
     if log:
         examples, counts = ft_data.from_route_log(log, policy)
-        return examples, counts, str(log)
+        from ..store import where
+
+        return examples, counts, where(log)
     examples = ft_data.load_examples(data or "")
     return examples, {"rows": len(examples)}, str(data)
 

@@ -24,11 +24,12 @@ def _now() -> datetime:
 
 class ShadowLog:
     def __init__(self, path: str | Path):
-        from ..telemetry.db import connect
+        """`path`: the route log's SQLite file, or its PostgreSQL URL."""
+        from ..telemetry.db import open_store
 
-        self.path = Path(path)
+        self.path = path
         self._lock = threading.Lock()
-        self._db = connect(self.path)
+        self._db = open_store(path)
         self._db.execute(SCHEMA)
 
     def add(self, *, request_id: str, prompt: str, n_messages: int, local_answer: str, strong_answer: str,
@@ -37,7 +38,8 @@ class ShadowLog:
 
         now = _now()
         with self._lock:  # texts scrubbed of secrets (the policy's keys, key shapes), as every record is
-            self._db.execute("INSERT OR REPLACE INTO shadow_outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.execute("INSERT INTO shadow_outcomes VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                             "ON CONFLICT (request_id) DO NOTHING",
                              (request_id, now.isoformat(timespec="milliseconds"), now.date().isoformat(),
                               scrub(prompt), n_messages, scrub(local_answer), scrub(strong_answer), strong_model,
                               local_correct, judge, cost_usd))

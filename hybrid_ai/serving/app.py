@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 def _reply(reply: protocol.ErrorReply, close: bool = False) -> JSONResponse:
     headers = {"connection": "close"} if close else {}
-    if reply.code == "local_queue_full":
-        headers["retry-after"] = "1"
+    if reply.retry_after_s is not None:
+        headers["retry-after"] = str(reply.retry_after_s)
     return JSONResponse(reply.body(), status_code=reply.status, headers=headers or None)
 
 
@@ -151,7 +151,7 @@ def router(policy_or_client=None, *, served: Served | None = None) -> APIRouter:
             return _reply(protocol.ErrorReply(400, "the client went away while sending the body"), close=True)
         except Exception as e:
             reply = protocol.error_reply(e)
-            if reply.status < 500 or reply.code == "local_queue_full":
+            if reply.status < 500 or reply.code in ("local_queue_full", "limit_store_unavailable"):
                 reject(reply.status, reply.code, request, reply.param)
             elif reply.type == "server_error":
                 _log_unexpected(e)

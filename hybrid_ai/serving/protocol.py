@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AllTiersFailed, BudgetExceeded, HybridAIError, InvalidRequest
+from ..errors import AllTiersFailed, BudgetExceeded, HybridAIError, InvalidRequest, LimitStoreUnavailable, RateLimited
 from ..privacy.redact import public_message
 
 MAX_DEPTH = 64  # JSON nesting a chat request needs is under 10; deeper is refused before parsing
@@ -22,6 +22,7 @@ class ErrorReply:
     type: str = "invalid_request_error"
     param: str | None = None
     code: str | None = None
+    retry_after_s: int | None = None  # the Retry-After header of a 429 or 503
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": public_message(self.message), "type": self.type,
@@ -67,11 +68,15 @@ def error_reply(exc: BaseException) -> ErrorReply:
     """The OpenAI-style error for an exception raised while answering (400 bad input, 502 no tier answered)."""
     if isinstance(exc, InvalidRequest):
         return ErrorReply(400, str(exc), param=exc.field)
+    if isinstance(exc, RateLimited):
+        return ErrorReply(429, str(exc), type="rate_limit_error", code="rate_limited", retry_after_s=exc.retry_after_s)
+    if isinstance(exc, LimitStoreUnavailable):
+        return ErrorReply(503, str(exc), type="server_error", code="limit_store_unavailable", retry_after_s=1)
     if isinstance(exc, BudgetExceeded):
         return ErrorReply(429, str(exc), type="insufficient_quota", code="budget_exceeded")
     if isinstance(exc, AllTiersFailed):
         if exc.errors and all(e.kind == "overloaded" for e in exc.errors):
-            return ErrorReply(503, str(exc), type="server_error", code="local_queue_full")
+            return ErrorReply(503, str(exc), type="server_error", code="local_queue_full", retry_after_s=1)
         return ErrorReply(502, str(exc), type="backend_error", code="all_tiers_failed")
     if isinstance(exc, HybridAIError):
         return ErrorReply(500, str(exc), type="server_error")

@@ -114,23 +114,32 @@ def read_answers(path: str | Path, route: str) -> list[tuple]:
     those with tools: their flattened prompt and answer are no plain chat to replay or to train on),
     from a route log written by SQLiteSink (prompt and answer are None unless it was written with log_prompts).
     Raises HybridAIError naming the file when it is missing or not a route log."""
-    from .db import read_only
+    from .db import columns, read_only
 
     with read_only(path) as db:
-        cols = {row[1] for row in db.execute("PRAGMA table_info(route_log)")}
+        cols = columns(db, "route_log")
         plain = " AND (needs IS NULL OR needs NOT LIKE '%tools%')" if "needs" in cols else ""  # not tool turns
         return db.execute("SELECT request_id, timestamp, prompt, answer FROM route_log WHERE route = ? AND "
                           f"error IS NULL{plain} ORDER BY timestamp", (route,)).fetchall()
 
 
 def build_sinks(telemetry) -> list[Sink]:
+    """The policy's sinks. The route log (`sqlite` or `postgres`) is written to PostgreSQL when the policy's
+    `database_url_env` holds a postgresql:// URL, else to `sqlite_path`."""
     sinks: list[Sink] = []
-    for name in telemetry.sinks:
+    url = telemetry.database_url
+    for name in dict.fromkeys("log" if n in ("sqlite", "postgres") else n for n in telemetry.sinks):
         if name == "stderr":
             sinks.append(StderrSink(telemetry.log_prompts))
         elif name == "structlog":
             sinks.append(StructlogSink(telemetry.log_prompts))
-        elif name == "sqlite":
+        elif name == "log" and url:
+            from ..store.pg_sink import PostgresSink
+
+            sinks.append(PostgresSink(url, log_prompts=telemetry.log_prompts, spool_dir=telemetry.spool_dir,
+                                      flush_rows=telemetry.flush_rows, flush_ms=telemetry.flush_ms,
+                                      spool_max_mb=telemetry.spool_max_mb, retention_days=telemetry.retention_days))
+        elif name == "log":
             sinks.append(SQLiteSink(telemetry.sqlite_path, telemetry.log_prompts))
         elif name == "prometheus":
             from .metrics import Metrics
@@ -140,6 +149,10 @@ def build_sinks(telemetry) -> list[Sink]:
             from .tracing import Tracing
 
             sinks.append(Tracing(telemetry.log_prompts))
+    metrics = next((s for s in sinks if hasattr(s, "store_count")), None)
+    for s in sinks:
+        if metrics is not None and hasattr(s, "stats"):
+            s._on_count = metrics.store_count  # the route log's writer counts into the Prometheus metrics
     return sinks
 
 

@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 from ..errors import HybridAIError
-from .db import read_only
+from ..store import is_postgres
+from ..store import where as log_name
+from .db import columns, read_only
 
 
 def _percentile(sorted_vals: list[float], q: float) -> float | None:
@@ -20,11 +22,12 @@ def _percentile(sorted_vals: list[float], q: float) -> float | None:
 
 
 def summarize(log: str | Path, since: str = "") -> dict:
-    p = Path(log)
+    p = log if is_postgres(log) else Path(log)
+    name = log_name(log) if is_postgres(log) else str(p)
     with read_only(p, "cannot read the route log") as db:
-        cols = {r[1] for r in db.execute("PRAGMA table_info(route_log)")}
+        cols = columns(db, "route_log")
         if not cols:
-            raise HybridAIError(f"{p}: not a hybrid-ai route log (no route_log table)")
+            raise HybridAIError(f"{name}: not a hybrid-ai route log (no route_log table)")
 
         def col(name: str, default: str = "NULL") -> str:  # older logs lack newer columns: they read as NULL
             return name if name in cols else default
@@ -35,11 +38,11 @@ def summarize(log: str | Path, since: str = "") -> dict:
         where = "WHERE timestamp >= ?"
         total = q(f"SELECT COUNT(*), MIN(timestamp), MAX(timestamp), COALESCE(SUM(cost_usd), 0), "
                   f"COALESCE(SUM(energy_wh), 0), COALESCE(SUM({col('savings_usd')}), 0), "
-                  f"COALESCE(SUM({col('savings_wh')}), 0), SUM(error IS NOT NULL AND route IS NULL) "
+                  f"COALESCE(SUM({col('savings_wh')}), 0), SUM(CASE WHEN error IS NOT NULL AND route IS NULL THEN 1 ELSE 0 END) "
                   f"FROM route_log {where}")[0]
         n = total[0]
         if not n:
-            raise HybridAIError(f"{p}: no records{' since ' + since if since else ''}")
+            raise HybridAIError(f"{name}: no records{' since ' + since if since else ''}")
         routes = q(f"SELECT COALESCE(route, '(failed)'), COUNT(*), COALESCE(SUM(cost_usd), 0), "
                    f"COALESCE(SUM(energy_wh), 0) FROM route_log {where} GROUP BY 1 ORDER BY 2 DESC")
         span = (total[1] or "")[:10] != (total[2] or "")[:10]
@@ -58,13 +61,14 @@ def summarize(log: str | Path, since: str = "") -> dict:
         callers = q(f"SELECT COALESCE({col('caller')}, '(in-process)'), COUNT(*), COALESCE(SUM(cost_usd), 0) "
                     f"FROM route_log {where} GROUP BY 1 ORDER BY 2 DESC LIMIT 20")
         variants = q(f"SELECT {col('variant')}, COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM({col('savings_usd')}), 0), "
-                     f"AVG(latency_ms), SUM(route IS NULL) FROM route_log {where} AND {col('variant')} IS NOT NULL "
+                     f"AVG(latency_ms), SUM(CASE WHEN route IS NULL THEN 1 ELSE 0 END) FROM route_log {where} "
+                     f"AND {col('variant')} IS NOT NULL "
                      f"GROUP BY 1 ORDER BY 1 DESC")
         variant_routes = q(f"SELECT {col('variant')}, COALESCE(route, '(failed)'), COUNT(*) FROM route_log {where} "
                            f"AND {col('variant')} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 3 DESC")
     spent_usd, spent_wh, saved_usd, saved_wh = total[3], total[4], total[5], total[6]
     return {
-        "log": str(p), "since": since or None, "records": n, "first": total[1], "last": total[2], "failed": total[7],
+        "log": name, "since": since or None, "records": n, "first": total[1], "last": total[2], "failed": total[7],
         "bucket": "day" if span else "hour",
         "routes": [{"route": r, "requests": c, "share": c / n, "cost_usd": usd, "energy_wh": wh}
                    for r, c, usd, wh in routes],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .db import read_only
 
-QUERY = """SELECT COALESCE(caller, '(in-process)'), COUNT(*), SUM(route IS NOT NULL AND route != ?),
+QUERY = """SELECT COALESCE(caller, '(in-process)'), COUNT(*), SUM(CASE WHEN route IS NOT NULL AND route != ? THEN 1 ELSE 0 END),
     COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),
     COALESCE(SUM(savings_usd), 0), COALESCE(SUM(energy_wh), 0), COALESCE(SUM(savings_wh), 0)
     FROM route_log WHERE timestamp >= ? GROUP BY 1 ORDER BY 6 DESC"""
@@ -31,7 +31,9 @@ def main(log: str, since: str, strong_tier: str, as_json: bool) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"usage per caller ({log}{', since ' + since if since else ''})")
+    from ..store import where
+
+    t = Table(title=f"usage per caller ({where(log)}{', since ' + since if since else ''})")
     for col in ("caller", "requests", f"not on {strong_tier}", "tokens in / out", "cost", "saved", "energy", "saved"):
         t.add_column(col, justify="left" if col == "caller" else "right")
     for r in rows:
