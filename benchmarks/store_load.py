@@ -1,7 +1,7 @@
 """What the shared store costs (store/): the PostgreSQL route log's writer, a report on a million rows, Redis
 limits per request, and two gateway replicas on PostgreSQL + Redis against the same two on SQLite, in one run.
 
-    .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--requests 2000] [--rounds 2]
+    .venv/bin/python benchmarks/store_load.py [--rows 1000000] [--requests 2000] [--rounds 2] [--parts 1,2,3,4,5]
 
 Throwaway PostgreSQL 15 and Redis 7 servers on 127.0.0.1 (store/throwaway.py: fsync off, as a test server; a
 production server with fsync on writes slower), in temporary folders, stopped at the end.
@@ -197,29 +197,34 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows in PostgreSQL for the report")
     ap.add_argument("--requests", type=int, default=2000, help="per replica group and round")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--parts", default="1,2,3,4,5", help="which of the measurements above to run")
     args = ap.parse_args()
+    parts = {int(x) for x in args.parts.split(",")}
     from rich.console import Console
 
     console = Console(width=130)
     folder = Path(tempfile.mkdtemp(prefix="store-load-"))
     with throwaway.postgres() as pg, throwaway.redis() as rd:
-        w = sink_writes(pg.url, folder)
-        for name, (p50, p99) in w.items():
-            console.print(f"1. {name}.write on the request's thread: median {p50:.1f} µs, p99 {p99:.1f} µs")
-        rate, per_row = flusher(pg.url, folder)
-        console.print(f"2. flusher: {rate:,.0f} rows/s; {per_row:,.0f} bytes per row on disk (table and indexes)")
-        took = report_on(pg.url, args.rows)
-        console.print(f"3. report on {args.rows:,} rows in PostgreSQL: {took:.2f} s")
-        lim = asyncio.run(limits_cost(rd.url))
-        none = lim["no limits"]
-        console.print("4. limits, median create(): " + ", ".join(
-            f"{k} {v:.3f} ms ({v - none:+.3f})" for k, v in lim.items()))
-        rep = replicas(pg.url, rd.url, args.requests, args.rounds, folder)
-        med = {k: statistics.median(x["rps"] for x in v) for k, v in rep.items()}
-        console.print(f"5. two replicas, 50 clients: SQLite {med['SQLite']:,.0f} req/s, PostgreSQL + Redis "
-                      f"{med['PostgreSQL + Redis']:,.0f} req/s ({med['PostgreSQL + Redis'] / med['SQLite']:.0%}); "
-                      f"errors {sum(x['errors'] for v in rep.values() for x in v)}")
-
+        if 1 in parts:
+            for name, (p50, p99) in sink_writes(pg.url, folder).items():
+                console.print(f"1. {name}.write on the request's thread: median {p50:.1f} µs, p99 {p99:.1f} µs")
+        if 2 in parts:
+            rate, per_row = flusher(pg.url, folder)
+            console.print(f"2. flusher: {rate:,.0f} rows/s; {per_row:,.0f} bytes per row on disk (table and indexes)")
+        if 3 in parts:
+            took = report_on(pg.url, args.rows)
+            console.print(f"3. report on {args.rows:,} rows in PostgreSQL: {took:.2f} s")
+        if 4 in parts:
+            lim = asyncio.run(limits_cost(rd.url))
+            none = lim["no limits"]
+            console.print("4. limits, median create(): " + ", ".join(
+                f"{k} {v:.3f} ms ({v - none:+.3f})" for k, v in lim.items()))
+        if 5 in parts:
+            rep = replicas(pg.url, rd.url, args.requests, args.rounds, folder)
+            med = {k: statistics.median(x["rps"] for x in v) for k, v in rep.items()}
+            console.print(f"5. two replicas, 50 clients: SQLite {med['SQLite']:,.0f} req/s, PostgreSQL + Redis "
+                          f"{med['PostgreSQL + Redis']:,.0f} req/s ({med['PostgreSQL + Redis'] / med['SQLite']:.0%}); "
+                          f"errors {sum(x['errors'] for v in rep.values() for x in v)}")
 
 if __name__ == "__main__":
     main()

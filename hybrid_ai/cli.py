@@ -109,6 +109,23 @@ def _policy_check(args) -> int:
     return 0
 
 
+def _policy_warmup(args) -> int:
+    """Load every tier's model now (the first load converts the bundled SLM into HYBRID_AI_CACHE), then exit: for
+    an image build or a deploy step, so that the first server start does not convert."""
+    import time
+
+    from .backends.registry import build_backend
+    from .policy import load_policy
+
+    t = time.perf_counter()
+    policy = load_policy(args.file)
+    for name, tier in policy.tiers.items():  # the tiers alone: no sinks, stores or limits to reach
+        if tier.runs_locally:
+            build_backend(name, tier).warmup()
+    print(f"{args.file}: warmed up in {time.perf_counter() - t:.1f} s")
+    return 0
+
+
 def _router(args) -> int:
     from .learning import cli as commands
 
@@ -336,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = psub.add_parser("check", help="validate a policy file")
     c.add_argument("file")
     c.set_defaults(func=_policy_check)
+    c = psub.add_parser("warmup", help="load (and convert, the first time) every tier's model, then exit")
+    c.add_argument("file")
+    c.set_defaults(func=_policy_warmup)
     p = sub.add_parser("usage", help="requests, tokens, cost and savings per API key from a route log")
     p.add_argument("--log", required=True, help="the route log: telemetry.sqlite_path, or a postgresql:// URL")
     p.add_argument("--since", default="", help="only records from this ISO date or time on, e.g. 2026-11-01")

@@ -85,6 +85,15 @@ class TierConfig(Strict):
         """What the tier supports: the policy's `supports`, else its kind's default."""
         return self.default_supports if self.supports is None else self.supports
 
+    @property
+    def is_private(self) -> bool:
+        """Whether personal data may reach it: it runs in this process, or on the user's own servers."""
+        return self.runs_locally
+
+    def where(self) -> str:
+        """Where an answer of this tier ran, for its record: `in-process`, `private:<host>` or `cloud:<host>`."""
+        return "in-process" if self.runs_locally else "cloud"
+
     def engine_name(self) -> str:
         """The "module:Class" serving this tier: its kind's `engine` (a kind may pick one by its settings)."""
         return self.engine

@@ -152,16 +152,25 @@ class Telemetry(Strict):
 
     @property
     def has_log(self) -> bool:
-        """Whether there is a route log to keep budget spend and shadow outcomes in."""
-        return bool(self.sqlite_path or self.database_url)
+        """Whether there is a route log to keep budget spend and shadow outcomes in (a `postgres` sink declares
+        one whose URL is checked when the client starts: the file can be checked, and an image built, without it)."""
+        return bool(self.sqlite_path or self.database_url or "postgres" in self.sinks)
+
+    def log_target(self) -> str:
+        """Where the route log is: the PostgreSQL URL, else `sqlite_path`; a clear error when neither is set."""
+        from .errors import PolicyError
+
+        target = self.database_url or ("" if "postgres" in self.sinks else self.sqlite_path)
+        if not target:
+            raise PolicyError(f"a postgresql:// URL is needed in ${self.database_url_env}",
+                              key="telemetry.sinks" if "postgres" in self.sinks else "telemetry.sqlite_path")
+        return target
 
     @model_validator(mode="after")
     def _sqlite_needs_path(self):
         if "sqlite" in self.sinks and not self.has_log:
             raise ValueError(f"the sqlite sink needs telemetry.sqlite_path (or a postgresql:// URL in "
                              f"${self.database_url_env})")
-        if "postgres" in self.sinks and not self.database_url:
-            raise ValueError(f"the postgres sink needs a postgresql:// URL in ${self.database_url_env}")
         return self
 
 
@@ -241,6 +250,11 @@ class Policy(Strict):
         for key, name in refs:
             if name not in names:
                 raise ValueError(f"{key}: unknown tier {name!r} (tiers are: {', '.join(sorted(names))})")
+        for i, r in enumerate(self.rules):
+            if isinstance(r, PersonalDataRule) and not self.tiers[r.route].is_private:
+                raise ValueError(f"rules[{i}].route: personal data would reach tier {r.route!r}, which is not "
+                                 f"private (an in-process tier, or a litellm tier on your own servers with "
+                                 f"private: true)")
         if self.budget.enabled and not self.telemetry.has_log:
             raise ValueError("budget: the spend is kept in the route log so that it survives restarts; set "
                              "telemetry.sqlite_path (or a postgresql:// URL in "

@@ -276,6 +276,7 @@ class RouteRecord(BaseModel):
     policy: str
     policy_hash: str
     variant: str | None = None  # with a canary: `current` or `canary` (which of the two answered)
+    ran_on: str | None = None  # where the answer ran: `in-process`, `private:<host:port>` or `cloud:<host>`
     prompt: str | None = None
     answer: str | None = None
 

@@ -128,3 +128,20 @@ def test_budget_spend_in_postgres_carries_over_a_restart(cloud_key, pg_url, monk
         assert up.hits == 3
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT count(*), sum(usd) FROM budget_spend").fetchone() == (3, 27.0)
+
+
+def test_streamed_requests_settle_their_tokens(cloud_key, as_caller, redis_url, monkeypatch):
+    """A stream's reservation is settled when it ends (read whole), as a plain answer's is: 5 fit in 100 tokens."""
+    monkeypatch.setenv("HYBRID_AI_REDIS_URL", redis_url)
+    with FakeUpstream() as up, HybridClient(policy(up.base, per_key={"tpm": 100})) as c:
+        done = 0
+        for _ in range(10):
+            try:
+                stream = c.chat.completions.create(messages=user("Hi"), stream=True)
+            except RateLimited:
+                break
+            text = "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
+            assert text
+            c.gate._settler.submit(lambda: None).result()  # settlement runs off the request's thread
+            done += 1
+    assert done == 5

@@ -136,3 +136,30 @@ def test_kill_9_of_a_replica_loses_no_answered_row(tmp_path, pg_url, redis_url):
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) - count(DISTINCT request_id) FROM route_log").fetchone()[0] == 0
     assert not list((tmp_path / "spool").glob("*.spool"))
+
+
+def test_postgres_restarted_under_load_serves_on_and_writes_every_row_after(tmp_path, pg_server, pg_url,
+                                                                              redis_url):
+    """The database goes away for 2 s while two replicas answer: no request fails or waits for it, and the rows
+    spooled meanwhile are in the database once it is back."""
+    import threading
+
+    with FakeUpstream() as up:
+        reps = Replicas(tmp_path, up, pg_url, redis_url, n=2)
+        restarted = threading.Event()
+
+        def restart(sent: int):
+            if sent == 200 and not restarted.is_set():
+                restarted.set()
+                threading.Thread(target=pg_server.restart, kwargs={"down_s": 2.0}).start()
+
+        try:
+            replies = asyncio.run(reps.load(1500, clients=20, on_sent=restart))
+            deadline = time.monotonic() + 30
+            while len(logged(pg_url)) < 1500 and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            reps.stop()
+    assert restarted.is_set()
+    assert [r.status_code for r in replies if r is None or r.status_code != 200] == []
+    assert {r.json()["id"] for r in replies} <= set(logged(pg_url))

@@ -12,9 +12,9 @@ import time
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ..config import CloudCost, Generation, TierConfig
+from ..config import CloudCost, Generation, LocalCost, TierConfig
 from ..errors import BackendError
 from ..privacy.redact import public_message, watch_env
 from ..types import BackendResult, ToolCall, ToolCallDelta, ToolCallParts
@@ -33,7 +33,11 @@ class LiteLLMTier(TierConfig):
     max_retries: int = Field(1, ge=0, le=10)
     context_window: int = Field(128_000, ge=16)
     generation: Generation = Generation(max_tokens=512)
-    cost: CloudCost = CloudCost()
+    cost: CloudCost | LocalCost = CloudCost()
+    private: bool = Field(False, description=(
+        "a server on your own infrastructure (vLLM, llama.cpp server, TGI, SGLang, another hybrid-ai): a "
+        "personal_data rule may route there; priced per hour with its device watts (`cost: {usd_per_hour, "
+        "device_watts, electricity_usd_per_kwh}`), as an in-process tier is"))
     sdk: Literal["auto", "openai", "litellm"] = Field("auto", description=(
         "how the upstream is called: `openai` (the openai SDK, pooled: the fast path), `litellm`, or `auto`: the "
         "openai SDK for `openai/`, `hosted_vllm/` and `azure/` models and for a bare model name with an api_base"))
@@ -46,15 +50,48 @@ class LiteLLMTier(TierConfig):
         return "hybrid_ai.backends.openai_backend:OpenAIBackend" if takes_fast_path(self) else self.engine
     default_supports = ("tools", "json_object", "json_schema", "logprobs", "top_logprobs")  # OpenAI's chat API
 
-    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
-        from ..telemetry.cost import token_cost
+    @model_validator(mode="after")
+    def _cost_fits(self):
+        if self.private and isinstance(self.cost, CloudCost) and self.cost != CloudCost():
+            raise ValueError("cost: a private tier is priced per hour (usd_per_hour, device_watts, "
+                             "electricity_usd_per_kwh), not per token")
+        if not self.private and isinstance(self.cost, LocalCost):
+            raise ValueError("cost: usd_per_hour and device_watts price a private tier: set private: true, or "
+                             "give usd_per_mtok_input / usd_per_mtok_output")
+        return self
 
-        return token_cost(self.cost, prompt_tokens, completion_tokens, lambda: table_prices(self.model))
+    @property
+    def hourly(self) -> LocalCost:
+        return self.cost if isinstance(self.cost, LocalCost) else LocalCost()
+
+    @property
+    def per_token(self) -> CloudCost:
+        return self.cost if isinstance(self.cost, CloudCost) else CloudCost()
+
+    @property
+    def is_private(self) -> bool:
+        return self.private
+
+    def where(self) -> str:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.api_base).netloc.rpartition("@")[2] if self.api_base else self.model.partition("/")[0]
+        return f"{'private' if self.private else 'cloud'}:{host}"
+
+    def price(self, prompt_tokens, completion_tokens, wall_s, energy_wh):
+        from ..telemetry.cost import local_cost, token_cost
+
+        if self.private:  # the machine's time, as an in-process tier; its energy is an estimate from device_watts
+            return local_cost(self.hourly, wall_s, energy_wh)
+        return token_cost(self.per_token, prompt_tokens, completion_tokens, lambda: table_prices(self.model))
 
     def energy(self, completion_tokens, wall_s, measured_wh, measured_source, carbon_g_per_kwh):
-        from ..telemetry.energy import cloud_energy
+        from ..telemetry.energy import cloud_energy, estimate_local
 
-        return cloud_energy(self.model, self.cost, completion_tokens, wall_s)
+        if self.private:
+            wh = estimate_local(self.hourly.device_watts, wall_s)
+            return wh, wh * carbon_g_per_kwh / 1000, "estimated_device_watts"
+        return cloud_energy(self.model, self.per_token, completion_tokens, wall_s)
 
 OPENAI_PROVIDERS = ("openai", "hosted_vllm", "azure")
 

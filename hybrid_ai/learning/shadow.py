@@ -43,7 +43,7 @@ class Shadow:
         cfg = policy.shadow
         self.policy, self.cfg, self.backend = policy, cfg, backend
         self.tier = policy.classifier.strong_tier
-        self.log = ShadowLog(policy.telemetry.database_url or policy.telemetry.sqlite_path or "")
+        self.log = ShadowLog(policy.telemetry.log_target())
         self.dropped = self.failed = 0
         self._rng = random.Random(seed)
         self._queue: queue.Queue = queue.Queue(maxsize=cfg.queue)

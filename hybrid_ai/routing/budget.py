@@ -44,7 +44,7 @@ class Budget:
         self.policy, self.cfg = policy, policy.budget
         self.tier = self.cfg.tier or policy.classifier.strong_tier
         self.counters = counters or LocalCounters()
-        self._db = open_store(policy.telemetry.database_url or policy.telemetry.sqlite_path or "")
+        self._db = open_store(policy.telemetry.log_target())
         self._db.execute(SCHEMA)
 
     def seed(self) -> None:

@@ -3,7 +3,7 @@ do not race), the route log partitioned by UTC day, and retention by dropping wh
 
 - `route_log_rows`: one row per request, partitioned by `ts` (one partition per UTC day, made when its first row
   is written); indexes on (ts) and (caller, ts). What repeats from request to request (policy and its hash, model,
-  backend, quantization, adapter, cost and energy sources) is a row of `route_static`, referenced by id.
+  backend, quantization, adapter, cost and energy sources, where it ran) is a row of `route_static`, referenced by id.
 - `route_log`: a view with the columns and text timestamps of the SQLite route log, so that every reader runs the
   same SQL on both.
 - `shadow_outcomes`, `budget_spend`: as in SQLite. `spool_acks`: how far each writer's spool file is in the
@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 from ..types import RouteRecord
 
 LOCK_ID = 0x687962726964  # pg_advisory_lock key of schema changes ("hybrid")
-STATIC = ("policy", "policy_hash", "model", "backend", "quantization", "adapter", "cost_source", "energy_source")
+STATIC = ("policy", "policy_hash", "model", "backend", "quantization", "adapter", "cost_source", "energy_source",
+          "ran_on")
 _TYPES = {"score": "real", "threshold": "real", "prompt_tokens": "integer", "completion_tokens": "integer",
           "latency_ms": "real", "ttft_ms": "real", "cost_usd": "double precision", "energy_wh": "double precision",
           "co2_g": "double precision", "fallback": "smallint", "stream": "smallint", "escalated": "smallint",

@@ -78,7 +78,8 @@ def build_record(
     if answered is not None:
         fields = dict(model=answered.model, backend=answered.backend, prompt_tokens=answered.prompt_tokens,
                       completion_tokens=answered.completion_tokens, ttft_ms=answered.ttft_ms,
-                      cost_source=answered.cost_source, energy_source=answered.energy_source)
+                      cost_source=answered.cost_source, energy_source=answered.energy_source,
+                      ran_on=policy.tiers[answered.tier].where() if answered.tier in policy.tiers else None)
         if result is not None:
             fields.update(quantization=result.info.get("quantization"), adapter=result.info.get("adapter"))
     log = policy.telemetry.log_prompts

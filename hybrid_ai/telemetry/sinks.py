@@ -127,7 +127,8 @@ def build_sinks(telemetry) -> list[Sink]:
     """The policy's sinks. The route log (`sqlite` or `postgres`) is written to PostgreSQL when the policy's
     `database_url_env` holds a postgresql:// URL, else to `sqlite_path`."""
     sinks: list[Sink] = []
-    url = telemetry.database_url
+    url = telemetry.log_target() if {"sqlite", "postgres"} & set(telemetry.sinks) else None
+    url = url if url and "://" in url else None
     for name in dict.fromkeys("log" if n in ("sqlite", "postgres") else n for n in telemetry.sinks):
         if name == "stderr":
             sinks.append(StderrSink(telemetry.log_prompts))
