@@ -35,6 +35,12 @@ class VerifierConfig(Strict):
     model: PackageFile = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; "
                                                  "None = shipped")
     threshold: float = Field(0.5, ge=0, le=1)
+    references: str | None = Field(None, description=(
+        "JSON lines of {prompt, answer}: the teacher's answers the local model was fine-tuned on (`hybrid-ai "
+        "improve` writes them); a request close to one has its local answer checked against that answer "
+        "(checks/reference.py); relative to the policy file"))
+    min_similarity: float = Field(0.15, ge=0, le=1, description="how alike (TF-IDF cosine) a request must be to a "
+                                  "reference prompt to be checked against its answer")
 
 
 class ClassifierConfig(Strict):
@@ -361,10 +367,11 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
             tiers[name] = tier.model_copy(update={"adapter": str(path.parent / adapter)})
     if tiers:
         policy = policy.model_copy(update={"tiers": {**policy.tiers, **tiers}})
-    vmodel = policy.classifier.verifier.model
-    if vmodel and not Path(vmodel).is_absolute() and (path.parent / vmodel).exists():
-        policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(update={
-            "verifier": policy.classifier.verifier.model_copy(update={"model": str(path.parent / vmodel)})})})
+    for key in ("model", "references"):  # so do the verifier's files
+        value = getattr(policy.classifier.verifier, key)
+        if value and not Path(value).is_absolute() and (path.parent / value).exists():
+            policy = policy.model_copy(update={"classifier": policy.classifier.model_copy(update={
+                "verifier": policy.classifier.verifier.model_copy(update={key: str(path.parent / value)})})})
     if policy.canary is not None:
         policy = policy.model_copy(update={"canary": policy.canary.model_copy(update={
             "bundle": _canary_file(policy.canary.bundle, path)})})
@@ -373,4 +380,7 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
     vmodel = policy.classifier.verifier.model
     if vmodel and not Path(vmodel).exists():
         raise PolicyError(f"verifier model not found: {vmodel}", path=str(path), key="classifier.verifier.model")
+    refs = policy.classifier.verifier.references
+    if refs and not Path(refs).exists():
+        raise PolicyError(f"references not found: {refs}", path=str(path), key="classifier.verifier.references")
     return policy

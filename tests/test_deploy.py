@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 import yaml
-
 from conftest import ROOT, free_port, wait_http
 
 INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER",

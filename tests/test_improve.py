@@ -106,5 +106,7 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
         assert {"local_share", "quality_retention", "cost_saving", "energy_saving"} <= set(card["gate"][side])
     assert card["gate"]["items"] == 24 and card["data"]["train"] + card["data"]["calibration"] == 24
     assert 0.0 <= card["threshold"]["candidate"] <= 1.0
+    assert card["threshold"]["candidate_mode"] == "cascade"  # its answers checked against its training answers
+    assert (v1 / "references.jsonl").is_file() and card["gate"]["wrong_local_answers"]["wrong"] >= 1
     assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
     assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"

@@ -5,9 +5,9 @@ there (and only to a private tier); it is priced by the hour with its device wat
 from __future__ import annotations
 
 import pytest
-
 from conftest import KEY_ENV, user
 from doubles import FakeUpstream
+
 from hybrid_ai import HybridClient, PolicyError
 
 

@@ -16,6 +16,7 @@ from ..errors import BackendError
 if TYPE_CHECKING:
     from ..policy import Policy
     from ..types import BackendResult, ChatRequest, RouteDecision
+    from .reference import ReferenceCheck
     from .verifier import Verifier
 
 SCORED = "score<threshold"  # the decision reason of a request the prompt router kept on the weak tier
@@ -32,7 +33,7 @@ class Escalated(BackendError):
 class Check:
     """The chain's answer check for one request; `score` is the verifier's, once it has read an answer."""
 
-    def __init__(self, verifier: Verifier, request: ChatRequest, tier: str, threshold: float):
+    def __init__(self, verifier: Verifier | ReferenceCheck, request: ChatRequest, tier: str, threshold: float):
         self.verifier, self.request, self.tier, self.threshold = verifier, request, tier, threshold
         self.score: float | None = None
 
@@ -51,7 +52,7 @@ class Check:
                             score=self.score)
 
 
-def answer_check(policy: Policy, verifier: Verifier | None, request: ChatRequest,
+def answer_check(policy: Policy, verifier: Verifier | ReferenceCheck | None, request: ChatRequest,
                  decision: RouteDecision) -> Check | None:
     c = policy.classifier
     if c.mode != "cascade" or verifier is None or decision.reason != SCORED or len(decision.tiers) < 2:
@@ -59,11 +60,16 @@ def answer_check(policy: Policy, verifier: Verifier | None, request: ChatRequest
     return Check(verifier, request, c.weak_tier, c.verifier.threshold)
 
 
-def load_policy_verifier(policy: Policy) -> Verifier | None:
+def load_policy_verifier(policy: Policy) -> Verifier | ReferenceCheck | None:
     """The policy's verifier (cascade mode), loaded once per process; None in route mode."""
     if policy.classifier.mode != "cascade":
         return None
     from .verifier import DEFAULT_VERIFIER, load_verifier
 
-    return load_verifier(str(policy.classifier.verifier.model or DEFAULT_VERIFIER))
+    v = policy.classifier.verifier
+    if v.references:  # a fine-tuned domain's answers: checked against them (reference.py)
+        from .reference import load_reference_check
+
+        return load_reference_check(str(v.references), str(v.model or DEFAULT_VERIFIER), v.min_similarity)
+    return load_verifier(str(v.model or DEFAULT_VERIFIER))
 

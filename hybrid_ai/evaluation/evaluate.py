@@ -157,12 +157,13 @@ def _route_rule(policy, request) -> tuple[str | None, dict[str, list[str]]]:
 def eval_verifier(policy):
     """The verifier whose cascade the eval sweeps: the policy's in cascade mode, else the shipped one (so a report
     in route mode still shows what cascade mode would give); None when there is none."""
+    from ..checks.cascade import load_policy_verifier
     from ..checks.verifier import DEFAULT_VERIFIER, load_verifier
 
+    if policy.classifier.mode == "cascade":
+        return load_policy_verifier(policy)
     path = policy.classifier.verifier.model or DEFAULT_VERIFIER
-    if policy.classifier.mode != "cascade" and not Path(path).exists():
-        return None
-    return load_verifier(str(path))
+    return load_verifier(str(path)) if Path(path).exists() else None
 
 
 def run_eval(cfg: EvalConfig, progress=None) -> dict:

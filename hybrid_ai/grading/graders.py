@@ -86,8 +86,10 @@ def regex(answer: str, reference) -> float:
 _WORD = re.compile(r"\w+")
 
 
-def agreement_measure(answer: str, reference: str) -> tuple[float, str]:
-    """(1.0 if `answer` agrees with `reference` else 0.0, the measure used: agreement:number or agreement:f1)."""
+def agreement_score(answer: str, reference: str) -> tuple[float, str]:
+    """(how far `answer` agrees with `reference`, in [0, 1]; the measure): a reference that ends in a number
+    agrees when the answer's final number is the same (1 or 0, `agreement:number`), else the token F1 of the two
+    (`agreement:f1`)."""
     from collections import Counter
 
     want = final_number(reference) if re.search(r"\d[\d,.]*\D{0,3}$", reference.strip()) else None
@@ -99,7 +101,14 @@ def agreement_measure(answer: str, reference: str) -> tuple[float, str]:
     if not common:
         return 0.0, "agreement:f1"
     p, r = common / sum(a.values()), common / sum(b.values())
-    return float(2 * p * r / (p + r) >= 0.5), "agreement:f1"
+    return 2 * p * r / (p + r), "agreement:f1"
+
+
+def agreement_measure(answer: str, reference: str) -> tuple[float, str]:
+    """(1.0 if `answer` agrees with `reference` else 0.0, the measure used: agreement:number or agreement:f1, the
+    latter agreeing at a token F1 of 0.5 or more)."""
+    score, measure = agreement_score(answer, reference)
+    return float(score >= 0.5), measure
 
 
 def agreement(answer: str, reference) -> float:

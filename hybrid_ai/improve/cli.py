@@ -34,8 +34,12 @@ def add_parser(sub) -> None:
     p.add_argument("--min-new", type=int, default=50, help="with a current version: fewer new examples since it "
                    "was made, and the run exits 0 with 'nothing to do' (for a schedule)")
     p.add_argument("--margin", type=float, default=0.10, help="the most the general set's local quality may fall")
+    p.add_argument("--no-reference-check", dest="reference_check", action="store_false",
+                   help="keep the current policy's mode: no cascade check of local answers against the training "
+                        "answers (checks/reference.py)")
     p.add_argument("--rehearse", help="JSON lines of general prompts whose own answers are mixed into training")
-    p.add_argument("--epochs", type=float, help="passes over the training examples (default: finetune's, 8)")
+    p.add_argument("--epochs", type=float, help="passes over the training examples (default: the config's, else about 600 "
+                        "examples seen in all, between 1 and 8 epochs)")
     p.add_argument("--config", help="a finetune YAML config (rank, learning rate, ...)")
     p.add_argument("--dry-run", action="store_true", help="say what would be used, write nothing")
     p.set_defaults(func=_improve)

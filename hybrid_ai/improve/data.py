@@ -27,6 +27,24 @@ def collect(policy, log: str | None, data: str | None) -> tuple[list[Example], d
     return examples, {"rows": len(examples)}, str(data)
 
 
+def local_prompts(policy, log: str, limit: int = 64) -> list[tuple[dict, ...]]:
+    """Rehearsal prompts from the log's own local traffic: the newest distinct requests the weak tier answered
+    (the model's own answers to them are mixed into training against forgetting), never one a personal-data or
+    pattern rule would keep from the strong tier (the adapter must not learn personal data)."""
+    from ..routing.decide import keeps_from
+    from ..telemetry.sinks import read_answers
+
+    strong, seen = policy.classifier.strong_tier, set()
+    out: list[tuple[dict, ...]] = []
+    for _, _, prompt, _ in reversed(read_answers(log, policy.classifier.weak_tier)):
+        if prompt and prompt.casefold() not in seen and not keeps_from(policy, prompt, strong):
+            seen.add(prompt.casefold())
+            out.append(({"role": "user", "content": prompt},))
+        if len(out) >= limit:
+            break
+    return out
+
+
 def _key(e: Example) -> str:
     return re.sub(r"\s+", " ", json.dumps(e.messages[:-1], ensure_ascii=False).casefold())
 

@@ -20,11 +20,18 @@ def evaluate(policy: str, suite: Path, cache: Path, target: float, progress=None
                                cache=str(cache)), progress)
 
 
-def _at_target(rows: list[dict], target: float) -> dict[str, Any]:
-    from ..evaluation import sweep
+def _cascade(result: dict) -> bool:
+    return result["policy"].get("mode") == "cascade"
+
+
+def _at_target(rows: list[dict], target: float, cascade: bool = False) -> dict[str, Any]:
+    """The figures at the target: on the router's curve, or for a cascade-mode policy on the 2-D sweep of both
+    thresholds (the router's and the answer check's)."""
+    from ..evaluation import cascade_sweep, sweep
 
     base = sweep.baselines(rows, seeds=1)
-    chosen = sweep.choose(sweep.curve(rows), base["all_cloud"], target_quality=target)
+    points = cascade_sweep.points(rows) if cascade else sweep.curve(rows)
+    chosen = sweep.choose(points, base["all_cloud"], target_quality=target)  # type: ignore[arg-type]
     out: dict[str, Any] = {"all_local_quality": base["all_local"].quality, "all_cloud_quality": base["all_cloud"].quality}
     if chosen is None:  # not even all-cloud meets it (an all-cloud quality of 0)
         return {**out, "local_share": 0.0, "quality_retention": None, "cost_saving": 0.0, "energy_saving": 0.0}
@@ -34,7 +41,7 @@ def _at_target(rows: list[dict], target: float) -> dict[str, Any]:
 
 def figures(result: dict, target: float) -> dict[str, Any]:
     """The gate's figures of one eval result, at the target quality."""
-    return _at_target(result["items"], target)
+    return _at_target(result["items"], target, _cascade(result))
 
 
 def served(result: dict) -> dict[str, Any]:
@@ -46,21 +53,25 @@ def served(result: dict) -> dict[str, Any]:
 def _policy_point(result: dict) -> dict[str, Any]:
     from ..evaluation import sweep
 
-    point = sweep.Point(**result["current"])
     all_cloud = sweep.Point(**result["baselines"]["all_cloud"])
-    return sweep.summary(point, all_cloud)
+    if _cascade(result) and (result.get("cascade") or {}).get("current"):
+        from ..evaluation.cascade_sweep import CascadePoint
+
+        return sweep.summary(CascadePoint(**result["cascade"]["current"]), all_cloud)  # type: ignore[arg-type]
+    return sweep.summary(sweep.Point(**result["current"]), all_cloud)
 
 
-def bootstrap(candidate: list[dict], current: list[dict], target: float, n: int = BOOTSTRAP,
-              seed: int = 0) -> dict[str, float]:
-    """Mean and 95% interval of the candidate's cost saving minus the current one's, items resampled in pairs."""
-    assert len(candidate) == len(current)
+def bootstrap(candidate: dict, current: dict, target: float, n: int = BOOTSTRAP, seed: int = 0) -> dict[str, float]:
+    """Mean and 95% interval of the candidate's cost saving minus the current one's (two eval results), items
+    resampled in pairs."""
+    cand, cur = candidate["items"], current["items"]
+    assert len(cand) == len(cur)
     rng = random.Random(seed)
     diffs = []
     for _ in range(n):
-        idx = [rng.randrange(len(candidate)) for _ in candidate]
-        a = _at_target([candidate[i] for i in idx], target)["cost_saving"] or 0.0
-        b = _at_target([current[i] for i in idx], target)["cost_saving"] or 0.0
+        idx = [rng.randrange(len(cand)) for _ in cand]
+        a = _at_target([cand[i] for i in idx], target, _cascade(candidate))["cost_saving"] or 0.0
+        b = _at_target([cur[i] for i in idx], target, _cascade(current))["cost_saving"] or 0.0
         diffs.append(a - b)
     diffs.sort()
     return {"mean": sum(diffs) / n, "low": diffs[int(0.025 * n)], "high": diffs[int(0.975 * n) - 1]}
@@ -87,3 +98,11 @@ def verdict(candidate: dict, current: dict, interval: dict, general: dict, targe
                        f"(more than {margin:.0%} lower)")
     return True, (f"cost saving {current['cost_saving'] or 0:.1%} -> {candidate['cost_saving'] or 0:.1%} "
                   f"(interval [{interval['low']:+.1%}, {interval['high']:+.1%}]) at {kept:.1%} of all-cloud quality")
+
+
+def borrowed(items: list[dict], trained: set[str]) -> dict[str, Any]:
+    """Facts or sentences: of the candidate's wrong local answers on the gate set, how many are a training answer
+    word for word (the adapter answered with another question's sentence)."""
+    wrong = [r for r in items if r["local"]["quality"] < 1.0 and r["local"]["answer"]]
+    same = sum(" ".join(r["local"]["answer"].lower().split()) in trained for r in wrong)
+    return {"wrong": len(wrong), "a_training_answer": same, "share": same / len(wrong) if wrong else None}

@@ -36,9 +36,10 @@ def _current_source(root: Path, given: str | None) -> str:
     return given or "default"
 
 
-def candidate_policy(source: str, policy, adapter: str) -> dict[str, Any]:
+def candidate_policy(source: str, policy, adapter: str, references: str | None = None) -> dict[str, Any]:
     """The current policy's YAML with the local tier's adapter replaced (`adapter`, relative to the new version);
-    every other path the policy names made absolute (the version lives elsewhere); no canary."""
+    every other path the policy names made absolute (the version lives elsewhere); no canary. With `references`
+    (a file of the version): cascade mode, the local answer checked against the nearest teacher answer."""
     from ..policy import resolve_policy_path
 
     raw = yaml.safe_load(resolve_policy_path(source).read_text(encoding="utf-8"))
@@ -54,6 +55,10 @@ def candidate_policy(source: str, policy, adapter: str) -> dict[str, Any]:
     if (classifier.get("verifier") or {}).get("model"):
         classifier["verifier"]["model"] = policy.classifier.verifier.model
     raw.pop("canary", None)
+    if references:
+        classifier = raw.setdefault("classifier", {})
+        classifier["mode"] = "cascade"
+        classifier.setdefault("verifier", {})["references"] = references
     return raw
 
 
@@ -111,9 +116,11 @@ def run(args) -> int:
     console.print(f"data: {len(examples)} examples from {origin} ({folded} duplicates folded; route log: {counts}); "
                   f"{len(train)} to train, {len(calib)} to calibrate the threshold, {len(held) or 'the gate suite'} "
                   f"to gate")
+    epochs = args.epochs or epochs_for(len(train), args.config)
+    console.print(f"fine-tune: {epochs:g} epochs ({'--epochs' if args.epochs else 'chosen for the data size'})")
     if args.dry_run:
         return 0
-    stage = json.dumps([digest, source, bool(args.gate_suite), args.holdout, args.calibration, args.epochs,
+    stage = json.dumps([digest, source, bool(args.gate_suite), args.holdout, args.calibration, epochs,
                         args.config, args.rehearse])  # what the adapter depends on: a rerun with these reuses it
     work = root / ".work" / hashlib.sha256(stage.encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
@@ -125,12 +132,23 @@ def run(args) -> int:
     adapter = work / "adapter"
     if not (adapter / "adapter_config.json").is_file():  # the stage that takes minutes: kept for a rerun
         console.rule("fine-tune")
-        cfg = load_config(args.config, {"epochs": args.epochs, "heldout": 0.0})
-        rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else []
+        cfg = load_config(args.config, {"epochs": epochs, "heldout": 0.0})
+        rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else (
+            data.local_prompts(policy, args.log) if args.log else [])
+        if rehearse:
+            console.print(f"rehearsal: {len(rehearse)} prompts from "
+                          f"{args.rehearse or 'the log' + chr(39) + 's local traffic'}")
         if _train(console, policy, tier, cfg, train, counts, origin, adapter, False, rehearse) != 0:
             raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
     shutil.copytree(adapter, partial / "adapter")
-    raw = candidate_policy(source, policy, "adapter")
+    refs = None
+    if args.reference_check:  # the teacher answers it was trained on, to check its answers against
+        from ..checks.reference import write_references
+
+        refs = "references.jsonl"
+        write_references(partial / refs, [("\n".join(m["content"] for m in e.messages[:-1]), e.messages[-1]["content"])
+                                          for e in train])
+    raw = candidate_policy(source, policy, "adapter", refs)
     write_policy = (partial / bundle.POLICY).write_text
     write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     cache, target = work / "answers.sqlite", args.target_quality
@@ -139,17 +157,25 @@ def run(args) -> int:
         console.rule("threshold")
         fitted = gate.evaluate(str(partial / bundle.POLICY), data.gate_suite(calib, work / "calibration",
                                                                               tier.generation.max_tokens), cache, target)
-        threshold = (fitted.get("chosen") or {}).get("threshold")
-        if threshold is not None and threshold == threshold:  # not NaN; all-local (inf) is 1.0, all-cloud 0.0
-            raw.setdefault("classifier", {})["threshold"] = min(1.0, max(0.0, float(threshold)))
-            write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        chosen = (fitted.get("cascade") or {}).get("chosen") if refs else fitted.get("chosen")
+        for key, value in (("threshold", (chosen or {}).get("threshold")),
+                           ("verify_threshold", (chosen or {}).get("verify_threshold"))):
+            if value is not None and value == value:  # not NaN; never (inf) is 1.0, always 0.0
+                value = min(1.0, max(0.0, float(value)))
+                if key == "threshold":
+                    raw.setdefault("classifier", {})["threshold"] = value
+                else:
+                    raw["classifier"].setdefault("verifier", {})["threshold"] = value
+        write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
     console.rule("gate")
     suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(held, work / "gate", tier.generation.max_tokens)
     ran = {name: gate.evaluate(p, suite, cache, target) for name, p in
            (("current", source), ("candidate", str(partial / bundle.POLICY)))}
     figures = {name: {**gate.figures(r, target), "as_served": gate.served(r)} for name, r in ran.items()}
-    interval = gate.bootstrap(ran["candidate"]["items"], ran["current"]["items"], target)
+    interval = gate.bootstrap(ran["candidate"], ran["current"], target)
+    trained = {_norm(e.messages[-1]["content"]) for e in train}
+    borrowed = gate.borrowed(ran["candidate"]["items"], trained)
     general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None}
     if args.general_suite != "none":
         console.rule("forgetting check")
@@ -162,6 +188,8 @@ def run(args) -> int:
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(["hybrid-ai", *sys.argv[1:]]),
         "improved_on": source, "target_quality": target, "threshold": {
             "current": policy.classifier.threshold, "candidate": raw.get("classifier", {}).get("threshold"),
+            "candidate_mode": raw.get("classifier", {}).get("mode", "route"),
+            "candidate_verify": (raw.get("classifier", {}).get("verifier") or {}).get("threshold"),
             "calibrated_on": f"{len(calib)} calibration examples kept out of training, for {target:.0%} of "
                              f"all-cloud quality"},
         "base_model": tier.model, "base_fingerprint": info.get("base_fingerprint"),
@@ -169,6 +197,7 @@ def run(args) -> int:
                  "train": len(train), "calibration": len(calib), "gate": len(held), "counts": counts},
         "gate": {"suite": str(suite), "items": len(ran["current"]["items"]), "grader": "agreement" if not
                  args.gate_suite else "the suite's", **figures, "cost_saving_difference": interval,
+                 "wrong_local_answers": borrowed,
                  "general_local_quality": {"before": general["before"], "after": general["after"],
                                            "suite": general["suite"], "margin": args.margin}},
         "training": info.get("metrics")}
@@ -181,6 +210,23 @@ def run(args) -> int:
     if not promoted and bundle.current(root) is None:
         console.print(f"{root} has no current version: nothing was promoted yet")
     return 0 if promoted else REJECTED
+
+
+PASSES = 600  # training examples seen in all, when --epochs is not given: 8 epochs of the support example's 72
+
+
+def epochs_for(n_train: int, config: str | None) -> float:
+    """The epochs of a fine-tune on `n_train` examples: the config's, else about PASSES examples seen in all
+    (a larger log trains fewer epochs, so the loop's time stays about the same), between 1 and 8."""
+    if config:
+        from ..finetune.config import load_config
+
+        return float(load_config(config, {}).epochs)
+    return round(min(8.0, max(1.0, PASSES / max(n_train, 1))), 2)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _card(version: Path) -> dict:

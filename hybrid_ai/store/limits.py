@@ -119,7 +119,9 @@ class Gate:
             return call()
         except self.counters.errors as e:
             self.stats["store_errors"] += 1
-            log.warning("hybrid-ai: the limits' store failed (%s: %s)", type(e).__name__, str(e)[:200])
+            from ..privacy.redact import scrub
+
+            log.warning("hybrid-ai: the limits' store failed (%s: %s)", type(e).__name__, scrub(str(e))[:200])
             if not self.fail_open:
                 raise LimitStoreUnavailable("the shared limits' store (Redis) cannot be reached; try again "
                                             "later") from None

@@ -94,10 +94,10 @@ class PostgresSink:
         key = tuple(event.get(c) for c in schema.STATIC)
         if key not in self._static:
             cols, marks = ", ".join(schema.STATIC), ", ".join(["%s"] * len(key))
-            where = " AND ".join(f"{c} IS NOT DISTINCT FROM %s" for c in schema.STATIC)
+            match = " AND ".join(f"{c} IS NOT DISTINCT FROM %s" for c in schema.STATIC)
             with conn.transaction():
                 conn.execute(f"INSERT INTO route_static ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING", key)
-                self._static[key] = conn.execute(f"SELECT id FROM route_static WHERE {where}", key).fetchone()[0]
+                self._static[key] = conn.execute(f"SELECT id FROM route_static WHERE {match}", key).fetchone()[0]
         return self._static[key]
 
     def _row(self, conn, event: dict) -> tuple:
@@ -170,7 +170,7 @@ class PostgresSink:
             self._days.clear()
 
     def _run(self) -> None:
-        backoff, last_orphans, last_retention = 0.1, 0.0, 0.0
+        backoff, last_orphans, last_retention = 0.1, float("-inf"), float("-inf")  # both at the first pass
         while True:
             stopping = self._stop.is_set()
             now = time.monotonic()
@@ -183,8 +183,10 @@ class PostgresSink:
             except Exception as e:  # the database is away: the spool keeps the rows; retry with a backoff
                 self.stats["errors"] += 1
                 self._on_count("errors", 1)
+                from ..privacy.redact import scrub
+
                 log.warning("hybrid-ai: the route log's database failed (%s: %s); rows stay spooled",
-                            type(e).__name__, str(e)[:200])
+                            type(e).__name__, scrub(str(e))[:200])
                 if self._conn is not None:
                     try:
                         self._conn.close()

@@ -13,7 +13,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_escalations_total` | counter | `from_tier`, `to_tier` (cascade mode's verifier) |
 | `hybrid_ai_variant_requests_total`, `hybrid_ai_variant_cost_usd_total`, `hybrid_ai_variant_latency_seconds` | counters, histogram | `variant` (`current`, `canary`; only with a canary, canary.py), with `tier` (that answered) and `status` for requests |
 | `hybrid_ai_key_requests_total`, `hybrid_ai_key_tokens_total`, `hybrid_ai_key_cost_usd_total`, `hybrid_ai_key_counterfactual_cost_usd_total` | counters | `key` (the server's API key id, `key_<sha256 prefix>`; telemetry/caller.py), with `tier` / `direction` |
-| `hybrid_ai_log_rows_total`, `hybrid_ai_log_store_errors_total` | counters | `outcome` (written, dropped): the PostgreSQL route log's writer (store/pg_sink.py) |
+| `hybrid_ai_log_rows_total`, `hybrid_ai_log_store_errors_total` | counters | `outcome` (written, dropped), `store` (postgres): the PostgreSQL route log's writer (store/pg_sink.py) |
 | `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
 
 A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
@@ -80,15 +80,15 @@ class Metrics:
                                       ["variant"], buckets=LATENCY_BUCKETS, registry=r)
         self.log_rows = pc.Counter(f"{p}_log_rows", "Route log rows the PostgreSQL writer wrote, or dropped "
                                    "(its spool full)", ["outcome"], registry=r)
-        self.log_errors = pc.Counter(f"{p}_log_store_errors", "Failed attempts to write the route log to "
-                                     "PostgreSQL (the rows stay spooled)", registry=r)
+        self.log_errors = pc.Counter(f"{p}_log_store_errors", "Failed attempts to write the route log to its "
+                                     "database (the rows stay spooled)", ["store"], registry=r)
         self._generate = pc.generate_latest
         self.content_type = pc.CONTENT_TYPE_LATEST
 
     def store_count(self, name: str, n: int) -> None:
         """The PostgreSQL writer's counts (store/pg_sink.py): rows `written` or `dropped`, `errors`."""
         if name == "errors":
-            self.log_errors.inc(n)
+            self.log_errors.labels("postgres").inc(n)
         else:
             self.log_rows.labels(name).inc(n)
 

@@ -153,7 +153,7 @@ def build_sinks(telemetry) -> list[Sink]:
     metrics = next((s for s in sinks if hasattr(s, "store_count")), None)
     for s in sinks:
         if metrics is not None and hasattr(s, "stats"):
-            s._on_count = metrics.store_count  # the route log's writer counts into the Prometheus metrics
+            setattr(s, "_on_count", metrics.store_count)  # the route log's writer counts into the Prometheus metrics
     return sinks
 
 

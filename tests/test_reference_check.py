@@ -1,0 +1,83 @@
+"""The reference check (checks/reference.py): cascade mode's verifier for a fine-tuned domain, on the support
+example's real training answers and its held-out questions (worded differently from the training ones)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from hybrid_ai import PolicyError, load_policy
+from hybrid_ai.checks.cascade import load_policy_verifier
+from hybrid_ai.checks.reference import ReferenceCheck, read_references, write_references
+from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
+from hybrid_ai.errors import HybridAIError
+from hybrid_ai.improve import gate
+from hybrid_ai.improve.run import candidate_policy
+
+SUPPORT = ROOT / "examples" / "support"
+
+
+def pairs() -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in (SUPPORT / "train.jsonl").read_text().splitlines()]
+    return [("\n".join(m["content"] for m in r["messages"][:-1]), r["messages"][-1]["content"]) for r in rows]
+
+
+def heldout() -> list[dict]:
+    return [json.loads(line) for line in (SUPPORT / "heldout" / "items.jsonl").read_text().splitlines()]
+
+
+def text(item: dict) -> str:
+    return "\n".join(m["content"] for m in item["messages"])
+
+
+def test_right_answers_pass_and_a_neighbouring_facts_sentence_is_escalated():
+    base = load_verifier(str(DEFAULT_VERIFIER))
+    check = ReferenceCheck(pairs(), base)
+    items = heldout()
+    right = [check.score_text(text(h), h["standin"]) for h in items]
+    # each question answered with the next item's fact: fluent, confident, wrong
+    wrong = [check.score_text(text(h), items[(i + 1) % len(items)]["standin"]) for i, h in enumerate(items)]
+    assert sum(s < 0.5 for s in right) >= 15  # the nearest reference is the right fact for most questions
+    assert sum(s >= 0.5 for s in wrong) >= 20
+    assert sum(r < w for r, w in zip(right, wrong)) >= 20
+
+
+def test_a_request_like_no_reference_goes_to_the_general_verifier():
+    base = load_verifier(str(DEFAULT_VERIFIER))
+    check = ReferenceCheck(pairs(), base)
+    q, a = "What is the capital of France?", "The capital of France is Paris."
+    assert check.nearest(q)[0] < check.min_similarity
+    assert check.score_text(q, a) == pytest.approx(base.score_text(q, a))
+
+
+def test_the_improve_candidate_checks_against_its_references(tmp_path):
+    src = ROOT / "hybrid_ai" / "policies" / "default.yaml"
+    raw = candidate_policy(str(src), load_policy(str(src)), "adapter", "references.jsonl")
+    assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
+    (tmp_path / "adapter").mkdir()
+    write_references(tmp_path / "references.jsonl", pairs())
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw))
+    policy = load_policy(str(tmp_path / "policy.yaml"))
+    assert policy.classifier.verifier.references == str(tmp_path / "references.jsonl")
+    assert isinstance(load_policy_verifier(policy), ReferenceCheck)
+    (tmp_path / "references.jsonl").unlink()
+    with pytest.raises(PolicyError, match="classifier.verifier.references: references not found"):
+        load_policy(str(tmp_path / "policy.yaml"))
+
+
+def test_a_bad_references_file_names_the_line(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"prompt": "a", "answer": "b"}\n{"prompt": "only a prompt"}\n')
+    with pytest.raises(HybridAIError, match=r"r.jsonl:2: a reference is a JSON object with 'prompt' and 'answer'"):
+        read_references(f)
+
+
+def test_wrong_answers_that_are_training_sentences_are_counted():
+    items = [{"local": {"quality": 0.0, "answer": "Pro costs $6 per month."}},
+             {"local": {"quality": 0.0, "answer": "I am not sure."}},
+             {"local": {"quality": 1.0, "answer": "The Free plan includes 2 GB of storage."}}]
+    got = gate.borrowed(items, {"pro costs $6 per month.", "the free plan includes 2 gb of storage."})
+    assert got == {"wrong": 2, "a_training_answer": 1, "share": 0.5}
