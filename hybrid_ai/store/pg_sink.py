@@ -50,7 +50,7 @@ class PostgresSink:
                  retention_days: int | None = None, drain_s: float = 10.0, on_count=None):
         self.url, self.flush_rows, self.flush_s = url, flush_rows, flush_ms / 1000
         self.retention_days, self.drain_s = retention_days, drain_s
-        self._on_count = on_count or (lambda name, n: None)
+        self.on_count = on_count or (lambda name, n: None)
         self._chain = chain(log_prompts)
         self.stats = {"written": 0, "dropped": 0, "errors": 0, "adopted": 0}
         psycopg = need("psycopg")
@@ -78,7 +78,7 @@ class PostgresSink:
             event = p(None, "info", dict(event))
         if not self.spool.append(_dumps(event)):
             self.stats["dropped"] += 1
-            self._on_count("dropped", 1)
+            self.on_count("dropped", 1)
         elif self.spool.segments and self.spool.segments[-1].size() - self._acked.get(
                 self.spool.segments[-1].name, 0) > self.flush_rows * 512:
             self._wake.set()
@@ -132,7 +132,7 @@ class PostgresSink:
             conn.execute("INSERT INTO spool_acks (spool, offset_bytes) VALUES (%s, %s) ON CONFLICT (spool) DO "
                          "UPDATE SET offset_bytes = EXCLUDED.offset_bytes, updated = now()", (seg.name, start + used))
         self.stats["written"] += len(rows)
-        self._on_count("written", len(rows))
+        self.on_count("written", len(rows))
         return start + used
 
     def _drain(self, seg: Segment, own: bool) -> bool:
@@ -182,7 +182,7 @@ class PostgresSink:
                 backoff = 0.1
             except Exception as e:  # the database is away: the spool keeps the rows; retry with a backoff
                 self.stats["errors"] += 1
-                self._on_count("errors", 1)
+                self.on_count("errors", 1)
                 from ..privacy.redact import scrub
 
                 log.warning("hybrid-ai: the route log's database failed (%s: %s); rows stay spooled",

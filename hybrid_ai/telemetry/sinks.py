@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 
@@ -152,8 +152,8 @@ def build_sinks(telemetry) -> list[Sink]:
             sinks.append(Tracing(telemetry.log_prompts))
     metrics = next((s for s in sinks if hasattr(s, "store_count")), None)
     for s in sinks:
-        if metrics is not None and hasattr(s, "stats"):
-            setattr(s, "_on_count", metrics.store_count)  # the route log's writer counts into the Prometheus metrics
+        if metrics is not None and hasattr(s, "on_count"):
+            cast(Any, s).on_count = metrics.store_count  # the route log's writer counts into the metrics
     return sinks
 
 
