@@ -110,3 +110,29 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     assert (v1 / "references.jsonl").is_file() and card["gate"]["wrong_local_answers"]["wrong"] >= 1
     assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
     assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"
+
+
+def test_epochs_follow_the_data_size():
+    from hybrid_ai.improve.run import epochs_for
+
+    assert [epochs_for(n, None) for n in (20, 72, 300, 5000)] == [8.0, 8.0, 2.0, 1.0]
+
+
+def test_rehearsal_comes_from_the_logs_local_traffic_never_with_personal_data(tmp_path):
+    from datetime import datetime, timezone
+
+    from hybrid_ai.policy import load_policy
+    from hybrid_ai.telemetry.sinks import SQLiteSink
+    from hybrid_ai.types import RouteRecord
+
+    sink = SQLiteSink(tmp_path / "log.db", log_prompts=True)
+    for i, (route, prompt) in enumerate([("local", "What is the capital of Peru?"),
+                                         ("local", "Mail the invoice to jane.doe@example.com"),
+                                         ("cloud", "Prove that there are infinitely many primes."),
+                                         ("local", "Name a primary colour."), ("local", "what is the capital of peru?")]):
+        sink.write(RouteRecord(request_id=f"r{i}", timestamp=datetime.now(timezone.utc).isoformat(), route=route,
+                               reason="score<threshold", score=0.1, threshold=0.5, latency_ms=1.0, policy="p",
+                               policy_hash="h", prompt=prompt, answer="an answer").model_dump())
+    sink.close()
+    got = [p[0]["content"] for p in data.local_prompts(load_policy("default"), str(tmp_path / "log.db"))]
+    assert got == ["what is the capital of peru?", "Name a primary colour."]  # newest first, each once

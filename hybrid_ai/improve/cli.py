@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--no-reference-check", dest="reference_check", action="store_false",
                    help="keep the current policy's mode: no cascade check of local answers against the training "
                         "answers (checks/reference.py)")
-    p.add_argument("--rehearse", help="JSON lines of general prompts whose own answers are mixed into training")
+    p.add_argument("--rehearse", help="JSON lines of general prompts whose own answers are mixed into training "
+                   "(default: the log's local traffic, else the bundled everyday prompts; `none`: no rehearsal)")
     p.add_argument("--epochs", type=float, help="passes over the training examples (default: the config's, else about 600 "
                         "examples seen in all, between 1 and 8 epochs)")
     p.add_argument("--config", help="a finetune YAML config (rank, learning rate, ...)")

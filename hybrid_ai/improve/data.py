@@ -45,6 +45,21 @@ def local_prompts(policy, log: str, limit: int = 64) -> list[tuple[dict, ...]]:
     return out
 
 
+BUNDLED_REHEARSAL = Path(__file__).resolve().parent.parent / "assets" / "rehearsal" / "general.jsonl"
+
+
+def rehearsal(policy, given: str | None, log: str | None) -> tuple[list[tuple[dict, ...]], str]:
+    """(the prompts whose own answers are mixed into training, where from): `--rehearse FILE` (`none`: no
+    rehearsal), else the log's local traffic, else the bundled everyday prompts."""
+    if given == "none":
+        return [], "nowhere"
+    if given:
+        return ft_data.load_prompts(given), given
+    if log and (prompts := local_prompts(policy, log)):
+        return prompts, "the log's local traffic"
+    return ft_data.load_prompts(BUNDLED_REHEARSAL), "the bundled everyday prompts"
+
+
 def _key(e: Example) -> str:
     return re.sub(r"\s+", " ", json.dumps(e.messages[:-1], ensure_ascii=False).casefold())
 

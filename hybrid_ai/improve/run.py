@@ -117,11 +117,13 @@ def run(args) -> int:
                   f"{len(train)} to train, {len(calib)} to calibrate the threshold, {len(held) or 'the gate suite'} "
                   f"to gate")
     epochs = args.epochs or epochs_for(len(train), args.config)
-    console.print(f"fine-tune: {epochs:g} epochs ({'--epochs' if args.epochs else 'chosen for the data size'})")
+    rehearse, rehearsed_from = data.rehearsal(policy, args.rehearse, args.log)
+    console.print(f"fine-tune: {epochs:g} epochs ({'--epochs' if args.epochs else 'chosen for the data size'}); "
+                  f"rehearsal: {len(rehearse)} prompts from {rehearsed_from}")
     if args.dry_run:
         return 0
     stage = json.dumps([digest, source, bool(args.gate_suite), args.holdout, args.calibration, epochs,
-                        args.config, args.rehearse])  # what the adapter depends on: a rerun with these reuses it
+                        args.config, rehearse])  # what the adapter depends on: a rerun with these reuses it
     work = root / ".work" / hashlib.sha256(stage.encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
     version = bundle.next_version(root)
@@ -133,11 +135,6 @@ def run(args) -> int:
     if not (adapter / "adapter_config.json").is_file():  # the stage that takes minutes: kept for a rerun
         console.rule("fine-tune")
         cfg = load_config(args.config, {"epochs": epochs, "heldout": 0.0})
-        rehearse = ft_data.load_prompts(args.rehearse) if args.rehearse else (
-            data.local_prompts(policy, args.log) if args.log else [])
-        if rehearse:
-            console.print(f"rehearsal: {len(rehearse)} prompts from "
-                          f"{args.rehearse or 'the log' + chr(39) + 's local traffic'}")
         if _train(console, policy, tier, cfg, train, counts, origin, adapter, False, rehearse) != 0:
             raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
     shutil.copytree(adapter, partial / "adapter")

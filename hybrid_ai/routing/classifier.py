@@ -18,9 +18,32 @@ class Classifier(Protocol):
     def score(self, request: ChatRequest) -> float: ...
 
 
-def load_classifier(config: ClassifierConfig) -> Classifier:
-    if config.type == "heuristic":
-        return HeuristicClassifier()
-    from .scorer import DEFAULT_MODEL, load_scorer
+class NearReferences:
+    """Cascade mode with references (`classifier.verifier.references`): a request close to one of them is in the
+    fine-tuned domain and goes to the local tier first (score 0), where the reference check guards its answer;
+    any other request is scored by the router."""
 
-    return load_scorer(str(config.model or DEFAULT_MODEL))
+    def __init__(self, base: Classifier, check):
+        self.base, self.check = base, check
+
+    def score(self, request: ChatRequest) -> float:
+        similarity, _ = self.check.nearest(request.text)
+        return 0.0 if similarity >= self.check.min_similarity else float(self.base.score(request))
+
+
+def load_classifier(config: ClassifierConfig) -> Classifier:
+    base: Classifier
+    if config.type == "heuristic":
+        base = HeuristicClassifier()
+    else:
+        from .scorer import DEFAULT_MODEL, load_scorer
+
+        base = load_scorer(str(config.model or DEFAULT_MODEL))
+    v = config.verifier
+    if config.mode == "cascade" and v.references:
+        from ..checks.reference import load_reference_check
+        from ..checks.verifier import DEFAULT_VERIFIER
+
+        return NearReferences(base, load_reference_check(str(v.references), str(v.model or DEFAULT_VERIFIER),
+                                                         v.min_similarity))
+    return base
