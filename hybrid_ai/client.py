@@ -65,6 +65,8 @@ class BaseClient:
 
         if Gate.wanted(self.policy):
             self.gate = Gate(self.policy)
+            if self.metrics is not None:
+                self.gate.on_count = self.metrics.store_count
         self.shadow: Shadow | None = None  # shadow mode: a sample of local answers also asked of the strong tier, off the path
         if self.policy.shadow.rate > 0:
             from .learning.shadow import Shadow

@@ -75,13 +75,15 @@ def test_redis_away(cloud_key, as_caller, monkeypatch, mode):
     monkeypatch.setenv("HYBRID_AI_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     with FakeUpstream() as up, HybridClient(policy(up.base, per_key={"rpm": 1}, on_store_error=mode,
                                                    )) as c:
+        counted = []
+        c.gate.on_count = lambda name, n: counted.append(name)
         if mode == "fail_open":
             assert answered(c, 3) == (3, None)
-            assert c.gate.stats["unlimited"] == 3 and up.hits == 3
+            assert c.gate.stats["unlimited"] == 3 and up.hits == 3 and counted == ["served"] * 3
         else:
             with pytest.raises(LimitStoreUnavailable, match="cannot be reached"):
                 c.chat.completions.create(messages=user("Hi"))
-            assert up.hits == 0
+            assert up.hits == 0 and counted == ["refused"]
 
 
 def test_server_answers_429_with_retry_after_and_503_when_closed(cloud_key, monkeypatch, tmp_path):

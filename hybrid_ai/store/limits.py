@@ -95,10 +95,11 @@ class Gate:
         else:
             self.counters = LocalCounters()
         self.stats = {"store_errors": 0, "unlimited": 0}
+        self.on_count = lambda name, n: None  # the client points it at its Prometheus metrics, when on
         self.keys = KeyLimits(policy) if self.limits_keys(policy) else None
         self.budget = Budget(policy, self.counters) if policy.budget.enabled else None
         if self.budget is not None:
-            self._guard(self.budget.seed, None)
+            self._guard(self.budget.seed, None, admission=False)  # a Redis away at start: requests decide
         self._settler: Any = None
         if self.counters.shared:
             from concurrent.futures import ThreadPoolExecutor
@@ -113,8 +114,9 @@ class Gate:
     def wanted(cls, policy: Policy) -> bool:
         return policy.budget.enabled or cls.limits_keys(policy)
 
-    def _guard(self, call, fallback):
-        """`call()`, or on a store failure: `fallback` (fail_open, counted) or LimitStoreUnavailable."""
+    def _guard(self, call, fallback, admission: bool = True):
+        """`call()`, or on a store failure: `fallback` (fail_open, counted) or LimitStoreUnavailable. A failed
+        settlement (`admission` False) is logged only: the request has run."""
         try:
             return call()
         except self.counters.errors as e:
@@ -122,10 +124,14 @@ class Gate:
             from ..privacy.redact import scrub
 
             log.warning("hybrid-ai: the limits' store failed (%s: %s)", type(e).__name__, scrub(str(e))[:200])
+            if not admission:
+                return fallback
             if not self.fail_open:
+                self.on_count("refused", 1)
                 raise LimitStoreUnavailable("the shared limits' store (Redis) cannot be reached; try again "
                                             "later") from None
             self.stats["unlimited"] += 1
+            self.on_count("served", 1)
             return fallback
 
     def _reserve(self, ticket: Ticket, rid: str):
@@ -180,10 +186,7 @@ class Gate:
         budget_checks = [c for name, c in t.checks if name in ("day", "month")]
         if self.budget is not None and budget_checks:
             items += self.budget.settle(t.budget_usd, budget_checks, record)
-        try:
-            self._guard(lambda: self.counters.adjust(items), None)
-        except LimitStoreUnavailable:  # nothing to refuse any more: the request has run
-            pass
+        self._guard(lambda: self.counters.adjust(items), None, admission=False)
 
     def close(self) -> None:
         if self._settler is not None:

@@ -14,6 +14,7 @@ turns each request's record into counters and histograms, named in the style Lit
 | `hybrid_ai_variant_requests_total`, `hybrid_ai_variant_cost_usd_total`, `hybrid_ai_variant_latency_seconds` | counters, histogram | `variant` (`current`, `canary`; only with a canary, canary.py), with `tier` (that answered) and `status` for requests |
 | `hybrid_ai_key_requests_total`, `hybrid_ai_key_tokens_total`, `hybrid_ai_key_cost_usd_total`, `hybrid_ai_key_counterfactual_cost_usd_total` | counters | `key` (the server's API key id, `key_<sha256 prefix>`; telemetry/caller.py), with `tier` / `direction` |
 | `hybrid_ai_log_rows_total`, `hybrid_ai_log_store_errors_total` | counters | `outcome` (written, dropped), `store` (postgres): the PostgreSQL route log's writer (store/pg_sink.py) |
+| `hybrid_ai_limit_store_errors_total` | counter | `outcome` (served: `fail_open`; refused: `fail_closed`): requests whose limits' Redis could not be reached (store/limits.py) |
 | `hybrid_ai_counterfactual_cost_usd_total`, `hybrid_ai_counterfactual_energy_wh_total` | counters | `tier`: what the strongest tier would have cost and consumed for the requests this tier answered (telemetry/counterfactual.py); savings = these minus `cost_usd_total` / `energy_wh_total` of the same tier |
 
 A client's metrics live in `client.metrics.registry` (a registry of its own, so two clients in one process do not
@@ -82,13 +83,19 @@ class Metrics:
                                    "(its spool full)", ["outcome"], registry=r)
         self.log_errors = pc.Counter(f"{p}_log_store_errors", "Failed attempts to write the route log to its "
                                      "database (the rows stay spooled)", ["store"], registry=r)
+        self.limit_errors = pc.Counter(f"{p}_limit_store_errors", "Requests whose shared limits' store (Redis) "
+                                       "could not be reached: served without them (fail_open) or refused "
+                                       "(fail_closed)", ["outcome"], registry=r)
         self._generate = pc.generate_latest
         self.content_type = pc.CONTENT_TYPE_LATEST
 
     def store_count(self, name: str, n: int) -> None:
-        """The PostgreSQL writer's counts (store/pg_sink.py): rows `written` or `dropped`, `errors`."""
+        """The shared store's counts: the PostgreSQL writer's rows `written` or `dropped` and its `errors`
+        (store/pg_sink.py); requests `served` or `refused` while the limits' Redis was away (store/limits.py)."""
         if name == "errors":
             self.log_errors.labels("postgres").inc(n)
+        elif name in ("served", "refused"):
+            self.limit_errors.labels(name).inc(n)
         else:
             self.log_rows.labels(name).inc(n)
 
