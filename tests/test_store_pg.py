@@ -213,3 +213,19 @@ def test_partitions_for_each_day_and_the_next(pg_url, tmp_path):
         days = [d for d, _ in schema.partitions(c)]
         assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
         assert c.execute("SELECT count(*) FROM route_log_rows_p20260302").fetchone()[0] == 1
+
+
+def test_shadow_outcomes_in_postgres_are_router_training_data(pg_url):
+    """Shadow mode's outcomes written to PostgreSQL and read back by `router train --from-log URL`'s loader."""
+    from hybrid_ai.learning.shadow_log import ShadowLog, load_many
+
+    log = ShadowLog(pg_url)
+    for i, ok in enumerate((1.0, 0.0, None)):
+        log.add(request_id=f"s{i}", prompt=f"question {i}", n_messages=1, local_answer=f"local {i}",
+                strong_answer=f"strong {i}", strong_model="gpt-4o-mini", local_correct=ok, judge="agreement",
+                cost_usd=0.001)
+    assert log.spent_today() == pytest.approx(0.003)
+    log.close()
+    rows = load_many([], logs=[pg_url])
+    assert [(r.prompt, r.weak, r.weak_answer) for r in rows] == [("question 0", 1.0, "local 0"),
+                                                                  ("question 1", 0.0, "local 1")]
