@@ -38,6 +38,7 @@ def answered(c: HybridClient, n: int) -> tuple[int, RateLimited | None]:
     return n, None
 
 
+@pytest.mark.slow
 def test_tokens_per_minute_are_settled_to_what_was_used(cloud_key, as_caller):
     """Each request reserves its prompt estimate + max_tokens (50) and settles to the 11 it used: 5 fit in 100
     (without settling, 2 would)."""
@@ -132,6 +133,7 @@ def test_budget_spend_in_postgres_carries_over_a_restart(cloud_key, pg_url, monk
         assert db.execute("SELECT count(*), sum(usd) FROM budget_spend").fetchone() == (3, 27.0)
 
 
+@pytest.mark.slow
 def test_streamed_requests_settle_their_tokens(cloud_key, as_caller, redis_url, monkeypatch):
     """A stream's reservation is settled when it ends (read whole), as a plain answer's is: 5 fit in 100 tokens."""
     monkeypatch.setenv("HYBRID_AI_REDIS_URL", redis_url)

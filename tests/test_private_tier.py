@@ -23,6 +23,7 @@ def policy(fleet: str, cloud: str, private: bool = True, **cost) -> dict:
         "telemetry": {"sinks": [], "savings": False}}
 
 
+@pytest.mark.slow
 def test_personal_data_goes_to_the_private_fleet_priced_by_the_hour(upstream, cloud_key):
     with FakeUpstream() as cloud, HybridClient(policy(upstream, cloud.base)) as c:
         r = c.chat.completions.create(messages=user("Write to jane.doe@example.com about the invoice"))

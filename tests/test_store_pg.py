@@ -83,6 +83,7 @@ def test_same_row_as_sqlite_and_static_data_once(pg_url, tmp_path):
     assert not any((tmp_path / "spool").glob("*.spool"))  # drained and removed on a clean stop
 
 
+@pytest.mark.slow
 def test_report_usage_and_training_data_read_postgres(pg_url, tmp_path):
     sink = PostgresSink(pg_url, log_prompts=True, spool_dir=tmp_path / "spool")
     now = datetime.now(timezone.utc)
@@ -142,6 +143,7 @@ def test_retention_drops_whole_days(pg_url, tmp_path):
     assert rows(pg_url)[0] == 35
 
 
+@pytest.mark.slow
 def test_database_restart_under_load_loses_nothing_and_never_blocks(pg_server, pg_url, tmp_path):
     sink = PostgresSink(pg_url, spool_dir=tmp_path / "spool", flush_ms=20)
     slowest, n = 0.0, 0
@@ -185,6 +187,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 def test_a_killed_writers_rows_are_adopted_exactly_once(pg_url, tmp_path):
     """`kill -9` after 500 answered requests whose rows were never flushed: the next writer on the spool folder
     copies them, each once."""
