@@ -73,6 +73,16 @@ class Replicas:
             proc.wait(60)
 
 
+def served(tmp_path, pg_url: str, redis_url: str, n: int, **extra) -> list[httpx.Response | None]:
+    """`n` requests from 50 clients spread over 3 replicas of a policy with `extra`; their replies."""
+    with FakeUpstream() as up:
+        reps = Replicas(tmp_path, up, pg_url, redis_url, **extra)
+        try:
+            return asyncio.run(reps.load(n))
+        finally:
+            reps.stop()
+
+
 def logged(pg_url: str) -> dict[str, float]:
     with psycopg.connect(pg_url) as c:
         return {rid: cost or 0.0 for rid, cost in c.execute("SELECT request_id, cost_usd FROM route_log")}
@@ -81,13 +91,7 @@ def logged(pg_url: str) -> dict[str, float]:
 def test_a_shared_budget_holds_across_three_replicas(tmp_path, pg_url, redis_url):
     """1,000 concurrent requests on 3 replicas against a daily cloud budget of 50 requests: at most one request's
     cost over; every answered request is in the shared route log."""
-    with FakeUpstream() as up:
-        reps = Replicas(tmp_path, up, pg_url, redis_url,
-                        budget={"cloud_usd_per_day": 50 * PRICE, "action": "refuse"})
-        try:
-            replies = asyncio.run(reps.load(1000))
-        finally:
-            reps.stop()
+    replies = served(tmp_path, pg_url, redis_url, 1000, budget={"cloud_usd_per_day": 50 * PRICE, "action": "refuse"})
     ok = [r for r in replies if r is not None and r.status_code == 200]
     refused = [r for r in replies if r is not None and r.status_code == 429]
     assert len(ok) + len(refused) == 1000
@@ -100,12 +104,7 @@ def test_a_shared_budget_holds_across_three_replicas(tmp_path, pg_url, redis_url
 
 
 def test_a_per_key_limit_holds_across_three_replicas(tmp_path, pg_url, redis_url):
-    with FakeUpstream() as up:
-        reps = Replicas(tmp_path, up, pg_url, redis_url, limits={"per_key": {"rpm": 60}})
-        try:
-            replies = asyncio.run(reps.load(300))
-        finally:
-            reps.stop()
+    replies = served(tmp_path, pg_url, redis_url, 300, limits={"per_key": {"rpm": 60}})
     ok = [r for r in replies if r is not None and r.status_code == 200]
     limited = [r for r in replies if r is not None and r.status_code == 429]
     assert len(ok) == 60 and len(limited) == 240

@@ -61,7 +61,12 @@ class ReferenceCheck:
         return {t: x / norm for t, x in v.items() if t in self.idf}
 
     def nearest(self, prompt: str) -> tuple[float, int | None]:
-        """(cosine similarity, index) of the reference prompt nearest to `prompt`; (0, None) when none shares a word."""
+        """(cosine similarity, index) of the reference nearest to `prompt`; (0, None) when none shares a word.
+        Remembered for the last few requests: the router (NearReferences) asks, then the check asks again."""
+        return self._nearest(prompt)
+
+    @lru_cache(maxsize=256)  # noqa: B019  (one ReferenceCheck per references file and process)
+    def _nearest(self, prompt: str) -> tuple[float, int | None]:
         q = self._vector(_terms(prompt))
         sims: dict[int, float] = {}
         for t, w in q.items():

@@ -80,26 +80,21 @@ class Postgres:
     def stop(self, mode: str = "fast") -> None:
         self._ctl("-m", mode, "stop")
 
+    def close(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()
         time.sleep(down_s)
         self.start()
 
 
-@contextmanager
-def postgres() -> Iterator[Postgres]:
-    folder = Path(tempfile.mkdtemp(prefix="hybrid-ai-pg-"))
-    pg = None
-    try:
-        pg = Postgres(folder)
-        yield pg
-    finally:
-        if pg is not None:
-            try:
-                pg.stop("immediate")
-            except subprocess.CalledProcessError:
-                pass
-        shutil.rmtree(folder, ignore_errors=True)
+def postgres():
+    """A throwaway PostgreSQL (`Postgres`), stopped and its folder removed on exit."""
+    return _running(Postgres, "hybrid-ai-pg-")
 
 
 class Redis:
@@ -114,20 +109,25 @@ class Redis:
                                      stderr=subprocess.DEVNULL)
         _wait(self.port, lambda: self.proc.poll() is None, "Redis")
 
-    def stop(self) -> None:
+    def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
 
 
+def redis():
+    """A throwaway Redis (`Redis`), stopped and its folder removed on exit."""
+    return _running(Redis, "hybrid-ai-redis-")
+
+
 @contextmanager
-def redis() -> Iterator[Redis]:
-    folder = Path(tempfile.mkdtemp(prefix="hybrid-ai-redis-"))
-    r = None
+def _running(server, prefix: str) -> Iterator:
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    running = None
     try:
-        r = Redis(folder)
-        yield r
+        running = server(folder)
+        yield running
     finally:
-        if r is not None:
-            r.stop()
+        if running is not None:
+            running.close()
         shutil.rmtree(folder, ignore_errors=True)
