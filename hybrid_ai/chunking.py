@@ -16,7 +16,7 @@ from .privacy.redact import StreamScrubber
 from .types import Piece, ToolCallDelta
 
 if TYPE_CHECKING:
-    from .response import HybridChatCompletionChunk
+    from .response import HybridChatCompletionChunk, SSEText, TextFrames
     from .turn import Turn
     from .types import RouteRecord
 
@@ -30,6 +30,19 @@ class StreamTurn:
         self.pieces, self.recorded, self._model = 0, False, ""
         self._scrub = StreamScrubber()  # the answer reaches the caller without secrets, in text and tool calls
         self._call_scrub: dict[int, StreamScrubber] = {}
+        self._frames: TextFrames | None = None
+
+    def as_frames(self) -> None:
+        """Text deltas from now on as `SSEText` (their server-sent event, ready to write) instead of chunk
+        objects: what the server asks for, as it only writes them out."""
+        from .response import TextFrames
+
+        self._frames = TextFrames(self.rid)
+
+    def _text(self, model: str, text: str) -> HybridChatCompletionChunk | SSEText:
+        from .response import make_chunk
+
+        return make_chunk(self.rid, model, content=text) if self._frames is None else self._frames(model, text)
 
     def _record(self, error: str | None = None) -> RouteRecord:
         self.recorded = True
@@ -40,7 +53,7 @@ class StreamTurn:
 
         return make_chunk(self.rid, self.tiers[tier].model, role="assistant", content="")
 
-    def piece(self, tier: str, piece: Piece) -> list[HybridChatCompletionChunk]:
+    def piece(self, tier: str, piece: Piece) -> list[HybridChatCompletionChunk | SSEText]:
         """The chunk of a text delta, or of a piece of a tool call."""
         from .response import make_chunk
 
@@ -49,23 +62,23 @@ class StreamTurn:
         model = self._model = self.tiers[tier].model
         if isinstance(piece, str):
             text = self._scrub.add(piece)
-            return first + ([make_chunk(self.rid, model, content=text)] if text else [])
+            return first + ([self._text(model, text)] if text else [])
         args = self._call_scrub.setdefault(piece.index, StreamScrubber()).add(piece.arguments)
-        return first + [make_chunk(self.rid, model, call=replace(piece, arguments=args))]
+        return [*first, make_chunk(self.rid, model, call=replace(piece, arguments=args))]
 
-    def flush(self) -> list[HybridChatCompletionChunk]:
+    def flush(self) -> list[HybridChatCompletionChunk | SSEText]:
         """The text the scrubbers still hold, as chunks: sent before the error of a stream that fails midway."""
         return self._held(self._model) if self.pieces else []
 
-    def _held(self, model: str) -> list[HybridChatCompletionChunk]:
+    def _held(self, model: str) -> list[HybridChatCompletionChunk | SSEText]:
         """What the scrubbers still hold at the end of the answer, as chunks."""
         from .response import make_chunk
 
-        out = [make_chunk(self.rid, model, content=text)] if (text := self._scrub.rest()) else []
+        out = [self._text(model, text)] if (text := self._scrub.rest()) else []
         return out + [make_chunk(self.rid, model, call=ToolCallDelta(i, arguments=rest))
                       for i, s in self._call_scrub.items() if (rest := s.rest())]
 
-    def end(self) -> list[HybridChatCompletionChunk]:
+    def end(self) -> list[HybridChatCompletionChunk | SSEText]:
         """The last chunks: finish reason and the `hybrid` field with the record (and usage, also in a chunk of
         its own with no choices when the request asked for stream_options.include_usage)."""
         from .response import make_chunk, make_usage_chunk

@@ -38,7 +38,7 @@ from .types import Attempt, ChatRequest, RouteDecision
 
 if TYPE_CHECKING:
     from .learning.shadow import Shadow
-    from .response import HybridChatCompletion, HybridChatCompletionChunk
+    from .response import HybridChatCompletion, HybridChatCompletionChunk, SSEText
     from .store.limits import Gate, Ticket
 
 
@@ -182,7 +182,7 @@ class HybridClient(BaseClient):
         turn = self._turn(self.prepare(params, rid), time.perf_counter(), rid)
         if turn.request.stream:
             stream = StreamTurn(turn)
-            return HybridStream(self._chunks(stream), stream.ended_early)
+            return HybridStream(self._chunks(stream), stream.ended_early, stream.as_frames)
         try:
             turn.chain.complete(turn.request)
         except BackendError:
@@ -190,7 +190,7 @@ class HybridClient(BaseClient):
             raise
         return turn.completion()
 
-    def _chunks(self, turn: StreamTurn) -> Generator[HybridChatCompletionChunk, None, None]:
+    def _chunks(self, turn: StreamTurn) -> Generator[HybridChatCompletionChunk | SSEText, None, None]:
         """Chunks as the chain yields text. A tier that fails before its first text falls back to the next; one
         that fails after it ends the stream with its error (the record says so)."""
         with turn.recording(), closing(turn.chain.stream(turn.request)) as deltas:
@@ -228,7 +228,7 @@ class AsyncHybridClient(BaseClient):
         turn = self._turn(prepared, t0, rid)
         if turn.request.stream:
             stream = StreamTurn(turn)
-            return AsyncHybridStream(self._chunks(stream), stream.ended_early)
+            return AsyncHybridStream(self._chunks(stream), stream.ended_early, stream.as_frames)
         try:
             await turn.chain.acomplete(turn.request)
         except BackendError:
@@ -239,7 +239,7 @@ class AsyncHybridClient(BaseClient):
             raise
         return turn.completion()
 
-    async def _chunks(self, turn: StreamTurn) -> AsyncGenerator[HybridChatCompletionChunk, None]:
+    async def _chunks(self, turn: StreamTurn) -> AsyncGenerator[HybridChatCompletionChunk | SSEText, None]:
         """The async mirror of HybridClient._chunks."""
         with turn.recording():
             async with aclosing(turn.chain.astream(turn.request)) as deltas:

@@ -4,6 +4,7 @@ Imported on the first response only: the openai types take about a second to imp
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -96,3 +97,42 @@ def make_usage_chunk(rid: str, result: BackendResult) -> HybridChatCompletionChu
     """The chunk OpenAI sends last for stream_options.include_usage: no choices, the whole stream's usage."""
     return HybridChatCompletionChunk(id=rid, object="chat.completion.chunk", created=int(time.time()),
                                      model=result.model, choices=[], usage=_usage(result))
+
+
+class SSEText(str):
+    """A text chunk already in its wire form, `data: {...}\\n\\n` (the server's streams, which skip building and
+    serialising a chunk object per text delta); `text` is its content. Parsed, it is the chunk `make_chunk` gives."""
+
+    text: str
+
+
+class TextFrames:
+    """Builds the `SSEText` of one stream's text deltas: the JSON around the text is made once per model."""
+
+    def __init__(self, rid: str):
+        self.rid, self.created = rid, int(time.time())
+        self._heads: dict[str, str] = {}
+
+    def __call__(self, model: str, text: str) -> SSEText:
+        head = self._heads.get(model)
+        if head is None:
+            head = self._heads[model] = (f'data: {{"id":{_json(self.rid)},"object":"chat.completion.chunk",'
+                                         f'"created":{self.created},"model":{_json(model)},'
+                                         f'"choices":[{{"index":0,"delta":{{"content":')
+        frame = SSEText(head + _json(text) + "}}]}\n\n")
+        frame.text = text
+        return frame
+
+
+def _json(text: str) -> str:
+    try:
+        return str(_orjson.dumps(text).decode())
+    except (TypeError, AttributeError):  # no orjson, or a lone surrogate (orjson refuses; json escapes it)
+        return json.dumps(text)
+
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # orjson is optional (the server extra installs it)
+    _orjson = None

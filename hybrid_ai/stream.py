@@ -7,17 +7,17 @@ tool calls it made, assembled."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .types import ToolCallParts
 
 if TYPE_CHECKING:
-    from .response import HybridChatCompletionChunk
+    from .response import HybridChatCompletionChunk, SSEText
 
 
 class _Base:
-    def __init__(self, on_unread: Callable[[], None]):
-        self._on_unread, self._started, self._closed = on_unread, False, False
+    def __init__(self, on_unread: Callable[[], None], as_frames: Callable[[], None] | None = None):
+        self._on_unread, self._as_frames, self._started, self._closed = on_unread, as_frames, False, False
         self.hybrid: Any = None  # HybridInfo, from the last chunk
         self._text: list[str] = []
         self._calls = ToolCallParts()
@@ -32,7 +32,17 @@ class _Base:
         return [{"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
                 for _, cid, name, args in self._calls.calls()]
 
-    def _seen(self, chunk: HybridChatCompletionChunk) -> HybridChatCompletionChunk:
+    def as_frames(self) -> None:
+        """Before the first chunk is read: text chunks come as `SSEText`, their server-sent event ready to write
+        (`text` its content) instead of chunk objects; the others stay chunks. What the server asks for."""
+        if self._started or self._as_frames is None:
+            raise RuntimeError("as_frames() is for a stream of this package's clients, before its first chunk")
+        self._as_frames()
+
+    def _seen(self, chunk: Any) -> Any:
+        if isinstance(chunk, str):  # an SSEText
+            self._text.append(chunk.text)  # type: ignore[attr-defined]
+            return chunk
         delta = chunk.choices[0].delta if chunk.choices else None
         if delta is not None and delta.content:
             self._text.append(delta.content)
@@ -54,8 +64,9 @@ class _Base:
 
 
 class HybridStream(_Base):
-    def __init__(self, chunks: Generator[HybridChatCompletionChunk, None, None], on_unread: Callable[[], None]):
-        super().__init__(on_unread)
+    def __init__(self, chunks: Generator[HybridChatCompletionChunk | SSEText, None, None], on_unread: Callable[[], None],
+                 as_frames: Callable[[], None] | None = None):
+        super().__init__(on_unread, as_frames)
         self._chunks = chunks
 
     def __iter__(self) -> HybridStream:
@@ -63,7 +74,7 @@ class HybridStream(_Base):
 
     def __next__(self) -> HybridChatCompletionChunk:
         self._started = True
-        return self._seen(next(self._chunks))
+        return cast("HybridChatCompletionChunk", self._seen(next(self._chunks)))  # an SSEText after as_frames()
 
     def close(self) -> None:
         if not self._close_unread():
@@ -83,8 +94,9 @@ class HybridStream(_Base):
 
 
 class AsyncHybridStream(_Base):
-    def __init__(self, chunks: AsyncGenerator[HybridChatCompletionChunk, None], on_unread: Callable[[], None]):
-        super().__init__(on_unread)
+    def __init__(self, chunks: AsyncGenerator[HybridChatCompletionChunk | SSEText, None], on_unread: Callable[[], None],
+                 as_frames: Callable[[], None] | None = None):
+        super().__init__(on_unread, as_frames)
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncHybridStream:
@@ -92,7 +104,7 @@ class AsyncHybridStream(_Base):
 
     async def __anext__(self) -> HybridChatCompletionChunk:
         self._started = True
-        return self._seen(await self._chunks.__anext__())
+        return cast("HybridChatCompletionChunk", self._seen(await self._chunks.__anext__()))
 
     async def aclose(self) -> None:
         if not self._close_unread():

@@ -115,3 +115,38 @@ def test_include_usage_adds_a_last_chunk_with_usage_and_no_choices(tmp_path, clo
         chunks = list(client.chat.completions.create(messages=Q, max_tokens=4, stream=True,
                                                      stream_options={"include_usage": True}))
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == chunks[-2].hybrid.record.completion_tokens
+
+
+@pytest.mark.parametrize("piece", ["Paris", 'a "quoted"\nline\\with\tescapes', "café 東京 🙂", "\ud800 lone",
+                                   "</script>\u2028"])
+def test_a_text_frame_is_the_chunk_the_sdk_would_get(piece):
+    """The server writes text deltas from a prebuilt frame; parsed, each is the chunk object's own JSON."""
+    import json
+
+    from hybrid_ai.response import TextFrames, make_chunk
+
+    frames = TextFrames("chatcmpl-1")
+    frame = frames("local-model", piece)
+    assert frame.startswith("data: ") and frame.endswith("\n\n") and "\n" not in frame[:-2]
+    assert frame.text == piece
+    expected = make_chunk("chatcmpl-1", "local-model", content=piece).model_dump(mode="json", exclude_none=True)
+    got = json.loads(frame[len("data: "):])
+    assert got.pop("created") == frames.created and expected.pop("created") > 0
+    assert got == expected
+    assert frames("other-model", "x") != frames("local-model", "x")  # the model is per frame (a fallback's tier)
+
+
+@pytest.mark.slow
+async def test_a_stream_asked_for_frames_gives_them_and_keeps_its_text(tmp_path, cloud_key, upstream):
+    from hybrid_ai.response import SSEText
+
+    async with AsyncHybridClient(hybrid_policy(upstream, tmp=tmp_path)) as client:
+        stream = await client.chat.completions.create(messages=Q, max_tokens=8, stream=True)
+        stream.as_frames()
+        items = [c async for c in stream]
+        with pytest.raises(RuntimeError, match="before its first chunk"):
+            stream.as_frames()
+    frames = [c for c in items if isinstance(c, SSEText)]
+    assert frames and not isinstance(items[0], SSEText)  # the role chunk and the last ones stay chunk objects
+    assert stream.text == "".join(f.text for f in frames) and "paris" in stream.text.lower()
+    assert items[-1].hybrid.route == "local" and stream.hybrid.record.request_id == items[-1].id

@@ -38,12 +38,15 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\):.*", re.S)
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[\w.@+-]+){2,}\.py\b|File \"[^\"]+\"(?:, line \d+)?")
 
 _watched: set[str] = set()
+_watched_sorted: tuple[str, ...] = ()
 
 
 def watch_env(*names: str | None) -> None:
     """Treat the values of these environment variables as secrets from now on (read at each scrub, so a key
     rotated in the environment is still caught)."""
+    global _watched_sorted
     _watched.update(n for n in names if n)
+    _watched_sorted = tuple(sorted(_watched))
 
 
 class _Secrets:
@@ -112,7 +115,7 @@ def _encoded_forms(value: str) -> set[str]:
 
 
 def _values() -> _Secrets:
-    return _prepared(tuple(os.environ.get(n) for n in sorted(_watched)))
+    return _prepared(tuple(os.environ.get(n) for n in _watched_sorted))
 
 
 @lru_cache(maxsize=8)

@@ -178,6 +178,7 @@ def router(policy_or_client=None, *, served: Served | None = None) -> APIRouter:
                 return Response(status_code=499)
             if not hasattr(result, "__anext__"):
                 return Response(result.model_dump_json(), media_type="application/json")
+            result.as_frames()  # text deltas come ready to write
             try:  # fail over before the response starts, while a status can still say so
                 first = await result.__anext__()
             except BaseException:
@@ -230,8 +231,9 @@ def _on_sighup(served: Served) -> None:
 
 class ChatFastPath:
     """`POST /v1/chat/completions` handed straight to the route's own handler, past FastAPI's routing, dependency
-    and exception machinery (about a sixth of the gateway's CPU per request; docs/performance.md). Every other
-    request, and that path with a trailing slash, goes through the app as usual. Sits inside authentication."""
+    and exception machinery and its own middleware (about a fifth of the gateway's CPU per request;
+    docs/performance.md). Every other request, and that path with a trailing slash, goes through the app as
+    usual. Sits inside authentication, both outside FastAPI's stack (`_App`)."""
 
     def __init__(self, app, handler, path: str = "/v1/chat/completions"):
         self.app, self.handler, self.path = app, handler, path
@@ -241,6 +243,17 @@ class ChatFastPath:
             response = await self.handler(Request(scope, receive))
             return await response(scope, receive, send)
         return await self.app(scope, receive, send)
+
+
+class _App(FastAPI):
+    """The FastAPI app with authentication and the chat fast path wrapped around its middleware stack rather than
+    inside it: a chat request then meets no FastAPI layer at all. `outer(stack)` builds the wrapping."""
+
+    outer: Callable[[Any], Any] | None = None
+
+    def build_middleware_stack(self):
+        stack = super().build_middleware_stack()
+        return stack if self.outer is None else self.outer(stack)
 
 
 def create_app(policy_or_client=None, *, auth: bool | None = None, api_keys: list[str] | None = None,
@@ -268,15 +281,21 @@ def create_app(policy_or_client=None, *, auth: bool | None = None, api_keys: lis
         if close_client:
             await served.client.aclose()
 
-    app = FastAPI(title="hybrid-ai", version=__import__("hybrid_ai").__version__, lifespan=lifespan)
-    app.add_middleware(ChatFastPath, handler=routes.chat_handler)  # added first: inside BearerAuth
+    app = _App(title="hybrid-ai", version=__import__("hybrid_ai").__version__, lifespan=lifespan)
     admin = [k.encode() for k in keys_in_env(client.policy.server.admin_keys_env)] if reload is not None else []
     if admin:
         _admin_routes(app, served, admin, routes.rejections)
-    if client.policy.server.auth if auth is None else auth:
-        app.add_middleware(BearerAuth, keys=api_keys or keys_from_env(client.policy.server.api_keys_env),
-                           on_reject=routes.rejections, open_paths=OPEN_PATHS | ({"/admin/reload"} if admin else set()))
-    app.state.auth = any(m.cls is BearerAuth for m in app.user_middleware)
+    app.state.auth = client.policy.server.auth if auth is None else auth
+    keys = (api_keys or keys_from_env(client.policy.server.api_keys_env)) if app.state.auth else []
+
+    def outer(stack):
+        fast = ChatFastPath(stack, handler=routes.chat_handler)
+        if not app.state.auth:
+            return fast
+        return BearerAuth(fast, keys=keys, on_reject=routes.rejections,
+                          open_paths=OPEN_PATHS | ({"/admin/reload"} if admin else set()))
+
+    app.outer = outer
     app.state.client = client
 
     @app.exception_handler(HTTPException)

@@ -85,9 +85,11 @@ def error_reply(exc: BaseException) -> ErrorReply:
 
 
 def sse(chunk) -> str:
-    """One server-sent event for a chat.completion.chunk (or the final `[DONE]` for None)."""
+    """One server-sent event for a chat.completion.chunk (or the final `[DONE]` for None; an `SSEText` is one)."""
     if chunk is None:
         return "data: [DONE]\n\n"
+    if isinstance(chunk, str):
+        return chunk
     return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
 

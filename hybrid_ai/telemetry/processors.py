@@ -8,7 +8,8 @@ SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token"}
 # Record fields whose values hybrid-ai writes itself (ids, names from the policy, enums): nothing to scrub there.
 # Everything else that is a string (error texts, prompts, answers, any other event key) is scrubbed.
 OWN_FIELDS = frozenset({"request_id", "timestamp", "route", "reason", "model", "backend", "quantization",
-                        "cost_source", "energy_source", "policy", "policy_hash"})
+                        "cost_source", "energy_source", "policy", "policy_hash", "variant", "ran_on",
+                        "event"})
 
 
 def redact_secrets(_logger, _method, event: dict) -> dict:
