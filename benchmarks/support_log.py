@@ -1,17 +1,19 @@
-"""The support example replayed as production traffic: a route log of `--requests` requests (default 600) over 14
+"""A worked example replayed as production traffic: a route log of `--requests` requests (default 600) over 14
 days, written by the real SQLite sink as `hybrid-ai serve` writes it with `telemetry.log_prompts: true`, for
-`hybrid-ai improve --log`.
+`hybrid-ai improve --log`. `--example` names the example folder (default examples/support; examples/helpdesk is
+the second domain).
 
-    .venv/bin/python benchmarks/support_log.py --out support.db [--requests 600] [--seed 0]
+    .venv/bin/python benchmarks/support_log.py --out support.db [--example examples/support] [--requests 600]
     .venv/bin/hybrid-ai improve --log support.db --policy default --out B
     .venv/bin/hybrid-ai eval --suite examples/support/heldout --policy B/current/policy.yaml
 
 Each request is one of the example's 72 training questions (24 facts, three wordings) as a customer would type
 it: a greeting or a thank-you around it, another case, a missing question mark (the words of the question are
 the example's, so the held-out suite stays worded differently from anything logged). 85% were answered by the
-cloud (the support team's answer is the teacher's); 15% are everyday requests (`general.jsonl`) the router kept
-local, which `improve` rehearses on (the local model's own answers to them, against forgetting). Timestamps are spread over the 14 days before now, in
-order, so `improve`'s time-ordered split holds the newest 20% out."""
+cloud (the example's answer is the teacher's); 15% are everyday requests (`examples/support/general.jsonl`, or
+the example's own `general.jsonl`) the router kept local, which `improve` rehearses on (the local model's own
+answers to them, against forgetting). Timestamps are spread over the 14 days before now, in order, so `improve`'s
+time-ordered split holds the newest 20% out."""
 
 from __future__ import annotations
 
@@ -39,14 +41,17 @@ def worded(rng: random.Random, question: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="the SQLite route log to write (replaced)")
+    ap.add_argument("--example", default=str(SUPPORT), help="an example folder with train.jsonl")
     ap.add_argument("--requests", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from hybrid_ai.telemetry.sinks import SQLiteSink
     from hybrid_ai.types import Attempt, RouteRecord
 
-    rows = [json.loads(line) for line in (SUPPORT / "train.jsonl").read_text().splitlines()]
-    everyday = [json.loads(line)["prompt"] for line in (SUPPORT / "general.jsonl").read_text().splitlines()]
+    example = Path(args.example)
+    rows = [json.loads(line) for line in (example / "train.jsonl").read_text().splitlines()]
+    general = example / "general.jsonl" if (example / "general.jsonl").is_file() else SUPPORT / "general.jsonl"
+    everyday = [json.loads(line)["prompt"] for line in general.read_text().splitlines()]
     rng = random.Random(args.seed)
     out = Path(args.out)
     for suffix in ("", "-wal", "-shm"):
@@ -65,7 +70,7 @@ def main() -> None:
         counts[route] += 1
         latency = rng.uniform(600, 1400) if route == "cloud" else rng.uniform(150, 400)
         sink.write(RouteRecord(
-            request_id=f"chatcmpl-support-{n:05d}", timestamp=(start + n * step).isoformat(timespec="milliseconds"),
+            request_id=f"chatcmpl-{example.name}-{n:05d}", timestamp=(start + n * step).isoformat(timespec="milliseconds"),
             route=route, reason="score>=threshold" if route == "cloud" else "score<threshold", score=0.5,
             threshold=0.0447, model="gpt-4o-mini" if route == "cloud" else "SmolLM2-135M-Instruct",
             backend="litellm" if route == "cloud" else "onnxruntime", prompt_tokens=len(prompt) // 4,
