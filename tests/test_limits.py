@@ -149,3 +149,33 @@ def test_streamed_requests_settle_their_tokens(cloud_key, as_caller, redis_url, 
             c.gate._settler.submit(lambda: None).result()  # settlement runs off the request's thread
             done += 1
     assert done == 5
+
+
+@pytest.mark.slow
+def test_a_large_request_prepared_off_the_loop_still_counts_against_its_key(cloud_key, monkeypatch):
+    """A request over 16 KiB is prepared in a worker thread (offload.py); the caller's key id goes with it, so its
+    per-key limit applies there too, and its record names the caller."""
+    from fastapi.testclient import TestClient
+
+    from hybrid_ai import AsyncHybridClient, offload
+    from hybrid_ai.serving import create_app
+
+    keys = "a-caller-key-0123456789"
+    monkeypatch.setenv("HYBRID_AI_API_KEYS", keys)
+    auth = {"authorization": f"Bearer {keys}"}
+    big = user("Summarise: " + "lorem ipsum dolor sit amet " * 800)
+    assert offload.large({"messages": big})
+    records: list[dict] = []
+
+    class Sink:
+        def write(self, event: dict) -> None:
+            records.append(event)
+
+    with FakeUpstream() as up:
+        client = AsyncHybridClient(policy(up.base, per_key={"rpm": 2}))
+        client.sinks.append(Sink())
+        with TestClient(create_app(client)) as http:
+            codes = [http.post("/v1/chat/completions", json={"messages": big}, headers=auth).status_code
+                     for _ in range(3)]
+    assert codes == [200, 200, 429] and up.hits == 2
+    assert [r["caller"] for r in records] == [caller.key_id(keys.encode())] * 2
