@@ -112,6 +112,17 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"
 
 
+def test_a_calibration_that_keeps_nothing_local_leaves_the_policys_thresholds():
+    """On a few calibration examples, 95% may be reachable only by sending everything to the cloud; that point is
+    not written as the candidate's threshold (the gate set judges the policy's own, as served)."""
+    from hybrid_ai.improve.run import usable
+
+    keeps = {"threshold": 0.8, "verify_threshold": 0.3, "cloud_share": 0.6}
+    assert usable(keeps) is keeps
+    assert usable({"threshold": 0.0, "verify_threshold": 0.0, "cloud_share": 1.0}) is None
+    assert usable(None) is None
+
+
 def test_epochs_follow_the_data_size():
     from hybrid_ai.improve.run import epochs_for
 

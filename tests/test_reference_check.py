@@ -15,7 +15,7 @@ from hybrid_ai.checks.reference import ReferenceCheck, read_references, write_re
 from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 from hybrid_ai.errors import HybridAIError
 from hybrid_ai.improve import gate
-from hybrid_ai.improve.run import candidate_policy
+from hybrid_ai.improve.run import REFERENCE_CHECK_MAX, candidate_policy
 
 SUPPORT = ROOT / "examples" / "support"
 
@@ -57,6 +57,8 @@ def test_the_improve_candidate_checks_against_its_references(tmp_path):
     src = ROOT / "hybrid_ai" / "policies" / "default.yaml"
     raw = candidate_policy(str(src), load_policy(str(src)), "adapter", "references.jsonl")
     assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
+    assert load_policy(str(src)).classifier.verifier.threshold != REFERENCE_CHECK_MAX  # the source's is replaced:
+    assert raw["classifier"]["verifier"]["threshold"] == REFERENCE_CHECK_MAX  # the check starts at its cap
     (tmp_path / "adapter").mkdir()
     write_references(tmp_path / "references.jsonl", pairs())
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw))

@@ -55,11 +55,20 @@ def candidate_policy(source: str, policy, adapter: str, references: str | None =
     if (classifier.get("verifier") or {}).get("model"):
         classifier["verifier"]["model"] = policy.classifier.verifier.model
     raw.pop("canary", None)
-    if references:
+    if references:  # the check starts at its cap (REFERENCE_CHECK_MAX), whatever the source's verifier threshold
         classifier = raw.setdefault("classifier", {})
         classifier["mode"] = "cascade"
-        classifier.setdefault("verifier", {})["references"] = references
+        classifier.setdefault("verifier", {}).update(references=references, threshold=REFERENCE_CHECK_MAX)
     return raw
+
+
+def usable(chosen: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The calibration's point, unless there is none or it sends everything to the cloud: a few calibration
+    examples (14 of 72) cannot show 95% unless the candidate is never wrong on them, and "never local" would then
+    be written as the threshold. Then the policy's thresholds stay, and the gate set judges them as served."""
+    if chosen is None or chosen.get("cloud_share", 0.0) >= 1.0 - 1e-9:
+        return None
+    return chosen
 
 
 def _markdown(card: dict) -> str:
@@ -154,7 +163,10 @@ def run(args) -> int:
         console.rule("threshold")
         fitted = gate.evaluate(str(partial / bundle.POLICY), data.gate_suite(calib, work / "calibration",
                                                                               tier.generation.max_tokens), cache, target)
-        chosen = (fitted.get("cascade") or {}).get("chosen") if refs else fitted.get("chosen")
+        chosen = usable((fitted.get("cascade") or {}).get("chosen") if refs else fitted.get("chosen"))
+        if chosen is None:
+            console.print(f"threshold: no point keeps {target:.0%} on the {len(calib)} calibration examples but all "
+                          f"cloud; the policy's thresholds are kept and the gate decides")
         for key, value in (("threshold", (chosen or {}).get("threshold")),
                            ("verify_threshold", (chosen or {}).get("verify_threshold"))):
             if value is not None and value == value:  # not NaN; never (inf) is 1.0, always 0.0
