@@ -308,3 +308,14 @@ def test_the_shipped_adapter_answers_easy_requests_the_base_model_misses():
             answers = [c.chat.completions.create(messages=user(q)).choices[0].message.content for q in asks]
         right[adapter] = sum(bool(re.search(p, a, re.S | re.I)) for p, a in zip(asks.values(), answers))
     assert right["pkg:hybrid_ai/assets/adapter"] == 3 and right[None] < 3
+
+
+def test_rehearsal_is_repeated_up_to_its_share_of_the_mix():
+    from hybrid_ai.finetune.data import Example, upsampled
+
+    few = [Example(({"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}), "rehearsal")
+           for i in range(3)]
+    assert upsampled(few, 300, 0.0) == few  # the default: each once
+    more = upsampled(few, 300, 0.4)
+    assert len(more) == 200 and more[:3] == few and more[3:6] == few  # 200 / (300 + 200) = 40%, in order
+    assert upsampled(few, 2, 0.4) == few and upsampled([], 300, 0.4) == []  # already enough; nothing to repeat

@@ -103,6 +103,7 @@ def _train(console, policy, tier, cfg, examples, counts, source, out: Path, merg
                TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         mixed = ft_data.rehearsal(tier, rehearse, cfg.rehearse_max_tokens, progress) if rehearse else []
+        mixed = ft_data.upsampled(mixed, len(train_ex), cfg.rehearse_share)
         train_enc = encode(tok, train_ex + mixed, cfg.max_length, system=tier.system_prompt)
         if not train_enc.input_ids:
             raise HybridAIError(f"no training example fits max_length {cfg.max_length} tokens "

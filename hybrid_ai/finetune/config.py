@@ -30,6 +30,8 @@ class FinetuneConfig(BaseModel):
     heldout: float = Field(0.1, ge=0, lt=1, description="fraction of examples kept out of training for eval loss")
     seed: int = 0
     rehearse_max_tokens: int = Field(64, ge=1, description="answer length of the rehearsal examples")
+    rehearse_share: float = Field(0.0, ge=0, lt=1, description="the rehearsal examples repeated until they are at "
+                                  "least this share of the training mix (0: each once)")
     dtype: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="CPU weights: auto = fp32 (safe everywhere)")
     threads: int | None = Field(None, ge=1)
     save_dtype: str = Field("fp32", pattern="^(fp32|fp16)$",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,15 @@ def rehearsal(tier, prompts: list[tuple[dict, ...]], max_tokens: int, progress=N
         if progress:
             progress.advance(task, len(chunk))
     return out
+
+
+def upsampled(mixed: list[Example], n_train: int, share: float) -> list[Example]:
+    """`mixed` (rehearsal examples) repeated in order until they are at least `share` of a training mix with
+    `n_train` other examples: a few rehearsal prompts beside many domain examples would otherwise barely count."""
+    if not mixed or share <= 0:
+        return mixed
+    need = math.ceil(share * n_train / (1 - share))
+    return mixed if len(mixed) >= need else [mixed[i % len(mixed)] for i in range(need)]
 
 
 def data_hash(examples: list[Example]) -> str:
