@@ -42,7 +42,7 @@ def main() -> None:
     for _ in range(2000):
         v.score_text(PROMPTS[0], answer)
     print(f"verifier: {(time.perf_counter() - t0) / 2000 * 1000:.3f} ms per request")
-    base = load_policy("default").model_dump(mode="json")
+    base = load_policy("route-only").model_dump(mode="json")
     base["telemetry"] = {"sinks": []}
     base["classifier"]["threshold"] = 1.0  # everything to the local tier first
     results = {}

@@ -3,8 +3,8 @@ token is the whole local answer's). This measures what verifying only the answer
 sentence, or the first N words, scored by the policy's own verifier in place of the whole answer, then the same
 2-D sweep the eval makes (quality is always the whole answer's grade).
 
-    .venv/bin/hybrid-ai eval --policy cascade-adapter --out /tmp/eval-cascade
-    .venv/bin/python benchmarks/cascade_prefix.py /tmp/eval-cascade/report.json
+    .venv/bin/hybrid-ai eval --policy default --out /tmp/eval-default
+    .venv/bin/python benchmarks/cascade_prefix.py /tmp/eval-default/report.json
 
 For each prefix it prints, at the policy's own thresholds (as served), the local share, quality retention against
 all-cloud and cost saving; at the 95% target (the sweep's best point with this prefix's scores), the local share;

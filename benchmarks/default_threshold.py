@@ -1,13 +1,13 @@
-"""How the bundled default policy's threshold is chosen: for >= 95% of all-cloud quality on data it was not chosen
+"""How the bundled route-only policy's threshold is chosen: for >= 95% of all-cloud quality on data it was not chosen
 on, with the shipped router and the shipped local engine.
 
-    .venv/bin/hybrid-ai eval --out /tmp/eval-default                                   # the default suite
-    .venv/bin/hybrid-ai eval --suite gsm8k-sample --suite mmlu-sample --out /tmp/eval-other
+    .venv/bin/hybrid-ai eval --policy route-only --out /tmp/eval-default       # the default suite
+    .venv/bin/hybrid-ai eval --policy route-only --suite gsm8k-sample --suite mmlu-sample --out /tmp/eval-other
     .venv/bin/python benchmarks/default_threshold.py /tmp/eval-default/report.json /tmp/eval-other/report.json
 
 For each in-sample target (the fraction of all-cloud quality a threshold must keep on the data it is chosen on), it
 prints the held-out estimate: 5-fold cross-validation over the default suite, 20 shuffles, the threshold chosen on
-the other four folds plus the other suites, and graded on the fifth. The default is the threshold of the lowest
+the other four folds plus the other suites, and graded on the fifth. The policy's is the threshold of the lowest
 in-sample target whose held-out retention is >= 95% on average and >= 94% in every shuffle, chosen on all the data.
 Then what that threshold keeps and saves on the default suite."""
 

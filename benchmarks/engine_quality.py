@@ -63,10 +63,10 @@ def main() -> None:
         engine, setting = spec.split(":")
         console.print(f"[bold]{engine} {setting}[/bold]: bundled suites ...")
         row = {"engine": engine, "setting": setting,
-               **run(policy_with(ROOT / "policies" / "default.yaml", engine, setting), SUITES, args.limit)}
+               **run(policy_with(ROOT / "policies" / "route-only.yaml", engine, setting), SUITES, args.limit)}
         if (SUPPORT / "adapter" / "adapter_config.json").is_file():
             console.print(f"[bold]{engine} {setting}[/bold]: support held-out suite with its adapter ...")
-            sup = run(policy_with(ROOT / "policies" / "default.yaml", engine, setting, str(SUPPORT / "adapter")),
+            sup = run(policy_with(ROOT / "policies" / "route-only.yaml", engine, setting, str(SUPPORT / "adapter")),
                       [str(SUPPORT / "heldout")], args.limit)
             row["quality"]["support-heldout (adapter)"] = sup["all_local_quality"]
             row["support_eval_wall_s"] = sup["eval_wall_s"]

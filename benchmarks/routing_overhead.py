@@ -90,7 +90,7 @@ def main() -> None:
         "Prometheus metrics sink": [Metrics()],
         "OpenTelemetry tracing sink": [Tracing(provider=tracer_provider())],
     }
-    client = HybridClient("default", backends=backends, sinks=[])
+    client = HybridClient("route-only", backends=backends, sinks=[])
     client.chat.completions.create(messages=data[0], max_tokens=16)  # warm imports (openai types)
     requests = [parse_request({"messages": m, "max_tokens": 16}) for m in data]
 

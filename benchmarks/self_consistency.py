@@ -42,7 +42,7 @@ def main() -> None:
     if len(sys.argv) > 2:
         random.Random(0).shuffle(items)
         items = items[: int(sys.argv[2])]
-    local = load_policy("default").tiers["local"]
+    local = load_policy("route-only").tiers["local"]
     assert isinstance(local, OnnxTier), "the bundled default policy's local tier is the onnxruntime kind"
     backend = OnnxBackend("local", local)
     sampled = Generation(max_tokens=48, temperature=0.7, repetition_penalty=local.generation.repetition_penalty)

@@ -56,7 +56,7 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "hybrid-ai" / "corpus")
     p.add_argument("--n", type=int, default=400)
     args = p.parse_args()
-    base = yaml.safe_load((ROOT / "policies" / "default.yaml").read_text())
+    base = yaml.safe_load((ROOT / "policies" / "route-only.yaml").read_text())
     console, results = Console(width=240), {}
     with tempfile.TemporaryDirectory() as tmp:
         suite = sample_suite(args.corpus, args.n, Path(tmp) / "sample")

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-$HOME/.cache/hybrid-ai/corpus}"
 .venv/bin/python scripts/corpus/build_corpus.py build --out "$OUT"
-.venv/bin/hybrid-ai eval --policy default --cloud replay --out "$OUT/eval" \
+.venv/bin/hybrid-ai eval --policy route-only --cloud replay --out "$OUT/eval" \
     --suite "$OUT/corpus-train" --suite "$OUT/corpus-dev" --suite "$OUT/corpus-test"
 .venv/bin/python scripts/corpus/build_corpus.py outcomes "$OUT/eval/report.json"
 # the shipped verifier (hybrid_ai/assets/router/verifier.npz) is trained on the train split only: dev chooses the

@@ -39,9 +39,9 @@ def write_suite(folder: Path, items=ITEMS, **meta) -> Path:
     return folder
 
 def write_policy(path: Path, cloud_base: str | None = None) -> Path:
-    """The bundled default policy with a short local answer; the cloud tier live at `cloud_base` if given,
+    """The bundled route-only policy with a short local answer; the cloud tier live at `cloud_base` if given,
     otherwise left to replay (its key variable is unset)."""
-    data = yaml.safe_load(Path("policies/default.yaml").read_text())
+    data = yaml.safe_load(Path("policies/route-only.yaml").read_text())
     data["tiers"]["local"]["generation"]["max_tokens"] = 8
     if cloud_base:
         data["tiers"]["cloud"] = hybrid_policy(cloud_base)["tiers"]["cloud"]

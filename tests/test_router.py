@@ -243,7 +243,7 @@ def test_router_train_with_bad_data_is_a_clean_error(tmp_path):
 
 @pytest.mark.parametrize("layout", ["block", "inline"])
 def test_calibrate_writes_only_the_threshold(tmp_path, layout):
-    src = (ROOT / "policies" / "default.yaml").read_text()
+    src = (ROOT / "policies" / "route-only.yaml").read_text()
     if layout == "inline":
         src = src.replace("classifier:\n  type: trained", "classifier: {type: trained, threshold: 0.5}\nold_classifier:")
         src = "\n".join(line for line in src.splitlines() if not line.startswith(("old_classifier", "  threshold",
@@ -285,7 +285,7 @@ def test_calibrate_scores_multi_turn_rows_as_evaluate_does(tmp_path):
             for i in range(12)]
     data = _jsonl(tmp_path, rows)
     pol = tmp_path / "policy.yaml"
-    pol.write_text((ROOT / "policies" / "default.yaml").read_text())
+    pol.write_text((ROOT / "policies" / "route-only.yaml").read_text())
     ev = json.loads(run("router", "evaluate", "--data", str(data), "--json").stdout)
     cal = json.loads(run("router", "calibrate", "--data", str(data), "--target-cloud-share", "0.5",
                          "--policy", str(pol)).stdout)
@@ -305,7 +305,7 @@ def test_the_verifier_threshold_is_written_into_a_cascade_policy(tmp_path, verif
     from hybrid_ai.policy import load_policy
     from hybrid_ai.learning.calibrate import write_verify_threshold
 
-    src = (ROOT / "policies" / "default.yaml").read_text().replace("classifier:\n", "classifier:\n  mode: cascade\n"
+    src = (ROOT / "policies" / "route-only.yaml").read_text().replace("classifier:\n", "classifier:\n  mode: cascade\n"
                                                                    + (verifier_line or ""), 1)
     pol = tmp_path / "policy.yaml"
     pol.write_text(src)
@@ -315,4 +315,4 @@ def test_the_verifier_threshold_is_written_into_a_cascade_policy(tmp_path, verif
     after = pol.read_text()
     assert len(after.splitlines()) == len(src.splitlines()) + expect_lines
     assert "keep this comment" in after or "keep this comment" not in src
-    assert p.classifier.threshold == load_policy(ROOT / "policies" / "default.yaml").classifier.threshold
+    assert p.classifier.threshold == load_policy(ROOT / "policies" / "route-only.yaml").classifier.threshold

@@ -5,7 +5,7 @@ from hybrid_ai.policy import load_policy
 from hybrid_ai.routing import HeuristicClassifier, decide
 from hybrid_ai.request import parse_request
 
-POLICY = load_policy("default")
+POLICY = load_policy("route-only")
 
 
 def req(text, **kw):

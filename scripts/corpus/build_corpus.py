@@ -3,7 +3,7 @@ written as three eval suites (train / dev / test) that `hybrid-ai eval` answers 
 outcome files for `hybrid-ai router train`.
 
     .venv/bin/python scripts/corpus/build_corpus.py build [--out ~/.cache/hybrid-ai/corpus] [--per-family 600]
-    .venv/bin/hybrid-ai eval --policy default --cloud replay --out ~/.cache/hybrid-ai/corpus/eval \\
+    .venv/bin/hybrid-ai eval --policy route-only --cloud replay --out ~/.cache/hybrid-ai/corpus/eval \\
         --suite ~/.cache/hybrid-ai/corpus/corpus-train --suite ~/.cache/hybrid-ai/corpus/corpus-dev \\
         --suite ~/.cache/hybrid-ai/corpus/corpus-test
     .venv/bin/python scripts/corpus/build_corpus.py outcomes ~/.cache/hybrid-ai/corpus/eval/report.json
