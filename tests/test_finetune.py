@@ -125,7 +125,8 @@ def trained(tmp_path_factory):
     general = write_jsonl(tmp / "g.jsonl", [{"prompt": "What is the capital of Spain?"},
                                             {"messages": [{"role": "user", "content": "Name a colour."}]}])
     args = ["finetune", "--data", str(data), "--out", str(tmp / "adapter"), "--epochs", "1", "--batch-size", "4",
-            "--max-length", "64", "--rank", "4", "--heldout", "0.2", "--rehearse", str(general)]
+            "--max-length", "64", "--rank", "4", "--heldout", "0.2", "--rehearse", str(general),
+            "--policy", "route-only"]  # the base model, a new LoRA (the default policy's tier has the shipped one)
     assert main(args) == 0
     return tmp, args
 
@@ -266,7 +267,7 @@ def test_a_failed_write_leaves_the_previous_adapter_untouched(tmp_path):
 @pytest.mark.slow
 def test_merge_writes_full_weights_that_load_as_a_plain_model(trained):
     tmp, _ = trained
-    assert main(["finetune", "--out", str(tmp / "adapter"), "--merge"]) == 0
+    assert main(["finetune", "--out", str(tmp / "adapter"), "--merge", "--policy", "route-only"]) == 0
     merged = tmp / "adapter" / "merged"
     assert (merged / "config.json").is_file() and list(merged.glob("*.safetensors"))
     policy = {"name": "m", "tiers": {"local": {"backend": "transformers", "model": str(merged),
