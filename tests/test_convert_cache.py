@@ -5,6 +5,7 @@ folder. The converter itself is the seam replaced here (it writes part of its ou
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,106 @@ def test_the_onnx_builder_runs_without_the_servers_secrets(monkeypatch, tmp_path
     env = seen[0]
     assert not any("secret" in v for v in env.values()) and "OPENAI_API_KEY" not in env
     assert env["HF_HUB_OFFLINE"] == "1" and env["PATH"]
+
+
+def _fake_gguf(folder, content: bytes = b"GGUF" + b"\1" * 4096):
+    folder.mkdir(parents=True)
+    (folder / "m.gguf").write_bytes(content)
+    return str(folder)
+
+
+def test_a_gguf_is_converted_once_for_every_install_of_the_same_file(monkeypatch, tmp_path):
+    """The conversion is keyed by the file's content, not its path: a fresh clone or a new virtual environment with
+    the same package reuses it (per-path keys filled the disk with one copy per install)."""
+    from hybrid_ai.backends import local_model
+
+    calls = []
+
+    def dequantize(folder, gguf, to):  # the converter is the seam: it writes a folder
+        calls.append(folder)
+        (to / "config.json").write_text("{}")
+
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(local_model, "_dequantize", dequantize)
+    first = local_model._converted_gguf(_fake_gguf(tmp_path / "venv-a"), "m.gguf")
+    again = local_model._converted_gguf(_fake_gguf(tmp_path / "venv-b"), "m.gguf")
+    other = local_model._converted_gguf(_fake_gguf(tmp_path / "venv-c", b"GGUF" + b"\2" * 4096), "m.gguf")
+    assert first == again != other and len(calls) == 2
+
+
+def test_an_adapter_is_keyed_by_its_content_not_its_path(tmp_path):
+    import shutil
+
+    import hybrid_ai
+    from hybrid_ai.backends.convert_cache import cache_key
+
+    shipped = Path(hybrid_ai.__file__).parent / "assets" / "adapter"
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(shipped, a)
+    shutil.copytree(shipped, b)
+    assert cache_key("base", str(a)) == cache_key("base", str(b)) != cache_key("base", None)
+    weights = b / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert cache_key("base", str(b)) != cache_key("base", str(a))
+
+
+def test_a_full_disk_while_converting_a_gguf_is_one_clear_error_and_not_retried_per_request(monkeypatch, tmp_path):
+    """A request after a failed load gets the same error at once (for RETRY_LOAD_S) instead of converting again,
+    and the error holds no traceback that would keep the half-loaded model alive (24 GB seen from an eval that
+    retried per batch on a full disk)."""
+    import weakref
+
+    from hybrid_ai.backends import local_model
+
+    class Weights:  # what a half-done conversion holds
+        pass
+
+    held: list[weakref.ref] = []
+
+    def dequantize(folder, gguf, to):
+        weights = Weights()
+        held.append(weakref.ref(weights))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(local_model, "_dequantize", dequantize)
+    source = _fake_gguf(tmp_path / "pkg")
+    tier = TransformersTier(model=f"{source}/m.gguf")
+    for _ in range(3):
+        with pytest.raises(BackendError, match="disk is full") as e:
+            local_model.load_model(tier)
+        assert "m.gguf" in str(e.value) and e.value.kind == "load"
+        assert e.value.__cause__ is None and e.value.__context__ is None
+    assert len(held) == 1 and held[0]() is None  # converted once; nothing of it kept
+    monkeypatch.setattr(local_model, "RETRY_LOAD_S", 0.0)
+    with pytest.raises(BackendError, match="disk is full"):
+        local_model.load_model(tier)
+    assert len(held) == 2  # tried again once the time is up
+    assert list((tmp_path / "cache" / "models").iterdir()) == []  # no half folder
+
+
+def test_the_cache_removes_the_least_recently_used_conversions_beyond_its_size(monkeypatch, tmp_path):
+    import os
+
+    from hybrid_ai.backends import model_cache
+
+    root = tmp_path / "cache" / "models"
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HYBRID_AI_CACHE_MAX_GB", str(2.5 * 2**20 / 2**30))  # room for 2.5 of the 1 MiB folders
+    folders = [root / "old-gguf", root / "onnx" / "older", root / "ct2" / "newer", root / "onnx" / "in-use"]
+    for age, folder in enumerate(folders):
+        folder.mkdir(parents=True)
+        (folder / "weights").write_bytes(b"\0" * 2**20)
+        os.utime(folder, (1_000_000 + age, 1_000_000 + age))
+    os.utime(folders[1], (999_000, 999_000))  # the oldest use
+    (root / "eval-answers.sqlite").write_bytes(b"\0" * 2**20)  # not a conversion: never removed
+    monkeypatch.setattr(model_cache, "_IN_USE", {folders[3].resolve()})
+    os.utime(folders[3], (1, 1))  # in use by this process although its time is the oldest
+    removed = model_cache.make_room()
+    assert removed == [folders[1], folders[0]]
+    assert folders[2].exists() and folders[3].exists() and (root / "eval-answers.sqlite").exists()
+    assert model_cache.make_room() == []
+    model_cache.used(folders[2])
+    assert model_cache.make_room(2**20) == []  # the in-use and just-used ones are all that is left: kept

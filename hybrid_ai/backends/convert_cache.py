@@ -1,16 +1,19 @@
 """A converted model folder for a local engine (CTranslate2, ONNX Runtime GenAI), built once and cached.
 
 The cache folder (HYBRID_AI_CACHE/<engine>/...) is keyed by the source weights (path, size, mtime of each weight
-file), the adapter's weights and what the engine adds (weight type, engine version). It is built in a hidden
+file; a folder the cache itself made is keyed by its own content-derived name), the adapter's weights by content
+(so a fresh clone or a new virtual environment reuses what an earlier one converted) and what the engine adds
+(weight type, engine version). It is built in a hidden
 temporary folder beside it and renamed into place only when complete, with a `hybrid-ai.json` manifest written
 last that holds each file's size and SHA-256: a folder without a manifest, or whose files do not match it, is
 half-written or corrupt, and is removed and rebuilt, never loaded. Ctrl-C or a full disk during a conversion
 leaves nothing where the next load looks. A LoRA adapter is merged into the base first (PEFT `merge_and_unload`);
-the heavy imports (torch, transformers, peft) happen at conversion only."""
+the heavy imports (torch, transformers, peft) happen at conversion only.
+
+The cache is bounded (`model_cache.make_room`)."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -21,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import BackendError, require
+from .model_cache import _sha256, cache_root, digest, failure, make_room, used
 
 MANIFEST = "hybrid-ai.json"
 
@@ -32,18 +36,12 @@ def _stamp(folder: Path, pattern: str) -> list:
 def cache_key(source: str, adapter: str | None, **extra) -> str:
     """A short hash of the source's and the adapter's weight files and of `extra` (weight type, engine version)."""
     src = Path(source)
-    stamp = {"source": str(src.resolve()) if src.exists() else source, **extra,
-             "files": _stamp(src, "*.safetensors") + _stamp(src, "*.bin") if src.is_dir() else [],
-             "adapter": [str(Path(adapter).resolve()), _stamp(Path(adapter), "adapter_model.*")] if adapter else None}
+    ours = src.is_dir() and cache_root() in src.resolve().parents  # a conversion: its name holds its content key
+    stamp = {"source": src.name if ours else str(src.resolve()) if src.exists() else source, **extra,
+             "files": [] if ours or not src.is_dir() else _stamp(src, "*.safetensors") + _stamp(src, "*.bin"),
+             "adapter": [digest(p) for p in sorted(Path(adapter).glob("adapter_model.*")) if p.is_file()]
+             if adapter else None}
     return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _manifest(folder: Path) -> dict:
@@ -71,12 +69,15 @@ def merged_source(source: str, adapter: str | None, name: str, beside: Path) -> 
 
     transformers = require("transformers", "local")
     transformers.utils.logging.disable_progress_bar()
-    work = Path(tempfile.mkdtemp(dir=beside, prefix=".work-"))
-    try:
+    def save(to: Path) -> None:  # its own frame: the merged model is freed before the engine's converter runs
         model = _attach_adapter(transformers.AutoModelForCausalLM.from_pretrained(source, dtype="float32"),
                                 adapter, name)
-        model.save_pretrained(work / "merged")
-        transformers.AutoTokenizer.from_pretrained(source).save_pretrained(work / "merged")
+        model.save_pretrained(to)
+        transformers.AutoTokenizer.from_pretrained(source).save_pretrained(to)
+
+    work = Path(tempfile.mkdtemp(dir=beside, prefix=".work-"))
+    try:
+        save(work / "merged")
         yield str(work / "merged")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -86,21 +87,24 @@ def cached_folder(dest: Path, build: Callable[[Path], None], name: str, engine: 
     """`dest` when it holds an intact conversion; else `build(tmp)` fills a temporary folder that is then renamed
     to `dest` with its manifest. Errors name the model (`name`), the engine and the folder."""
     if intact(dest):
-        return dest
+        return used(dest)
     if dest.exists():  # half-written or corrupt: never loaded, rebuilt
         shutil.rmtree(dest, ignore_errors=True)
+    make_room()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
+    why = None
     try:
         build(tmp)
         (tmp / MANIFEST).write_text(json.dumps(_manifest(tmp), sort_keys=True), encoding="utf-8")
         os.replace(tmp, dest)
-    except OSError as e:
-        if intact(dest):  # another process finished the same conversion first
-            return dest
-        why = "the disk is full" if e.errno == errno.ENOSPC else f"{type(e).__name__}: {e}"
-        raise BackendError(f"cannot convert local model {name!r} for {engine} into {dest}: {why}",
-                           kind="load") from None
+    except BackendError:
+        raise  # the engine's converter said why
+    except Exception as e:  # an OSError, or a library's own error around one (safetensors)
+        why = failure(e, dest.parent)
     finally:  # also on Ctrl-C: no half folder is left where the next load looks
         shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+    if why is None or intact(dest):  # or another process finished the same conversion first
+        return used(dest)
+    # raised outside the `except`: the error holds no traceback, whose frames would keep the models alive
+    raise BackendError(f"cannot convert local model {name!r} for {engine} into {dest}: {why}", kind="load")

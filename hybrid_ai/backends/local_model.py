@@ -7,12 +7,12 @@ so the first load converts it once into a plain folder under the cache (HYBRID_A
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,12 @@ from typing import Any
 
 from ..errors import BackendError, MissingDependency, require
 from .base import Backend
+from .model_cache import cache_dir, digest, failure, make_room, used
 
 _LOADED: dict[tuple, Any] = {}  # every in-process engine's loaded models, by engine and settings
 _LOAD_LOCK = threading.Lock()
+_FAILED: dict[tuple, tuple[float, str]] = {}  # a failed load: when, and its error
+RETRY_LOAD_S = 30.0
 
 
 @dataclass
@@ -40,10 +43,6 @@ def fingerprint(config) -> dict:
     """What must match between an adapter and a base model."""
     return {k: getattr(config, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers",
                                                    "num_attention_heads", "vocab_size")}
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HYBRID_AI_CACHE", Path.home() / ".cache" / "hybrid-ai")) / "models"
 
 
 def resolve_source(model: str, gguf_file: str | None) -> tuple[str, str | None, str]:
@@ -68,30 +67,38 @@ def resolve_source(model: str, gguf_file: str | None) -> tuple[str, str | None, 
 
 
 def _converted_gguf(folder: str, gguf: str) -> Path:
-    """A plain HF folder for a GGUF file, converted once and cached (atomic rename, safe to interrupt)."""
+    """A plain HF folder for a GGUF file, converted once and cached under a key of the file's content (so every
+    install of the same file shares it); atomic rename, safe to interrupt; a full disk is a clear BackendError."""
     src = Path(folder) / gguf
-    st = src.stat()
-    key = hashlib.sha256(f"{src.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    dest = cache_dir() / f"{src.stem}-{key}"
+    dest = cache_dir() / f"{src.stem}-{digest(src)[:16]}"
     if (dest / "config.json").exists():
-        return dest
+        return used(dest)
     transformers = require("transformers", "local")
     transformers.utils.logging.disable_progress_bar()
+    make_room(4 * src.stat().st_size)  # dequantized to fp32: about 4-6x the quantized file
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
+    why = None
+    try:
+        _dequantize(folder, gguf, tmp)
+        os.replace(tmp, dest)
+    except Exception as e:  # an OSError, or a library's own error around one
+        why = failure(e, dest.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if why is None or (dest / "config.json").exists():  # or another process won the race
+        return used(dest)
+    raise BackendError(f"cannot convert GGUF file {src} into {dest}: {why}", kind="load")
+
+
+def _dequantize(folder: str, gguf: str, to: Path) -> None:
+    transformers = require("transformers", "local")
     tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
     if getattr(model, "hf_quantizer", None) is not None:
         model.hf_quantizer.remove_quantization_config(model)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
-    try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        os.replace(tmp, dest)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (dest / "config.json").exists():  # another process may have won the race
-            raise
-    return dest
+    model.save_pretrained(to)
+    tok.save_pretrained(to)
 
 
 def model_path(tier) -> tuple[str, str]:
@@ -183,16 +190,29 @@ def cuda_present() -> bool:
 
 def load_once(key: tuple, load, what: str):
     """What `load()` returns, loaded once per process under one lock and shared by every client; any loader failure
-    becomes one clear BackendError (and a fallback). `what` names the model and engine in that error."""
+    becomes one clear BackendError (and a fallback). `what` names the model and engine in that error.
+
+    A failure is remembered for RETRY_LOAD_S: requests in that time get the same error at once instead of each
+    running a load or conversion that takes a minute and fails again (a full disk, a missing file); the first one
+    after it tries again. The error carries no traceback, whose frames would keep a half-loaded model alive."""
     with _LOAD_LOCK:
-        if key not in _LOADED:
-            try:
-                _LOADED[key] = load()
-            except BackendError:
-                raise
-            except Exception as e:
-                raise BackendError(f"cannot load {what}: {type(e).__name__}: {str(e)[:300]}", kind="load") from e
-        return _LOADED[key]
+        if key in _LOADED:
+            return _LOADED[key]
+        failed = _FAILED.get(key)
+        if failed and time.monotonic() - failed[0] < RETRY_LOAD_S:
+            raise BackendError(failed[1], kind="load")
+        message = None
+        try:
+            _LOADED[key] = load()
+        except BackendError as e:
+            message = e.message
+        except Exception as e:
+            message = f"cannot load {what}: {type(e).__name__}: {str(e)[:300]}"
+        if message is None:
+            _FAILED.pop(key, None)
+            return _LOADED[key]
+        _FAILED[key] = (time.monotonic(), message)
+    raise BackendError(message, kind="load")
 
 
 def load_model(tier) -> LoadedModel:

@@ -1,0 +1,87 @@
+"""The folder of converted models (HYBRID_AI_CACHE/models): content keys, use times, and its bound.
+
+Before a new conversion is written, the least recently used conversions are removed until all of them together
+fit in HYBRID_AI_CACHE_MAX_GB (default 20) with room for the new one; a conversion this process has loaded is
+never removed under it. Files in the folder (the eval's answer cache) are not conversions and are never removed."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+DEFAULT_MAX_GB = 20.0
+_DIGESTS: dict[tuple, str] = {}
+_IN_USE: set[Path] = set()  # conversions this process loaded: never evicted under it
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest(path: Path) -> str:
+    """A file's content hash (SHA-256; about 0.1 s for the bundled 98 MB GGUF), once per process per version of
+    the file."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _sha256(path)
+    return _DIGESTS[key]
+
+
+def failure(e: Exception, folder: Path) -> str:
+    """Why a conversion into `folder` failed, in words; a full disk says how much is free and what to do."""
+    if getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e):
+        free = shutil.disk_usage(folder).free / 2**20 if folder.exists() else 0
+        return (f"the disk is full ({free:,.0f} MiB free; set HYBRID_AI_CACHE to a larger disk, or "
+                f"HYBRID_AI_CACHE_MAX_GB lower to keep fewer conversions)")
+    return f"{type(e).__name__}: {str(e)[:300]}"
+
+
+def cache_dir() -> Path:
+    """Where converted models live (HYBRID_AI_CACHE/models, default ~/.cache/hybrid-ai/models)."""
+    return Path(os.environ.get("HYBRID_AI_CACHE", Path.home() / ".cache" / "hybrid-ai")) / "models"
+
+
+def cache_root() -> Path:
+    return cache_dir().resolve()
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def used(folder: Path) -> Path:
+    """Mark a conversion as just used (its folder's time; the eviction order) and in use by this process."""
+    _IN_USE.add(folder.resolve())
+    try:
+        os.utime(folder)
+    except OSError:
+        pass  # a read-only cache still serves
+    return folder
+
+
+def make_room(need_bytes: int = 0) -> list[Path]:
+    """Remove the least recently used conversions (plain folders of GGUF models, ONNX and CTranslate2 folders)
+    until those left plus `need_bytes` fit in HYBRID_AI_CACHE_MAX_GB; -> what was removed."""
+    limit = float(os.environ.get("HYBRID_AI_CACHE_MAX_GB") or DEFAULT_MAX_GB) * 2**30
+    root = cache_root()
+    found = [p for d in (root, root / "onnx", root / "ct2") if d.is_dir() for p in d.iterdir()
+             if p.is_dir() and not p.name.startswith(".") and p.name not in ("onnx", "ct2")]
+    sizes = {p: _size(p) for p in found}
+    total, removed = sum(sizes.values()) + need_bytes, []
+    for p in sorted(found, key=lambda q: q.stat().st_mtime):
+        if total <= limit:
+            break
+        if p.resolve() in _IN_USE:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        total -= sizes[p]
+        removed.append(p)
+    return removed
