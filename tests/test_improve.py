@@ -16,6 +16,7 @@ from hybrid_ai.cli import main
 from hybrid_ai.finetune.data import Example
 from hybrid_ai.improve import data, gate
 from hybrid_ai.improve.run import candidate_policy
+from hybrid_ai.policy import load_policy
 
 SUPPORT = ROOT / "examples" / "support"
 
@@ -67,8 +68,6 @@ def test_the_gate_promotes_only_a_candidate_that_keeps_quality_saves_more_and_do
 
 
 def test_the_candidate_policy_names_its_adapter_relatively_and_other_paths_absolutely(tmp_path):
-    from hybrid_ai import load_policy
-
     src = ROOT / "hybrid_ai" / "policies" / "cascade-adapter.yaml"
     raw = candidate_policy(str(src), load_policy(str(src)), "adapter")
     assert raw["tiers"]["local"]["adapter"] == "adapter" and "canary" not in raw
@@ -85,7 +84,8 @@ def test_the_candidate_policy_names_its_adapter_relatively_and_other_paths_absol
 def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     """Wrong teacher answers (each question answered with another fact's sentence, in the style of a broken log)
     make a candidate that answers the trusted held-out suite no better: the version is written as rejected, with
-    its card, and the bundle has no current version."""
+    its card, and `current` stays the baseline `v0`, the starting policy unchanged (so `current/policy.yaml`
+    always exists to serve or evaluate)."""
     rows = [json.loads(line) for line in (SUPPORT / "train.jsonl").read_text().splitlines()][:24]
     wrong = [(r["messages"][1]["content"], "Please restart the app and try again later.") for r in rows]
     log = write_data(tmp_path / "harmful.jsonl", wrong)
@@ -99,9 +99,12 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     args = ["improve", "--data", str(log), "--policy", str(policy), "--out", str(out), "--gate-suite",
             str(SUPPORT / "heldout"), "--general-suite", "none", "--epochs", "1", "--min-examples", "10"]
     assert main(args) == 3
-    [v1] = versions(out)
+    v0, v1 = versions(out)
     card = json.loads((v1 / "card.json").read_text())
-    assert card["promoted"] is False and card["reason"] and current(out) is None
+    assert card["promoted"] is False and card["reason"] and current(out) == v0.resolve()
+    baseline = load_policy(str(out / "current" / "policy.yaml"))
+    assert baseline.tiers["local"] == load_policy(str(policy)).tiers["local"] and baseline.classifier.threshold == 0.5
+    assert json.loads((v0 / "card.json").read_text())["baseline"] is True
     for side in ("candidate", "current"):
         assert {"local_share", "quality_retention", "cost_saving", "energy_saving"} <= set(card["gate"][side])
     assert card["gate"]["items"] == 24 and card["data"]["train"] + card["data"]["calibration"] == 24
@@ -132,7 +135,6 @@ def test_epochs_follow_the_data_size():
 def test_rehearsal_comes_from_the_logs_local_traffic_never_with_personal_data(tmp_path):
     from datetime import datetime, timezone
 
-    from hybrid_ai.policy import load_policy
     from hybrid_ai.telemetry.sinks import SQLiteSink
     from hybrid_ai.types import RouteRecord
 
@@ -147,3 +149,20 @@ def test_rehearsal_comes_from_the_logs_local_traffic_never_with_personal_data(tm
     sink.close()
     got = [p[0]["content"] for p in data.local_prompts(load_policy("default"), str(tmp_path / "log.db"))]
     assert got == ["what is the capital of peru?", "Name a primary colour."]  # newest first, each once
+
+
+@pytest.mark.parametrize("name", ["default", "route-only"])
+def test_the_first_run_serves_its_starting_policy_as_v0_until_a_candidate_is_promoted(tmp_path, name):
+    """`current/policy.yaml` exists from the first run on (the eval and serving commands in the docs name it),
+    whatever the gate decides; v0 is the starting policy unchanged, and what a rollback returns to."""
+    from hybrid_ai import bundle
+    from hybrid_ai.improve.run import _baseline
+
+    start = load_policy(name)
+    v0 = _baseline(tmp_path / "B", name, start)
+    assert current(tmp_path / "B") == v0 and v0.name == "v0"
+    served = load_policy(str(tmp_path / "B" / "current" / "policy.yaml"))
+    assert served.tiers == start.tiers and served.classifier == start.classifier and served.rules == start.rules
+    assert bundle.next_version(tmp_path / "B").name == "v1"
+    with pytest.raises(Exception, match="nothing to roll back to"):
+        bundle.rollback(tmp_path / "B")

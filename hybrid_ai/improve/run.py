@@ -28,12 +28,37 @@ REJECTED = 3
 
 def _current_source(root: Path, given: str | None) -> str:
     """The policy the candidate improves on and is compared with: the bundle's current version, else `given`."""
-    if bundle.current(root) is not None:
-        if given:
-            print(f"hybrid-ai improve: {root} has a current version; it is the policy improved on (not {given})",
-                  file=sys.stderr)
+    now = bundle.current(root)
+    if now is not None:
+        if given and given != _card(now).get("improved_on"):
+            print(f"hybrid-ai improve: {root} has a current version ({now.name}); it is the policy improved on "
+                  f"(not {given})", file=sys.stderr)
         return str(bundle.served_policy_file(root))
     return given or "default"
+
+
+def _baseline(root: Path, source: str, policy) -> Path:
+    """`v0`: the policy the bundle starts from, unchanged (every path absolute), made current, so that
+    `BUNDLE/current/policy.yaml` is always what should be served: the starting policy until a candidate is
+    promoted, and what `rollback` returns to after the first promotion."""
+    weak = policy.classifier.weak_tier
+    adapter = getattr(policy.tiers[weak], "adapter", None)
+    raw = candidate_policy(source, policy, adapter or "")
+    if not adapter:
+        raw["tiers"][weak].pop("adapter", None)
+    version = root / "v0"
+    partial = root / ".v0.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    (partial / bundle.POLICY).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    reason = "the policy this bundle started from, unchanged: served until a candidate is promoted"
+    card = {"version": "v0", "baseline": True, "promoted": True, "reason": reason, "improved_on": source,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join(["hybrid-ai", *sys.argv[1:]])}
+    (partial / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (partial / "card.md").write_text(f"# v0: baseline\n\n{reason} (`{source}`).\n", encoding="utf-8")
+    partial.rename(version)
+    return bundle.promote(version)
 
 
 def candidate_policy(source: str, policy, adapter: str, references: str | None = None) -> dict[str, Any]:
@@ -116,7 +141,7 @@ def run(args) -> int:
                                  f"(--min-examples), and at least one for the gate (--holdout)")
     digest = ft_data.data_hash(examples)
     now = bundle.current(root)
-    if now is not None:  # a scheduled run: only when there is enough that the current version has not seen
+    if now is not None and not _card(now).get("baseline"):  # a scheduled run: only with enough new data
         made_from = _card(now).get("data", {})
         new = len(examples) - int(made_from.get("examples") or 0)
         if made_from.get("sha256") == digest or new < args.min_new:
@@ -131,10 +156,14 @@ def run(args) -> int:
                   f"rehearsal: {len(rehearse)} prompts from {rehearsed_from}")
     if args.dry_run:
         return 0
-    stage = json.dumps([digest, source, bool(args.gate_suite), args.holdout, args.calibration, epochs,
+    started = _card(now).get("improved_on") if now is not None and _card(now).get("baseline") else source
+    stage = json.dumps([digest, started, bool(args.gate_suite), args.holdout, args.calibration, epochs,
                         args.config, rehearse, REHEARSE_SHARE])  # what the adapter depends on: a rerun with these reuses it
     work = root / ".work" / hashlib.sha256(stage.encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
+    if now is None:
+        now = _baseline(root, source, policy)
+        source = str(bundle.served_policy_file(root))  # the same policy; the gate compares with what is served
     version = bundle.next_version(root)
     partial = root / f".{version.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -218,8 +247,8 @@ def run(args) -> int:
     if promoted:
         bundle.promote(version)
     console.print(f"[bold]{version}: {'promoted' if promoted else 'rejected'}[/bold]: {reason}")
-    if not promoted and bundle.current(root) is None:
-        console.print(f"{root} has no current version: nothing was promoted yet")
+    if not promoted:
+        console.print(f"{root}/current stays {now.name}: {_card(now).get('reason', 'the version served before')}")
     return 0 if promoted else REJECTED
 
 
