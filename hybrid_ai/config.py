@@ -121,6 +121,23 @@ def with_system_prompt(messages: list[dict[str, Any]], system: str | None) -> li
     return list(messages)
 
 
+class DomainAdapter(Strict):
+    """A second adapter for one domain's requests (`hybrid-ai improve` writes it): a request whose nearest
+    reference prompt is at least `min_similarity` alike (checks/reference.py) is answered with `adapter`; every
+    other request with the tier's own `adapter` (or the base model), so that learning a domain does not change the
+    answers to everything else."""
+
+    adapter: str = Field(description="the domain's LoRA adapter folder; relative to the policy file")
+    references: str = Field(description="JSON lines of {prompt, answer}: the domain's training questions and "
+                                        "answers; relative to the policy file")
+    min_similarity: float = Field(0.15, ge=0, le=1)
+
+    @field_validator("adapter")
+    @classmethod
+    def _package_adapter(cls, v: str) -> str:
+        return package_path(v, "adapter_config.json") or v
+
+
 class LocalTier(TierConfig):
     """The keys and costing every in-process engine shares: a model found like the transformers tier finds it
     (`pkg:` GGUF, folder, GGUF file, hub id), an optional LoRA adapter, device and threads; priced by machine
@@ -131,6 +148,8 @@ class LocalTier(TierConfig):
     adapter: str | None = Field(None, description=(
         "a LoRA adapter folder, or `pkg:<package>/<folder>` inside an installed package (the shipped one: "
         "pkg:hybrid_ai/assets/adapter)"))
+    domain: DomainAdapter | None = Field(None, description=(
+        "answer the requests near a domain's references with that domain's adapter (two models in memory)"))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
     system_prompt: str | None = Field(None, min_length=1, max_length=2000, description=(

@@ -364,7 +364,17 @@ def load_policy(source: str | Path | dict | Policy | None = None) -> Policy:
     for name, tier in policy.tiers.items():  # so does an adapter named relative to it
         adapter = getattr(tier, "adapter", None)
         if adapter and not Path(adapter).is_absolute() and (path.parent / adapter).exists():
-            tiers[name] = tier.model_copy(update={"adapter": str(path.parent / adapter)})
+            tier = tiers[name] = tier.model_copy(update={"adapter": str(path.parent / adapter)})
+        domain = getattr(tier, "domain", None)
+        if domain is not None:  # and a domain's adapter and references
+            moved = {k: str(path.parent / v) for k in ("adapter", "references")
+                     if not Path(v := getattr(domain, k)).is_absolute()}
+            domain = domain.model_copy(update=moved)
+            tiers[name] = tier.model_copy(update={"domain": domain})
+            for key, must in (("adapter", "adapter_config.json"), ("references", None)):
+                if not (Path(getattr(domain, key)) / must if must else Path(getattr(domain, key))).exists():
+                    raise PolicyError(f"not found: {getattr(domain, key)}", path=str(path),
+                                      key=f"tiers.{name}.domain.{key}")
     if tiers:
         policy = policy.model_copy(update={"tiers": {**policy.tiers, **tiers}})
     for key in ("model", "references"):  # so do the verifier's files

@@ -4,7 +4,6 @@ Imported on the first response only: the openai types take about a second to imp
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaTool
 from openai.types.chat.chat_completion_chunk import ChoiceLogprobs as ChunkLogprobs
 from openai.types.completion_usage import CompletionUsage
 
+from .fastjson import string
 from .types import BackendResult, HybridInfo, RouteDecision, RouteRecord, ToolCallDelta
 
 FINISH = ("stop", "length", "tool_calls", "content_filter")
@@ -116,23 +116,11 @@ class TextFrames:
     def __call__(self, model: str, text: str) -> SSEText:
         head = self._heads.get(model)
         if head is None:
-            head = self._heads[model] = (f'data: {{"id":{_json(self.rid)},"object":"chat.completion.chunk",'
-                                         f'"created":{self.created},"model":{_json(model)},'
+            head = self._heads[model] = (f'data: {{"id":{string(self.rid)},"object":"chat.completion.chunk",'
+                                         f'"created":{self.created},"model":{string(model)},'
                                          f'"choices":[{{"index":0,"delta":{{"content":')
-        frame = SSEText(head + _json(text) + "}}]}\n\n")
+        frame = SSEText(head + string(text) + "}}]}\n\n")
         frame.text = text
         return frame
 
 
-def _json(text: str) -> str:
-    try:
-        return str(_orjson.dumps(text).decode())
-    except (TypeError, AttributeError):  # no orjson, or a lone surrogate (orjson refuses; json escapes it)
-        return json.dumps(text)
-
-
-_orjson: Any
-try:
-    import orjson as _orjson
-except ImportError:  # orjson is optional (the server extra installs it)
-    _orjson = None

@@ -112,7 +112,8 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     assert card["threshold"]["candidate_mode"] == "cascade"  # its answers checked against its training answers
     assert (v1 / "references.jsonl").is_file() and card["gate"]["wrong_local_answers"]["wrong"] >= 1
     assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
-    assert yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]["adapter"] == "adapter"
+    local = yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]
+    assert local["domain"]["adapter"] == "adapter" and "adapter" not in local  # the general model unchanged
 
 
 def test_a_calibration_that_keeps_nothing_local_leaves_the_policys_thresholds():
@@ -166,3 +167,23 @@ def test_the_first_run_serves_its_starting_policy_as_v0_until_a_candidate_is_pro
     assert bundle.next_version(tmp_path / "B").name == "v1"
     with pytest.raises(Exception, match="nothing to roll back to"):
         bundle.rollback(tmp_path / "B")
+
+
+def test_a_candidate_with_references_learns_a_domain_beside_the_policys_own_adapter(tmp_path):
+    """The new adapter answers only the requests near its training questions; the policy's own adapter (here
+    the shipped one) keeps answering everything else, so the general set's answers cannot get worse."""
+    import shutil
+
+    src = load_policy("default")
+    raw = candidate_policy("default", src, "adapter", "references.jsonl")
+    local = raw["tiers"]["local"]
+    assert local["adapter"] == src.tiers["local"].adapter and Path(local["adapter"]).is_absolute()
+    assert local["domain"] == {"adapter": "adapter", "references": "references.jsonl",
+                               "min_similarity": src.classifier.verifier.min_similarity}
+    assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
+    v = tmp_path / "v1"
+    shutil.copytree(src.tiers["local"].adapter, v / "adapter")
+    (v / "references.jsonl").write_text(json.dumps({"prompt": "q", "answer": "a"}) + "\n")
+    (v / "policy.yaml").write_text(yaml.safe_dump(raw))
+    loaded = load_policy(str(v / "policy.yaml")).tiers["local"]
+    assert loaded.domain.adapter == str(v / "adapter") and loaded.adapter == src.tiers["local"].adapter

@@ -4,6 +4,7 @@ example's real training answers and its held-out questions (worded differently f
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -59,13 +60,17 @@ def test_the_improve_candidate_checks_against_its_references(tmp_path):
     assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
     assert load_policy(str(src)).classifier.verifier.threshold != REFERENCE_CHECK_MAX  # the source's is replaced:
     assert raw["classifier"]["verifier"]["threshold"] == REFERENCE_CHECK_MAX  # the check starts at its cap
-    (tmp_path / "adapter").mkdir()
+    shutil.copytree(load_policy(str(src)).tiers["local"].adapter, tmp_path / "adapter")
     write_references(tmp_path / "references.jsonl", pairs())
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw))
     policy = load_policy(str(tmp_path / "policy.yaml"))
     assert policy.classifier.verifier.references == str(tmp_path / "references.jsonl")
     assert isinstance(load_policy_verifier(policy), ReferenceCheck)
     (tmp_path / "references.jsonl").unlink()
+    with pytest.raises(PolicyError, match="tiers.local.domain.references: not found"):  # the first key naming it
+        load_policy(str(tmp_path / "policy.yaml"))
+    del raw["tiers"]["local"]["domain"]
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(PolicyError, match="classifier.verifier.references: references not found"):
         load_policy(str(tmp_path / "policy.yaml"))
 

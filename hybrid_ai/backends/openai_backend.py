@@ -13,7 +13,6 @@ for every tier of the process (the test suite runs its cloud tests both ways wit
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import AsyncGenerator
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import BackendError
+from ..fastjson import dumps, loads
 from ..privacy.redact import public_message
 from ..types import BackendResult, Piece, ToolCall, ToolCallDelta
 from .litellm_backend import OPENAI_PROVIDERS, LiteLLMBackend, count_tokens
@@ -112,7 +112,7 @@ class OpenAIBackend(LiteLLMBackend):
 
     def _answer(self, raw: bytes) -> BackendResult:
         try:
-            data = _loads(raw)
+            data = loads(raw)
             choice = data["choices"][0]
             message = choice.get("message") or {}
             usage = data.get("usage") or {}
@@ -165,7 +165,7 @@ class OpenAIBackend(LiteLLMBackend):
         if payload == "[DONE]":
             return None
         try:
-            data = _loads(payload)
+            data = loads(payload)
         except ValueError as e:
             raise BackendError(public_message(f"the upstream streamed data that is not JSON: {_why(payload, e)}",
                                               300), tier=self.tier_name, kind="stream") from None
@@ -176,7 +176,7 @@ class OpenAIBackend(LiteLLMBackend):
         return self._answer(self._call(lambda **k: self._post(self._client(), k), kw))
 
     async def acomplete(self, request, generation):
-        body = _dumps(self._kwargs(request, generation))
+        body = dumps(self._kwargs(request, generation))
         caller = self._async_caller()
         return self._answer(await self._acall(lambda: caller.post(body, self._auth()), {}))
 
@@ -199,7 +199,7 @@ class OpenAIBackend(LiteLLMBackend):
     async def astream(self, request, generation, state):
         kw = self._stream_kwargs(request, generation)
         acc = {**self._acc(), "messages": kw["messages"]}
-        body, caller = _dumps(kw), self._async_caller()
+        body, caller = dumps(kw), self._async_caller()
         lines = await self._acall(lambda: _opened(caller.lines(body, self._auth())), {})
         try:
             async for line in lines:
@@ -255,16 +255,3 @@ async def _opened(lines: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]
     return again()
 
 
-def _loads(raw: bytes | str) -> Any:
-    return _orjson.loads(raw) if _orjson is not None else json.loads(raw)
-
-
-def _dumps(value: Any) -> bytes:
-    return _orjson.dumps(value) if _orjson is not None else json.dumps(value, ensure_ascii=False).encode()
-
-
-_orjson: Any
-try:
-    import orjson as _orjson
-except ImportError:  # orjson is optional (the server extra installs it): the standard library's, a little slower
-    _orjson = None

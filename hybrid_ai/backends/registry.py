@@ -54,5 +54,10 @@ def kind_names() -> frozenset[str]:
 
 
 def build_backend(tier_name: str, tier: TierConfig):
-    """The Backend serving one tier (the kind's `build`: its engine, or what the kind picks for this machine)."""
+    """The Backend serving one tier (the kind's `build`: its engine, or what the kind picks for this machine); a
+    local tier with a `domain` gets two, split by request (backends/domain.py)."""
+    if getattr(tier, "domain", None) is not None:
+        from .domain import split
+
+        return split(tier_name, tier)
     return tier.build(tier_name)

@@ -12,70 +12,20 @@ hundred references."""
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections import Counter
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from ..errors import HybridAIError
 from ..grading.graders import agreement_score
+from ..references import References, read_references, write_references
 
-_WORD = re.compile(r"\w+")
-STOP = frozenset("a an and are as at be by can do does for from how i in is it its me my of on or our the this to "
-                 "was we what when where which who why will with you your".split())
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ly", "es", "s", "ed"):
-        if len(word) > 4 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+__all__ = ["ReferenceCheck", "load_reference_check", "read_references", "write_references"]
 
 
-def _terms(text: str) -> Counter:
-    return Counter(_stem(w) for w in _WORD.findall(text.lower()) if w not in STOP)
-
-
-class ReferenceCheck:
+class ReferenceCheck(References):
     def __init__(self, pairs: list[tuple[str, str]], base: Any, min_similarity: float = 0.15):
         """`pairs`: (prompt, teacher answer); `base`: the verifier for requests like none of them."""
-        self.answers = [a for _, a in pairs]
-        self.base, self.min_similarity = base, min_similarity
-        docs = [_terms(f"{p}\n{a}") for p, a in pairs]  # the answer names the fact too: "Pro costs $6 a month"
-        df = Counter(t for d in docs for t in d)
-        self.idf = {t: math.log((1 + len(docs)) / (1 + n)) for t, n in df.items()}  # 0 for words in every one
-        self.unseen = math.log(1 + len(docs))
-        self.vectors = [self._vector(d) for d in docs]
-        self.index: dict[str, list[int]] = {}
-        for i, v in enumerate(self.vectors):
-            for t in v:
-                self.index.setdefault(t, []).append(i)
-
-    def _vector(self, terms: Counter) -> dict[str, float]:
-        """TF-IDF, normalised; a word no reference has weighs as the rarest (it makes a request less alike)."""
-        v = {t: n * self.idf.get(t, self.unseen) for t, n in terms.items()}
-        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
-        return {t: x / norm for t, x in v.items() if t in self.idf}
-
-    def nearest(self, prompt: str) -> tuple[float, int | None]:
-        """(cosine similarity, index) of the reference nearest to `prompt`; (0, None) when none shares a word.
-        Remembered for the last few requests: the router (NearReferences) asks, then the check asks again."""
-        return self._nearest(prompt)
-
-    @lru_cache(maxsize=256)  # noqa: B019  (one ReferenceCheck per references file and process)
-    def _nearest(self, prompt: str) -> tuple[float, int | None]:
-        q = self._vector(_terms(prompt))
-        sims: dict[int, float] = {}
-        for t, w in q.items():
-            for i in self.index.get(t, ()):
-                sims[i] = sims.get(i, 0.0) + w * self.vectors[i][t]
-        if not sims:
-            return 0.0, None
-        i = max(sims, key=sims.__getitem__)
-        return sims[i], i
+        super().__init__(pairs, min_similarity)
+        self.base = base
 
     def score_text(self, request: str, answer: str, n_messages: int = 1,
                    logprobs: list[float] | None = None) -> float:
@@ -87,33 +37,8 @@ class ReferenceCheck:
         return 1.0 - agreement_score(answer, self.answers[i])[0]
 
 
-def read_references(path: str | Path) -> list[tuple[str, str]]:
-    """The (prompt, answer) pairs of a references file; a clear error naming the file and line otherwise."""
-    pairs = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise HybridAIError(f"cannot read references {path}: {e}") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pairs.append((str(row["prompt"]), str(row["answer"])))
-        except (ValueError, KeyError, TypeError):
-            raise HybridAIError(f"{path}:{n}: a reference is a JSON object with 'prompt' and 'answer'") from None
-    if not pairs:
-        raise HybridAIError(f"{path}: no references")
-    return pairs
-
-
 @lru_cache(maxsize=8)
 def load_reference_check(path: str, base_path: str, min_similarity: float) -> ReferenceCheck:
     from .verifier import load_verifier
 
     return ReferenceCheck(read_references(path), load_verifier(base_path), min_similarity)
-
-
-def write_references(path: str | Path, pairs: list[tuple[str, str]]) -> None:
-    Path(path).write_text("".join(json.dumps({"prompt": p, "answer": a}, ensure_ascii=False) + "\n"
-                                  for p, a in pairs), encoding="utf-8")

@@ -91,10 +91,17 @@ def local_label(tier) -> str:
         label += f" [system prompt {hashlib.sha256(system.encode()).hexdigest()[:12]}]"
     adapter = getattr(tier, "adapter", None)
     if adapter:
-        weights = sorted(Path(adapter).glob("adapter_model.*"))
-        stamp = "-".join(f"{w.stat().st_size}.{w.stat().st_mtime_ns}" for w in weights) or "missing"
-        label += f" + adapter {adapter} ({stamp})"
+        label += f" + adapter {adapter} ({_weights_stamp(adapter)})"
+    if (domain := getattr(tier, "domain", None)) is not None:  # which requests it answers: the references' hash
+        refs = hashlib.sha256(Path(domain.references).read_bytes()).hexdigest()[:12]
+        label += (f" + domain adapter {domain.adapter} ({_weights_stamp(domain.adapter)}) for references {refs} "
+                  f">= {domain.min_similarity:g}")
     return label
+
+
+def _weights_stamp(adapter: str) -> str:
+    weights = sorted(Path(adapter).glob("adapter_model.*"))
+    return "-".join(f"{w.stat().st_size}.{w.stat().st_mtime_ns}" for w in weights) or "missing"
 
 
 def cloud_mode(tier, wanted: str) -> str:

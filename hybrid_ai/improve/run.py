@@ -46,6 +46,8 @@ def _baseline(root: Path, source: str, policy) -> Path:
     raw = candidate_policy(source, policy, adapter or "")
     if not adapter:
         raw["tiers"][weak].pop("adapter", None)
+    if getattr(policy.tiers[weak], "domain", None) is not None:
+        raw["tiers"][weak]["domain"] = policy.tiers[weak].domain.model_dump()
     version = root / "v0"
     partial = root / ".v0.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -64,16 +66,28 @@ def _baseline(root: Path, source: str, policy) -> Path:
 def candidate_policy(source: str, policy, adapter: str, references: str | None = None) -> dict[str, Any]:
     """The current policy's YAML with the local tier's adapter replaced (`adapter`, relative to the new version);
     every other path the policy names made absolute (the version lives elsewhere); no canary. With `references`
-    (a file of the version): cascade mode, the local answer checked against the nearest teacher answer."""
+    (a file of the version): the new adapter is the tier's `domain` adapter, answering only the requests near
+    those references (the tier's own adapter keeps answering everything else: nothing is forgotten there), and
+    cascade mode checks each local answer against the nearest teacher answer."""
     from ..policy import resolve_policy_path
 
     raw = yaml.safe_load(resolve_policy_path(source).read_text(encoding="utf-8"))
     weak = policy.classifier.weak_tier
     for name, tier in raw.get("tiers", {}).items():
-        if name == weak:
+        loaded = policy.tiers[name]
+        if name == weak and references:
+            if tier.get("adapter"):
+                tier["adapter"] = loaded.adapter
+            tier["domain"] = {"adapter": adapter, "references": references,
+                              "min_similarity": policy.classifier.verifier.min_similarity}
+        elif name == weak:
             tier["adapter"] = adapter
-        elif tier.get("adapter"):
-            tier["adapter"] = getattr(policy.tiers[name], "adapter", None)
+            tier.pop("domain", None)
+        else:
+            if tier.get("adapter"):
+                tier["adapter"] = getattr(loaded, "adapter", None)
+            if tier.get("domain"):
+                tier["domain"] = loaded.domain.model_dump()
     classifier = raw.get("classifier") or {}
     if classifier.get("model"):
         classifier["model"] = policy.classifier.model
@@ -175,7 +189,9 @@ def run(args) -> int:
         cfg = load_config(args.config, {"epochs": epochs, "heldout": 0.0})
         if "rehearse_share" not in cfg.model_fields_set:
             cfg = cfg.model_copy(update={"rehearse_share": REHEARSE_SHARE})
-        if _train(console, policy, tier, cfg, train, counts, origin, adapter, False, rehearse) != 0:
+        start = tier.model_copy(update={"adapter": tier.domain.adapter, "domain": None}) \
+            if getattr(tier, "domain", None) is not None else tier  # a domain learns on from its own adapter
+        if _train(console, policy, start, cfg, train, counts, origin, adapter, False, rehearse) != 0:
             raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
     shutil.copytree(adapter, partial / "adapter")
     refs = None

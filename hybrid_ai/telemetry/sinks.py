@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 
 import structlog
 
+from ..fastjson import line
 from ..privacy.redact import scrub
 from ..types import RouteRecord
 from .processors import chain
@@ -42,18 +43,10 @@ class StderrSink:
         for process in self._chain:
             event = process(None, "info", event)
         event["event"] = EVENT
-        self._stream.write(_render(event))
+        self._stream.write(line(event))
         self._stream.flush()
 
 
-try:
-    import orjson
-
-    def _render(event: dict) -> str:
-        return orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
-except ImportError:  # orjson is optional (the server extra installs it)
-    def _render(event: dict) -> str:
-        return json.dumps(event, default=str) + "\n"
 
 
 class StructlogSink:
