@@ -41,6 +41,9 @@ class VerifierConfig(Strict):
         "(checks/reference.py); relative to the policy file"))
     min_similarity: float = Field(0.15, ge=0, le=1, description="how alike (TF-IDF cosine) a request must be to a "
                                   "reference prompt to be checked against its answer")
+    reference_threshold: float | None = Field(None, ge=0, le=1, description=(
+        "the reference check's own threshold: a request close to a reference is escalated when 1 - agreement "
+        ">= it, every other request by the verifier at `threshold`; None = `threshold` for both"))
 
 
 class ClassifierConfig(Strict):

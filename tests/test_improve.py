@@ -113,7 +113,13 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
     assert (v1 / "references.jsonl").is_file() and card["gate"]["wrong_local_answers"]["wrong"] >= 1
     assert (v1 / "adapter" / "adapter_config.json").is_file() and (v1 / "card.md").read_text().startswith("# v1")
     local = yaml.safe_load((v1 / "policy.yaml").read_text())["tiers"]["local"]
-    assert local["domain"]["adapter"] == "adapter" and "adapter" not in local  # the general model unchanged
+    assert set(card["shapes"]) == {"domain", "replaces"}  # both shapes judged on the same gate; the card keeps both
+    assert all(not s["promoted"] and s["reason"] for s in card["shapes"].values())
+    if card["candidate_shape"] == "domain":
+        assert local["domain"]["adapter"] == "adapter" and "adapter" not in local  # the general model unchanged
+    else:
+        assert local["adapter"] == "adapter" and "domain" not in local
+    assert not list(v1.glob(".*.yaml"))  # only the chosen candidate's policy is kept
 
 
 def test_a_calibration_that_keeps_nothing_local_leaves_the_policys_thresholds():

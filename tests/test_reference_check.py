@@ -58,8 +58,10 @@ def test_the_improve_candidate_checks_against_its_references(tmp_path):
     src = ROOT / "hybrid_ai" / "policies" / "default.yaml"
     raw = candidate_policy(str(src), load_policy(str(src)), "adapter", "references.jsonl")
     assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
-    assert load_policy(str(src)).classifier.verifier.threshold != REFERENCE_CHECK_MAX  # the source's is replaced:
-    assert raw["classifier"]["verifier"]["threshold"] == REFERENCE_CHECK_MAX  # the check starts at its cap
+    source = load_policy(str(src)).classifier
+    assert raw["classifier"]["verifier"]["threshold"] == source.verifier.threshold  # the rest: as served today
+    assert raw["classifier"]["verifier"]["reference_threshold"] == REFERENCE_CHECK_MAX  # the check: at its cap
+    assert raw["classifier"]["threshold"] == source.threshold
     shutil.copytree(load_policy(str(src)).tiers["local"].adapter, tmp_path / "adapter")
     write_references(tmp_path / "references.jsonl", pairs())
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw))
@@ -88,3 +90,32 @@ def test_wrong_answers_that_are_training_sentences_are_counted():
              {"local": {"quality": 1.0, "answer": "The Free plan includes 2 GB of storage."}}]
     got = gate.borrowed(items, {"pro costs $6 per month.", "the free plan includes 2 gb of storage."})
     assert got == {"wrong": 2, "a_training_answer": 1, "share": 0.5}
+
+
+def test_the_checks_own_threshold_and_the_verifiers_are_kept_apart():
+    """`reference_threshold` decides for requests close to a reference, `threshold` for the rest: the check's
+    score is put on the policy's scale so that one comparison serves both (and a threshold chosen on that scale
+    is turned back into the check's own)."""
+    from hybrid_ai.checks.reference import off_scale, on_scale
+
+    for own, policy in [(0.5, 0.2341), (0.0, 0.3), (1.0, 0.3), (0.3, 0.9)]:
+        for s in [0.0, 0.1, 0.2341, 0.3, 0.5, 0.7, 0.9, 1.0]:
+            assert (on_scale(s, own, policy) >= policy) == (s >= own)
+            assert off_scale(on_scale(s, own, policy), own, policy) == pytest.approx(s)
+    base = load_verifier(str(DEFAULT_VERIFIER))
+    items = heldout()
+    check = ReferenceCheck(pairs(), base, thresholds=(0.5, 0.2341))
+    plain = ReferenceCheck(pairs(), base)
+    for h in items:
+        assert (check.score_text(text(h), h["standin"]) >= 0.2341) == (plain.score_text(text(h), h["standin"]) >= 0.5)
+    q, a = "What is the capital of France?", "The capital of France is Paris."
+    assert check.score_text(q, a) == pytest.approx(base.score_text(q, a))  # the rest: the verifier's, as it was
+
+
+def test_a_policy_with_a_reference_threshold_loads_a_check_on_its_scale(tmp_path):
+    write_references(tmp_path / "r.jsonl", pairs())
+    raw = yaml.safe_load((ROOT / "hybrid_ai" / "policies" / "default.yaml").read_text())
+    raw["classifier"]["verifier"].update(references="r.jsonl", reference_threshold=0.45)
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw))
+    check = load_policy_verifier(load_policy(str(tmp_path / "p.yaml")))
+    assert isinstance(check, ReferenceCheck) and check.thresholds == (0.45, raw["classifier"]["verifier"]["threshold"])

@@ -68,8 +68,8 @@ def load_policy_verifier(policy: Policy) -> Verifier | ReferenceCheck | None:
 
     v = policy.classifier.verifier
     if v.references:  # a fine-tuned domain's answers: checked against them (reference.py)
-        from .reference import load_reference_check
+        from .reference import policy_reference_check
 
-        return load_reference_check(str(v.references), str(v.model or DEFAULT_VERIFIER), v.min_similarity)
+        return policy_reference_check(v)
     return load_verifier(str(v.model or DEFAULT_VERIFIER))
 

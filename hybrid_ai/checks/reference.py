@@ -18,14 +18,18 @@ from typing import Any
 from ..grading.graders import agreement_score
 from ..references import References, read_references, write_references
 
-__all__ = ["ReferenceCheck", "load_reference_check", "read_references", "write_references"]
+__all__ = ["ReferenceCheck", "load_reference_check", "off_scale", "on_scale", "policy_reference_check",
+           "read_references", "write_references"]
 
 
 class ReferenceCheck(References):
-    def __init__(self, pairs: list[tuple[str, str]], base: Any, min_similarity: float = 0.15):
-        """`pairs`: (prompt, teacher answer); `base`: the verifier for requests like none of them."""
+    def __init__(self, pairs: list[tuple[str, str]], base: Any, min_similarity: float = 0.15,
+                 thresholds: tuple[float, float] | None = None):
+        """`pairs`: (prompt, teacher answer); `base`: the verifier for requests like none of them. `thresholds`:
+        (the check's own, the policy's): a close request's score is then put on the policy's scale (see
+        `on_scale`), so that one comparison with the policy's threshold serves both kinds of request."""
         super().__init__(pairs, min_similarity)
-        self.base = base
+        self.base, self.thresholds = base, thresholds
 
     def score_text(self, request: str, answer: str, n_messages: int = 1,
                    logprobs: list[float] | None = None) -> float:
@@ -34,11 +38,37 @@ class ReferenceCheck(References):
         sim, i = self.nearest(request)
         if i is None or sim < self.min_similarity:
             return float(self.base.score_text(request, answer, n_messages, logprobs))
-        return 1.0 - agreement_score(answer, self.answers[i])[0]
+        score = 1.0 - agreement_score(answer, self.answers[i])[0]
+        return on_scale(score, *self.thresholds) if self.thresholds else score
+
+
+def on_scale(score: float, own: float, policy: float) -> float:
+    """`score` moved, monotonically, from a scale whose threshold is `own` onto one whose threshold is `policy`:
+    at or above `own` exactly when the result is at or above `policy` (piecewise linear; 0 and 1 stay)."""
+    if score >= own:
+        return policy + (score - own) * (1.0 - policy) / (1.0 - own) if own < 1.0 else 1.0
+    return score * policy / own
+
+
+def off_scale(value: float, own: float, policy: float) -> float:
+    """The inverse of `on_scale`: a threshold chosen on the policy's scale, as the check's own."""
+    if value >= policy:
+        return own + (value - policy) * (1.0 - own) / (1.0 - policy) if policy < 1.0 else 1.0
+    return value * own / policy if policy > 0 else 0.0
 
 
 @lru_cache(maxsize=8)
-def load_reference_check(path: str, base_path: str, min_similarity: float) -> ReferenceCheck:
+def load_reference_check(path: str, base_path: str, min_similarity: float,
+                         thresholds: tuple[float, float] | None = None) -> ReferenceCheck:
     from .verifier import load_verifier
 
-    return ReferenceCheck(read_references(path), load_verifier(base_path), min_similarity)
+    return ReferenceCheck(read_references(path), load_verifier(base_path), min_similarity, thresholds)
+
+
+def policy_reference_check(v) -> ReferenceCheck:
+    """The reference check a policy's `classifier.verifier` (with `references`) describes."""
+    from .verifier import DEFAULT_VERIFIER
+
+    own = v.reference_threshold
+    return load_reference_check(str(v.references), str(v.model or DEFAULT_VERIFIER), v.min_similarity,
+                                None if own is None else (own, v.threshold))

@@ -63,19 +63,20 @@ def _baseline(root: Path, source: str, policy) -> Path:
     return bundle.promote(version)
 
 
-def candidate_policy(source: str, policy, adapter: str, references: str | None = None) -> dict[str, Any]:
+def candidate_policy(source: str, policy, adapter: str, references: str | None = None,
+                     domain: bool = True) -> dict[str, Any]:
     """The current policy's YAML with the local tier's adapter replaced (`adapter`, relative to the new version);
     every other path the policy names made absolute (the version lives elsewhere); no canary. With `references`
-    (a file of the version): the new adapter is the tier's `domain` adapter, answering only the requests near
-    those references (the tier's own adapter keeps answering everything else: nothing is forgotten there), and
-    cascade mode checks each local answer against the nearest teacher answer."""
+    (a file of the version): cascade mode checks each local answer against the nearest teacher answer, and with
+    `domain` the new adapter is the tier's `domain` adapter, answering only the requests near those references
+    (the tier's own adapter keeps answering everything else: nothing is forgotten there)."""
     from ..policy import resolve_policy_path
 
     raw = yaml.safe_load(resolve_policy_path(source).read_text(encoding="utf-8"))
     weak = policy.classifier.weak_tier
     for name, tier in raw.get("tiers", {}).items():
         loaded = policy.tiers[name]
-        if name == weak and references:
+        if name == weak and references and domain:
             if tier.get("adapter"):
                 tier["adapter"] = loaded.adapter
             tier["domain"] = {"adapter": adapter, "references": references,
@@ -94,11 +95,38 @@ def candidate_policy(source: str, policy, adapter: str, references: str | None =
     if (classifier.get("verifier") or {}).get("model"):
         classifier["verifier"]["model"] = policy.classifier.verifier.model
     raw.pop("canary", None)
-    if references:  # the check starts at its cap (REFERENCE_CHECK_MAX), whatever the source's verifier threshold
+    if references:  # the check starts at its cap (REFERENCE_CHECK_MAX); the verifier keeps its own threshold
         classifier = raw.setdefault("classifier", {})
         classifier["mode"] = "cascade"
-        classifier.setdefault("verifier", {}).update(references=references, threshold=REFERENCE_CHECK_MAX)
+        classifier.setdefault("verifier", {}).update(references=references, reference_threshold=REFERENCE_CHECK_MAX)
     return raw
+
+
+def _set_thresholds(raw: dict[str, Any], chosen: dict[str, Any], checked: str | None) -> None:
+    """The calibration's thresholds into the candidate's YAML. With references (`checked`: the candidate's policy
+    file), only the reference check's own threshold: the calibration examples are all the domain's, which the
+    router never scores and the verifier never reads, so the router's and the verifier's thresholds stay as the
+    current policy serves the rest of the traffic (calibrated on them, the router's went from 0.88 to 0.02:
+    every general request to the cloud)."""
+    def clipped(key: str) -> float | None:
+        value = chosen.get(key)
+        return None if value is None or value != value else min(1.0, max(0.0, float(value)))  # NaN: none
+
+    classifier = raw.setdefault("classifier", {})
+    verifier = classifier.setdefault("verifier", {})
+    threshold, verify = clipped("threshold"), clipped("verify_threshold")
+    if checked is not None:
+        from ..checks.reference import off_scale
+        from ..policy import load_policy
+
+        if verify is not None:  # chosen on the policy's scale (the check's scores are put on it)
+            own = off_scale(verify, REFERENCE_CHECK_MAX, load_policy(checked).classifier.verifier.threshold)
+            verifier["reference_threshold"] = min(own, REFERENCE_CHECK_MAX)
+        return
+    if threshold is not None:
+        classifier["threshold"] = threshold
+    if verify is not None:
+        verifier["threshold"] = verify
 
 
 def usable(chosen: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -124,6 +152,9 @@ def _markdown(card: dict) -> str:
             f"Cost saving difference: {_pct(g['cost_saving_difference']['mean'])}, 95% interval "
             f"[{_pct(g['cost_saving_difference']['low'])}, {_pct(g['cost_saving_difference']['high'])}].\n"
             f"General set local quality: {_pct(gl['before'])} -> {_pct(gl['after'])}.\n\n"
+            + "".join(f"Shape `{k}`{' (this version)' if k == card.get('candidate_shape') else ''}: "
+                      f"{'passes' if v['promoted'] else 'fails'}; {v['reason']}\n" for k, v in card.get("shapes", {}).items())
+            + "\n"
             f"Data: {card['data']['train']} training and {card['data']['gate']} gate examples from "
             f"{card['data']['source']} (sha256 {card['data']['sha256'][:12]}).\n\nMade by: `{card['command']}`\n")
 
@@ -201,44 +232,35 @@ def run(args) -> int:
         refs = "references.jsonl"
         write_references(partial / refs, [("\n".join(m["content"] for m in e.messages[:-1]), e.messages[-1]["content"])
                                           for e in train])
-    raw = candidate_policy(source, policy, "adapter", refs)
-    write_policy = (partial / bundle.POLICY).write_text
-    write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    cache, target = work / "answers.sqlite", args.target_quality
-
-    if calib:  # the threshold, on the training side's calibration examples (not trained on; the gate set unseen)
-        console.rule("threshold")
-        fitted = gate.evaluate(str(partial / bundle.POLICY), data.gate_suite(calib, work / "calibration",
-                                                                              tier.generation.max_tokens), cache, target)
-        chosen = usable((fitted.get("cascade") or {}).get("chosen") if refs else fitted.get("chosen"))
-        if chosen is None:
-            console.print(f"threshold: no point keeps {target:.0%} on the {len(calib)} calibration examples but all "
-                          f"cloud; the policy's thresholds are kept and the gate decides")
-        for key, value in (("threshold", (chosen or {}).get("threshold")),
-                           ("verify_threshold", (chosen or {}).get("verify_threshold"))):
-            if value is not None and value == value:  # not NaN; never (inf) is 1.0, always 0.0
-                value = min(1.0, max(0.0, float(value)))
-                if key == "threshold":
-                    raw.setdefault("classifier", {})["threshold"] = value
-                else:  # see REFERENCE_CHECK_MAX
-                    raw["classifier"].setdefault("verifier", {})["threshold"] = min(value, REFERENCE_CHECK_MAX)
-        write_policy(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-
-    console.rule("gate")
+    target = args.target_quality
+    cache = work / "answers.sqlite"
+    calib_suite = data.gate_suite(calib, work / "calibration", tier.generation.max_tokens) if calib else None
     suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(held, work / "gate", tier.generation.max_tokens)
-    ran = {name: gate.evaluate(p, suite, cache, target) for name, p in
-           (("current", source), ("candidate", str(partial / bundle.POLICY)))}
-    figures = {name: {**gate.figures(r, target), "as_served": gate.served(r)} for name, r in ran.items()}
-    interval = gate.bootstrap(ran["candidate"], ran["current"], target)
-    trained = {_norm(e.messages[-1]["content"]) for e in train}
-    borrowed = gate.borrowed(ran["candidate"]["items"], trained)
-    general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None}
+    console.rule("gate and forgetting check: the current policy")
+    current_run = gate.evaluate(source, suite, cache, target)
+    general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None, "margin": args.margin}
     if args.general_suite != "none":
-        console.rule("forgetting check")
-        for key, p in (("before", source), ("after", str(partial / bundle.POLICY))):
-            general[key] = gate.figures(gate.evaluate(p, Path(args.general_suite), cache, target), target)[
-                "all_local_quality"]
-    promoted, reason = gate.verdict(figures["candidate"], figures["current"], interval, general, target, args.margin)
+        general["before"] = gate.figures(gate.evaluate(source, Path(args.general_suite), cache, target), target)[
+            "all_local_quality"]
+    trained = {_norm(e.messages[-1]["content"]) for e in train}
+    judged = {}
+    for shape in (SHAPES if refs else ("replaces",)):  # each shape of candidate judged on the same gate
+        console.rule(f"candidate: the new adapter {SHAPE_WORDS[shape]}")
+        raw = candidate_policy(source, policy, "adapter", refs, domain=shape == "domain")
+        judged[shape] = _judge(console, raw, partial / f".{shape}.yaml", calib_suite, suite, cache, target,
+                               current_run, general, trained, bool(refs), args.margin)
+    shape = max(judged, key=lambda k: (judged[k]["promoted"], judged[k]["figures"]["cost_saving"]))
+    best = judged[shape]
+    raw, figures, interval, promoted, reason = (best["raw"], {"current": best["current"], "candidate": best["figures"]},
+                                                best["interval"], best["promoted"], best["reason"])
+    (partial / f".{shape}.yaml").rename(partial / bundle.POLICY)
+    for other in judged:
+        (partial / f".{other}.yaml").unlink(missing_ok=True)
+    general = {**general, "after": best["general_after"]}
+    borrowed = best["borrowed"]
+    shapes = {k: {"promoted": j["promoted"], "reason": j["reason"], **{m: j["figures"].get(m) for m in (
+        "local_share", "quality_retention", "cost_saving")}, "as_served": j["figures"]["as_served"],
+        "general_local_quality_after": j["general_after"]} for k, j in judged.items()}
     info = json.loads((adapter / "training.json").read_text()) if (adapter / "training.json").is_file() else {}
     card = {"version": version.name, "promoted": promoted, "reason": reason, "created": time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "command": " ".join(["hybrid-ai", *sys.argv[1:]]),
@@ -246,17 +268,17 @@ def run(args) -> int:
             "current": policy.classifier.threshold, "candidate": raw.get("classifier", {}).get("threshold"),
             "candidate_mode": raw.get("classifier", {}).get("mode", "route"),
             "candidate_verify": (raw.get("classifier", {}).get("verifier") or {}).get("threshold"),
+            "candidate_reference_check": (raw.get("classifier", {}).get("verifier") or {}).get("reference_threshold"),
             "calibrated_on": f"{len(calib)} calibration examples kept out of training, for {target:.0%} of "
                              f"all-cloud quality"},
         "base_model": tier.model, "base_fingerprint": info.get("base_fingerprint"),
         "data": {"source": origin, "sha256": digest, "examples": len(examples), "folded": folded,
                  "train": len(train), "calibration": len(calib), "gate": len(held), "counts": counts},
-        "gate": {"suite": str(suite), "items": len(ran["current"]["items"]), "grader": "agreement" if not
+        "gate": {"suite": str(suite), "items": len(current_run["items"]), "grader": "agreement" if not
                  args.gate_suite else "the suite's", **figures, "cost_saving_difference": interval,
                  "wrong_local_answers": borrowed,
-                 "general_local_quality": {"before": general["before"], "after": general["after"],
-                                           "suite": general["suite"], "margin": args.margin}},
-        "training": info.get("metrics")}
+                 "general_local_quality": general},
+        "candidate_shape": shape, "shapes": shapes, "training": info.get("metrics")}
     (partial / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (partial / "card.md").write_text(_markdown(card), encoding="utf-8")
     partial.rename(version)  # whole or not at all
@@ -266,6 +288,40 @@ def run(args) -> int:
     if not promoted:
         console.print(f"{root}/current stays {now.name}: {_card(now).get('reason', 'the version served before')}")
     return 0 if promoted else REJECTED
+
+
+SHAPES = ("domain", "replaces")
+SHAPE_WORDS = {"domain": "for the domain's requests only (tiers.local.domain)", "replaces": "for every request"}
+
+
+def _judge(console, raw: dict[str, Any], path: Path, calib_suite: Path | None, suite: Path, cache: Path,
+           target: float, current_run: dict, general: dict, trained: set[str], refs: bool, margin: float) -> dict:
+    """One candidate policy (written to `path`): its thresholds calibrated on the calibration examples, then the
+    gate against the current policy's run, and the forgetting check."""
+    def write() -> None:
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+
+    write()
+    if calib_suite is not None:  # on the training side's calibration examples (not trained on; the gate set unseen)
+        fitted = gate.evaluate(str(path), calib_suite, cache, target)
+        chosen = usable((fitted.get("cascade") or {}).get("chosen") if refs else fitted.get("chosen"))
+        if chosen is None:
+            console.print(f"threshold: no point keeps {target:.0%} on the calibration examples but all cloud; the "
+                          f"policy's thresholds are kept and the gate decides")
+        _set_thresholds(raw, chosen or {}, str(path) if refs else None)
+        write()
+    ran = gate.evaluate(str(path), suite, cache, target)
+    figures = {**gate.figures(ran, target), "as_served": gate.served(ran)}
+    current = {**gate.figures(current_run, target), "as_served": gate.served(current_run)}
+    interval = gate.bootstrap(ran, current_run, target)
+    after = None
+    if general["suite"] != "none":
+        after = gate.figures(gate.evaluate(str(path), Path(general["suite"]), cache, target), target)[
+            "all_local_quality"]
+    promoted, reason = gate.verdict(figures, current, interval, {**general, "after": after}, target, margin)
+    console.print(f"{'passes' if promoted else 'fails'} the gate: {reason}")
+    return {"raw": raw, "figures": figures, "current": current, "interval": interval, "general_after": after,
+            "promoted": promoted, "reason": reason, "borrowed": gate.borrowed(ran["items"], trained)}
 
 
 # The reference check's threshold is calibrated, but never above the agreement grader's own line: an answer that

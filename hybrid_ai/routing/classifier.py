@@ -41,9 +41,7 @@ def load_classifier(config: ClassifierConfig) -> Classifier:
         base = load_scorer(str(config.model or DEFAULT_MODEL))
     v = config.verifier
     if config.mode == "cascade" and v.references:
-        from ..checks.reference import load_reference_check
-        from ..checks.verifier import DEFAULT_VERIFIER
+        from ..checks.reference import policy_reference_check
 
-        return NearReferences(base, load_reference_check(str(v.references), str(v.model or DEFAULT_VERIFIER),
-                                                         v.min_similarity))
+        return NearReferences(base, policy_reference_check(v))
     return base
