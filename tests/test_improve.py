@@ -15,7 +15,7 @@ from hybrid_ai.bundle import current, versions
 from hybrid_ai.cli import main
 from hybrid_ai.finetune.data import Example
 from hybrid_ai.improve import data, gate
-from hybrid_ai.improve.run import candidate_policy
+from hybrid_ai.improve.candidate import candidate_policy
 from hybrid_ai.policy import load_policy
 
 SUPPORT = ROOT / "examples" / "support"
@@ -125,7 +125,7 @@ def test_a_harmful_training_log_is_rejected_and_nothing_is_served(tmp_path):
 def test_a_calibration_that_keeps_nothing_local_leaves_the_policys_thresholds():
     """On a few calibration examples, 95% may be reachable only by sending everything to the cloud; that point is
     not written as the candidate's threshold (the gate set judges the policy's own, as served)."""
-    from hybrid_ai.improve.run import usable
+    from hybrid_ai.improve.candidate import usable
 
     keeps = {"threshold": 0.8, "verify_threshold": 0.3, "cloud_share": 0.6}
     assert usable(keeps) is keeps

@@ -16,7 +16,7 @@ from hybrid_ai.checks.reference import ReferenceCheck, read_references, write_re
 from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 from hybrid_ai.errors import HybridAIError
 from hybrid_ai.improve import gate
-from hybrid_ai.improve.run import REFERENCE_CHECK_MAX, candidate_policy
+from hybrid_ai.improve.candidate import REFERENCE_CHECK_MAX, candidate_policy
 
 SUPPORT = ROOT / "examples" / "support"
 
