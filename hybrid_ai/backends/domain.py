@@ -4,7 +4,7 @@ A LoRA fine-tune on a team's few dozen questions learns them and forgets some of
 bundled suite's local quality 40.3% -> 27.4%). Here a request whose nearest reference prompt (the domain's
 training questions, references.py) is at least `min_similarity` alike goes to the domain's model (the base
 with the domain adapter merged); any other request to the tier's own model, whose answers are unchanged. Both are
-loaded once per process by their engine, so the tier holds two models (the bundled SLM: about 170 MB more with
+loaded once per process by their engine, so the tier holds two models (the bundled SLM: about 300 MiB more with
 ONNX Runtime int8). A batch is split between the two and answered in its order. The record's `adapter` names
 the one that answered."""
 
