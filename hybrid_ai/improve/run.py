@@ -175,7 +175,8 @@ def run(args) -> int:
         raw = candidate_policy(source, policy, "adapter", refs, domain=shape == "domain")
         judged[shape] = judge(console, raw, partial / f".{shape}.yaml", calib_suite, suite, cache, target,
                                current_run, general, trained, bool(refs), args.margin)
-    shape = max(judged, key=lambda k: (judged[k]["promoted"], judged[k]["figures"]["cost_saving"]))
+    shape = max(judged, key=lambda k: (judged[k]["promoted"], round(judged[k]["figures"]["cost_saving"], 3),
+                                       judged[k]["general_after"] or 0.0))  # a tie: the one that forgets less
     best = judged[shape]
     raw, figures, interval, promoted, reason = (best["raw"], {"current": best["current"], "candidate": best["figures"]},
                                                 best["interval"], best["promoted"], best["reason"])
