@@ -172,3 +172,13 @@ def test_the_cache_removes_the_least_recently_used_conversions_beyond_its_size(m
     assert model_cache.make_room() == []
     model_cache.used(folders[2])
     assert model_cache.make_room(2**20) == []  # the in-use and just-used ones are all that is left: kept
+
+
+@pytest.mark.parametrize("bad", ["twenty", "-1", "nan"])
+def test_a_bad_cache_size_is_a_clear_error(monkeypatch, tmp_path, bad):
+    from hybrid_ai.backends import model_cache
+
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path))
+    monkeypatch.setenv("HYBRID_AI_CACHE_MAX_GB", bad)
+    with pytest.raises(BackendError, match=f"HYBRID_AI_CACHE_MAX_GB must be a number of GB .*{bad!r}"):
+        model_cache.make_room()

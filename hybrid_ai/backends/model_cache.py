@@ -12,6 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
+from ..errors import BackendError
+
 DEFAULT_MAX_GB = 20.0
 _DIGESTS: dict[tuple, str] = {}
 _IN_USE: set[Path] = set()  # conversions this process loaded: never evicted under it
@@ -70,7 +72,13 @@ def used(folder: Path) -> Path:
 def make_room(need_bytes: int = 0) -> list[Path]:
     """Remove the least recently used conversions (plain folders of GGUF models, ONNX and CTranslate2 folders)
     until those left plus `need_bytes` fit in HYBRID_AI_CACHE_MAX_GB; -> what was removed."""
-    limit = float(os.environ.get("HYBRID_AI_CACHE_MAX_GB") or DEFAULT_MAX_GB) * 2**30
+    raw = os.environ.get("HYBRID_AI_CACHE_MAX_GB") or str(DEFAULT_MAX_GB)
+    try:
+        limit = float(raw) * 2**30
+    except ValueError:
+        limit = float("nan")
+    if not limit >= 0:
+        raise BackendError(f"HYBRID_AI_CACHE_MAX_GB must be a number of GB (0 or more), not {raw!r}", kind="load")
     root = cache_root()
     found = [p for d in (root, root / "onnx", root / "ct2") if d.is_dir() for p in d.iterdir()
              if p.is_dir() and not p.name.startswith(".") and p.name not in ("onnx", "ct2")]
