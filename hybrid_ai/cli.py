@@ -236,7 +236,7 @@ def _eval(args) -> int:
                      target_cloud_share=args.target_cloud_share, budget_usd=args.budget_usd, cloud=args.cloud,
                      replay_model=args.replay_model, replay_log=args.replay_log, standins=not args.no_standins,
                      cache=args.cache, workers=args.workers, local_batch=args.local_batch, limit=args.limit,
-                     judge=args.judge, router_folds=args.router_folds)
+                     judge=args.judge, judge_max_usd=args.judge_max_usd, router_folds=args.router_folds)
     return main(cfg, Path(args.out), write_policy=args.write_policy)
 
 
@@ -268,6 +268,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--router-folds", type=int, default=5, help="also report a router trained on these items' "
                    "outcomes, scored out-of-fold with K folds (0: off)")
     p.add_argument("--judge", action="store_true", help="grade 'judge' items with the cloud tier (LLM-as-judge)")
+    p.add_argument("--judge-max-usd", type=float, help="the judge's spend cap (priced as the cloud tier's answers); "
+                   "items past it are left unscored and counted")
     p.set_defaults(func=_eval)
 
 

@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def package_path(v: str | None, must_hold: str | None = None) -> str | None:
@@ -121,16 +121,42 @@ def with_system_prompt(messages: list[dict[str, Any]], system: str | None) -> li
     return list(messages)
 
 
-class DomainAdapter(Strict):
-    """A second adapter for one domain's requests (`hybrid-ai improve` writes it): a request whose nearest
-    reference prompt is at least `min_similarity` alike (checks/reference.py) is answered with `adapter`; every
-    other request with the tier's own `adapter` (or the base model), so that learning a domain does not change the
-    answers to everything else."""
+MIN_SIMILARITY: dict[str, float] = {"tfidf": 0.15, "embedding": 0.45}  # each measure's default (references.py)
+
+
+class Nearness(Strict):
+    """How a request's question is matched against a fine-tuned domain's references (references.py)."""
+
+    similarity: Literal["tfidf", "embedding"] = Field("tfidf", description=(
+        "tfidf: shared words (0.1 ms); embedding: sentence embeddings, which match meaning (about 10 ms on a CPU; "
+        "needs torch and the `local` extra)"))
+    min_similarity: float = Field(0.15, ge=0, le=1, description=(
+        "how alike (cosine) a question must be to a reference's; default 0.15 for tfidf, 0.45 for embedding"))
+    embedding_model: str | None = Field(None, description=(
+        "the sentence-embedding model (folder, hub id or pkg:); None = the bundled all-MiniLM-L6-v2"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_default(cls, data: Any) -> Any:
+        """No `min_similarity`: the default of the measure named."""
+        if isinstance(data, dict) and data.get("min_similarity") is None \
+                and (kind := data.get("similarity", "tfidf")) in MIN_SIMILARITY:
+            return {**data, "min_similarity": MIN_SIMILARITY[kind]}
+        return data
+
+
+class DomainAdapter(Nearness):
+    """A second adapter for one domain's requests (`hybrid-ai improve` writes it): a request whose question is at
+    least `min_similarity` alike to a reference's (references.py) is answered with `adapter`; every other request
+    with the tier's own `adapter` (or the base model), so that learning a domain does not change the answers to
+    everything else."""
 
     adapter: str = Field(description="the domain's LoRA adapter folder; relative to the policy file")
     references: str = Field(description="JSON lines of {prompt, answer}: the domain's training questions and "
                                         "answers; relative to the policy file")
-    min_similarity: float = Field(0.15, ge=0, le=1)
+    context: int = Field(0, ge=0, le=8, description=(
+        "put the answers of this many nearest references into the domain model's system message (`Known "
+        "answers:`); an adapter trained that way (`hybrid-ai improve --context`) answers from them"))
 
     @field_validator("adapter")
     @classmethod

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 from .backends.litellm_backend import LiteLLMTier  # noqa: F401  (re-exported: the built-in kinds' configs)
 from .backends.registry import kind_names, tier_configs
 from .backends.transformers_backend import TransformersTier  # noqa: F401
-from .config import CloudCost, Generation, LocalCost, Strict, TierConfig, package_path  # noqa: F401
+from .config import CloudCost, Generation, LocalCost, Nearness, Strict, TierConfig, package_path  # noqa: F401
 from .errors import PolicyError
 
 BUNDLED_DIR = Path(__file__).parent / "policies"
@@ -30,17 +30,16 @@ else:  # every registered kind's config, told apart by `backend:`
     Tier = Annotated[Union[tier_configs()], Field(discriminator="backend")]  # noqa: UP007  (a tuple of types)
 
 
-class VerifierConfig(Strict):
+class VerifierConfig(Nearness):
     """Cascade mode's check of a local answer (checks/verifier.py): escalate when P(not good enough) >= threshold."""
     model: PackageFile = Field(None, description="a verifier .npz from `hybrid-ai router train-verifier`; "
                                                  "None = shipped")
     threshold: float = Field(0.5, ge=0, le=1)
     references: str | None = Field(None, description=(
         "JSON lines of {prompt, answer}: the teacher's answers the local model was fine-tuned on (`hybrid-ai "
-        "improve` writes them); a request close to one has its local answer checked against that answer "
-        "(checks/reference.py); relative to the policy file"))
-    min_similarity: float = Field(0.15, ge=0, le=1, description="how alike (TF-IDF cosine) a request must be to a "
-                                  "reference prompt to be checked against its answer")
+        "improve` writes them); a request whose question is close to a reference's (`similarity`, "
+        "`min_similarity`) has its local answer checked against that answer (checks/reference.py); relative to "
+        "the policy file"))
     reference_threshold: float | None = Field(None, ge=0, le=1, description=(
         "the reference check's own threshold: a request close to a reference is escalated when 1 - agreement "
         ">= it, every other request by the verifier at `threshold`; None = `threshold` for both"))

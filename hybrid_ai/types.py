@@ -115,6 +115,13 @@ class ChatRequest:
         return "\n".join(parts)
 
     @cached_property
+    def question(self) -> str:
+        """The user's messages joined (the whole text where there is none): what a fine-tuned domain's references
+        are matched against; a deployment's system prompt says nothing of which fact is asked."""
+        asked = [m.content for m in self.messages if m.role == "user" and m.content]
+        return "\n".join(asked) if asked else self.text
+
+    @cached_property
     def scan_text(self) -> str:
         """Every text of the request that reaches a tier, joined by spaces (so a value split across two messages
         reads as one): contents, names, tool calls (ids, names, arguments) and tool-call ids, `user`, `stop`, the

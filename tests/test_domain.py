@@ -13,8 +13,11 @@ import yaml
 import hybrid_ai
 from conftest import user
 from hybrid_ai import HybridClient, PolicyError, load_policy
+from hybrid_ai.backends.domain import DomainSplit
 from hybrid_ai.backends.registry import build_backend
+from hybrid_ai.references import load_references
 from hybrid_ai.request import parse_request
+from hybrid_ai.testing import ScriptedBackend
 
 SHIPPED = str(Path(hybrid_ai.__file__).parent / "assets" / "adapter")
 NEAR = "How do I reset the password of my helpdesk account?"
@@ -73,3 +76,45 @@ def test_only_requests_alike_enough_go_to_the_domain(tmp_path):
     assert pick(parse_request({"messages": user(NEAR)})) is backend.domain
     assert pick(parse_request({"messages": user(FAR)})) is backend.inner
     assert backend.describe()["domain"]["backend"] == backend.inner.describe()["backend"]
+
+
+class Recording(ScriptedBackend):
+    """The seam: a tier that keeps the requests it is given."""
+
+    def __init__(self, tier: str):
+        super().__init__(tier, ("ok",))
+        self.got: list = []
+
+    def complete(self, request, generation):
+        self.got.append(request)
+        return super().complete(request, generation)
+
+
+def test_the_domain_model_gets_the_nearest_known_answers_in_its_system_message(tmp_path):
+    """`context: K`: a domain request reaches the domain's model with the K nearest references' answers (distinct,
+    nearest first) after its own system message, as `hybrid-ai improve --context` trained it; a request outside
+    the domain reaches the tier's own model unchanged."""
+    refs = load_references(str(domain_policy(tmp_path).parent / "references.jsonl"))
+    split = DomainSplit(Recording("general"), Recording("domain"), refs, context=2)
+    generation = load_policy(str(tmp_path / "policy.yaml")).tiers["local"].generation
+    near = parse_request({"messages": [{"role": "system", "content": "Be brief."}, *user(NEAR)]})
+    split.complete(near, generation)
+    split.complete_batch([parse_request({"messages": user(FAR)}), parse_request({"messages": user(NEAR)})], generation)
+    got, plain = split.domain.got, split.inner.got  # type: ignore[attr-defined]
+    system = got[0].messages[0].content
+    assert system.startswith("Be brief.\n\nKnown answers:\n- Open the self-service portal and choose Forgot password.")
+    assert system.count("\n- ") == 1  # by words, only one reference shares any with it (at most K)
+    assert got[0].messages[1:] == near.messages[1:]
+    assert got[1].messages[0].role == "system" and got[1].messages[0].content.startswith("Known answers:")
+    assert [m.content for m in plain[0].messages] == [FAR]  # the general model: the request as it came
+
+
+def test_known_answers_leave_out_the_question_itself_and_repeat_no_answer():
+    from hybrid_ai.references import References, with_context
+
+    refs = References([("How do I reset my password?", "Use the portal."), ("Password reset?", "Use the portal."),
+                       ("Which VPN?", "FortiClient."), ("Printer?", "Floor 2.")])
+    assert refs.context("How do I reset my password?", 2)[0] == "Use the portal."  # from its other wording
+    assert refs.context("How do I reset my password?", 3).count("Use the portal.") == 1
+    assert "How do I reset my password?" not in refs.context("How do I reset my password?", 3)
+    assert with_context([{"role": "user", "content": "q"}], []) == [{"role": "user", "content": "q"}]

@@ -61,6 +61,8 @@ def test_the_gate_promotes_only_a_candidate_that_keeps_quality_saves_more_and_do
     steady, forgets = {"before": 0.4, "after": 0.35}, {"before": 0.4, "after": 0.2}
     assert gate.verdict(good, cur, clear, steady, 0.95, 0.10)[0] is True
     assert "includes 0" in gate.verdict(good, cur, unclear, steady, 0.95, 0.10)[1]
+    worse = {"mean": -0.03, "low": -0.056, "high": -0.006}
+    assert "[-5.6%, -0.6%] is below 0" in gate.verdict(good, cur, worse, steady, 0.95, 0.10)[1]
     assert "forgets" in gate.verdict(good, cur, clear, forgets, 0.95, 0.10)[1]
     assert "keeps 90.0%" in gate.verdict({**good, "quality_retention": 0.9}, cur, clear, steady, 0.95, 0.10)[1]
     served_badly = {**good, "as_served": {"quality_retention": 0.85}}  # its own threshold loses quality
@@ -184,12 +186,32 @@ def test_a_candidate_with_references_learns_a_domain_beside_the_policys_own_adap
     raw = candidate_policy("default", src, "adapter", "references.jsonl")
     local = raw["tiers"]["local"]
     assert local["adapter"] == src.tiers["local"].adapter and Path(local["adapter"]).is_absolute()
-    assert local["domain"] == {"adapter": "adapter", "references": "references.jsonl",
-                               "min_similarity": src.classifier.verifier.min_similarity}
-    assert raw["classifier"]["mode"] == "cascade" and raw["classifier"]["verifier"]["references"] == "references.jsonl"
+    assert local["domain"] == {"adapter": "adapter", "references": "references.jsonl", "similarity": "embedding",
+                               "min_similarity": 0.45}  # matched by meaning, at that measure's own default
+    verifier = raw["classifier"]["verifier"]
+    assert raw["classifier"]["mode"] == "cascade" and verifier["references"] == "references.jsonl"
+    assert (verifier["similarity"], verifier["min_similarity"]) == ("embedding", 0.45)  # the check: the same
+    words = candidate_policy("default", src, "adapter", "references.jsonl", similarity="tfidf")["tiers"]["local"]
+    assert (words["domain"]["similarity"], words["domain"]["min_similarity"]) == ("tfidf", 0.15)
     v = tmp_path / "v1"
     shutil.copytree(src.tiers["local"].adapter, v / "adapter")
     (v / "references.jsonl").write_text(json.dumps({"prompt": "q", "answer": "a"}) + "\n")
     (v / "policy.yaml").write_text(yaml.safe_dump(raw))
     loaded = load_policy(str(v / "policy.yaml")).tiers["local"]
     assert loaded.domain.adapter == str(v / "adapter") and loaded.adapter == src.tiers["local"].adapter
+
+
+def test_known_answers_training_examples_and_the_candidate_that_serves_them():
+    """`--context K`: each training example's system message lists the answers of the K other examples nearest
+    its question (as the domain's model gets them when serving); the candidate's domain says K."""
+    from hybrid_ai.finetune.data import load_examples
+
+    examples = load_examples(ROOT / "examples" / "helpdesk" / "train.jsonl")
+    taught = data.with_known_answers(examples, 3, "tfidf")
+    assert [e.messages[1:] for e in taught] == [e.messages[1:] for e in examples]  # the question and answer kept
+    systems = [e.messages[0]["content"] for e in taught]
+    assert all(s.startswith(examples[0].messages[0]["content"] + "\n\nKnown answers:\n- ") for s in systems)
+    own = sum(e.messages[-1]["content"] in s for e, s in zip(examples, systems))
+    assert own >= 0.8 * len(examples)  # its answer is there through another wording of the same fact
+    raw = candidate_policy("default", load_policy("default"), "adapter", "references.jsonl", context=3)
+    assert raw["tiers"]["local"]["domain"]["context"] == 3

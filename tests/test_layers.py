@@ -8,7 +8,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "hybrid_ai"
 LAYERS = [  # lowest first; a module belongs to the longest prefix listed
-    ("foundation", ["errors", "types", "jsonl", "fastjson", "references", "sized_cache", "offload", "request", "tooling", "config", "stream",
+    ("foundation", ["errors", "types", "jsonl", "fastjson", "references", "embeddings", "sized_cache", "offload", "request",
+                    "tooling", "config", "stream",
                     "response", "privacy.pii", "privacy.redact", "privacy", "reporting", "grading", "telemetry.cost",
                     "telemetry.energy", "telemetry.caller", "store"]),
     ("engines", ["policy", "backends", "telemetry", "store.pg_sink"]),

@@ -17,6 +17,8 @@ from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 from hybrid_ai.errors import HybridAIError
 from hybrid_ai.improve import gate
 from hybrid_ai.improve.candidate import REFERENCE_CHECK_MAX, candidate_policy
+from hybrid_ai.references import References
+from hybrid_ai.request import parse_request
 
 SUPPORT = ROOT / "examples" / "support"
 
@@ -30,17 +32,18 @@ def heldout() -> list[dict]:
     return [json.loads(line) for line in (SUPPORT / "heldout" / "items.jsonl").read_text().splitlines()]
 
 
-def text(item: dict) -> str:
-    return "\n".join(m["content"] for m in item["messages"])
+def req(item: dict | str):
+    return parse_request({"messages": item["messages"] if isinstance(item, dict) else [
+        {"role": "user", "content": item}]})
 
 
 def test_right_answers_pass_and_a_neighbouring_facts_sentence_is_escalated():
     base = load_verifier(str(DEFAULT_VERIFIER))
-    check = ReferenceCheck(pairs(), base)
+    check = ReferenceCheck(References(pairs()), base)
     items = heldout()
-    right = [check.score_text(text(h), h["standin"]) for h in items]
+    right = [check.score_request(req(h), h["standin"]) for h in items]
     # each question answered with the next item's fact: fluent, confident, wrong
-    wrong = [check.score_text(text(h), items[(i + 1) % len(items)]["standin"]) for i, h in enumerate(items)]
+    wrong = [check.score_request(req(h), items[(i + 1) % len(items)]["standin"]) for i, h in enumerate(items)]
     assert sum(s < 0.5 for s in right) >= 15  # the nearest reference is the right fact for most questions
     assert sum(s >= 0.5 for s in wrong) >= 20
     assert sum(r < w for r, w in zip(right, wrong)) >= 20
@@ -48,10 +51,10 @@ def test_right_answers_pass_and_a_neighbouring_facts_sentence_is_escalated():
 
 def test_a_request_like_no_reference_goes_to_the_general_verifier():
     base = load_verifier(str(DEFAULT_VERIFIER))
-    check = ReferenceCheck(pairs(), base)
+    check = ReferenceCheck(References(pairs()), base)
     q, a = "What is the capital of France?", "The capital of France is Paris."
     assert check.nearest(q)[0] < check.min_similarity
-    assert check.score_text(q, a) == pytest.approx(base.score_text(q, a))
+    assert check.score_request(req(q), a) == pytest.approx(base.score_text(q, a))
 
 
 def test_the_improve_candidate_checks_against_its_references(tmp_path):
@@ -104,12 +107,12 @@ def test_the_checks_own_threshold_and_the_verifiers_are_kept_apart():
             assert off_scale(on_scale(s, own, policy), own, policy) == pytest.approx(s)
     base = load_verifier(str(DEFAULT_VERIFIER))
     items = heldout()
-    check = ReferenceCheck(pairs(), base, thresholds=(0.5, 0.2341))
-    plain = ReferenceCheck(pairs(), base)
+    check = ReferenceCheck(References(pairs()), base, thresholds=(0.5, 0.2341))
+    plain = ReferenceCheck(References(pairs()), base)
     for h in items:
-        assert (check.score_text(text(h), h["standin"]) >= 0.2341) == (plain.score_text(text(h), h["standin"]) >= 0.5)
+        assert (check.score_request(req(h), h["standin"]) >= 0.2341) == (plain.score_request(req(h), h["standin"]) >= 0.5)
     q, a = "What is the capital of France?", "The capital of France is Paris."
-    assert check.score_text(q, a) == pytest.approx(base.score_text(q, a))  # the rest: the verifier's, as it was
+    assert check.score_request(req(q), a) == pytest.approx(base.score_text(q, a))  # the rest: the verifier's, as it was
 
 
 def test_a_policy_with_a_reference_threshold_loads_a_check_on_its_scale(tmp_path):

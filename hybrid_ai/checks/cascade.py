@@ -45,8 +45,7 @@ class Check:
         """Raise Escalated when the verifier doubts `tier`'s answer."""
         if not self.holds(tier):
             return
-        r = self.request
-        self.score = self.verifier.score_text(r.text, result.text, len(r.messages), result.logprobs)
+        self.score = self.verifier.score_request(self.request, result.text, result.logprobs)
         if self.score >= self.threshold:
             raise Escalated(f"verifier: P(not good enough) {self.score:.3f} >= {self.threshold:g}", tier=tier,
                             score=self.score)

@@ -14,9 +14,13 @@ from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..routing.features import DENSE, dense_features, hashed_ngrams, parse
 from .answer_features import NAMES, answer_features, answer_ngrams
+
+if TYPE_CHECKING:
+    from ..types import ChatRequest
 
 DEFAULT_VERIFIER = Path(__file__).resolve().parent.parent / "assets" / "router" / "verifier.npz"
 FEATURES = [*DENSE, *NAMES]
@@ -49,6 +53,10 @@ class Verifier:
     hash_w: array
     bias: float
     meta: dict = field(default_factory=dict)
+
+    def score_request(self, request: ChatRequest, answer: str, logprobs: list[float] | None = None) -> float:
+        """P(the answer to `request` is not good enough), as the reference check scores one too."""
+        return self.score_text(request.text, answer, len(request.messages), logprobs)
 
     def score_text(self, request: str, answer: str, n_messages: int = 1,
                    logprobs: list[float] | None = None) -> float:

@@ -52,6 +52,7 @@ class EvalConfig:
     router_folds: int = 5
     limit: int | None = None
     judge: bool = False
+    judge_max_usd: float | None = None  # the judge's spend cap for this eval; past it, items are left unscored
 
 
 def resolve_suite(name: str) -> Path:
@@ -95,7 +96,7 @@ def local_label(tier) -> str:
     if (domain := getattr(tier, "domain", None)) is not None:  # which requests it answers: the references' hash
         refs = hashlib.sha256(Path(domain.references).read_bytes()).hexdigest()[:12]
         label += (f" + domain adapter {domain.adapter} ({_weights_stamp(domain.adapter)}) for references {refs} "
-                  f">= {domain.min_similarity:g}")
+                  f">= {domain.min_similarity:g} {domain.similarity} {domain.embedding_model or ''}".rstrip())
     return label
 
 
@@ -193,10 +194,11 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
         if cfg.judge:
             from .judge import Judge
 
-            if tiers[strong].mode != "live":
-                raise HybridAIError(f"--judge needs the cloud tier live (its credentials: "
-                                    f"{build_backend(strong, policy.tiers[strong]).ready()[1]}; or --cloud live)")
-            judge = Judge(tiers[strong].backend, policy.tiers[strong].generation, policy.tiers[strong].model, cache)
+            live = tiers[strong].backend if tiers[strong].mode == "live" else build_backend(strong, policy.tiers[strong])
+            ok, why = live.ready()  # replayed answers can still be judged live
+            if not ok:
+                raise HybridAIError(f"--judge needs the cloud tier live (its credentials: {why}; or --cloud live)")
+            judge = Judge(live, policy.tiers[strong], cache, cfg.judge_max_usd)
         answers, timing = {}, {}
         for name in (strong, weak):  # the cloud tier first: replay is instant, so failures show early
             local = name == weak
@@ -235,9 +237,12 @@ def run_eval(cfg: EvalConfig, progress=None) -> dict:
                             "answer": a.text}
             if verifier is not None:  # what cascade mode's check says of the local answer
                 a = answers[weak][item.id]
-                row["verify"] = verifier.score_text(request.text, a.text or "", len(request.messages))
+                row["verify"] = verifier.score_request(request, a.text or "")
             rows.append(row)
-        return _summarise(cfg, policy, suite, suites, tiers, rows, timing, cache.memo)
+        out = _summarise(cfg, policy, suite, suites, tiers, rows, timing, cache.memo)
+        if judge is not None:
+            out["judge"] = judge.summary()
+        return out
     finally:
         cache.close()
 

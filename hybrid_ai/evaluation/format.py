@@ -111,4 +111,8 @@ def provenance_lines(result: dict) -> list[str]:
     if t["local"]["judge_unscored"] or c["judge_unscored"]:
         lines.append(f"the judge gave no verdict on {t['local']['judge_unscored']} local and {c['judge_unscored']} "
                      f"cloud answers; they count as wrong")
+    if j := result.get("judge"):
+        cap = f" of a {j['max_usd']:g} USD cap ({j['over_budget']} past it, unscored)" if j["max_usd"] is not None else ""
+        lines.append(f"the judge ({j['model']}) was called {j['calls']} times for {j['spent_usd']:.4f} USD{cap}"
+                     + (f"; {j['unpriced_calls']} calls had no known price" if j["unpriced_calls"] else ""))
     return lines

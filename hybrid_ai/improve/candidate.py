@@ -18,23 +18,30 @@ REFERENCE_CHECK_MAX = 0.5
 
 
 def candidate_policy(source: str, policy, adapter: str, references: str | None = None,
-                     domain: bool = True) -> dict[str, Any]:
+                     domain: bool = True, similarity: str = "embedding", context: int = 0) -> dict[str, Any]:
     """The current policy's YAML with the local tier's adapter replaced (`adapter`, relative to the new version);
     every other path the policy names made absolute (the version lives elsewhere); no canary. With `references`
     (a file of the version): cascade mode checks each local answer against the nearest teacher answer, and with
     `domain` the new adapter is the tier's `domain` adapter, answering only the requests near those references
-    (the tier's own adapter keeps answering everything else: nothing is forgotten there)."""
+    (the tier's own adapter keeps answering everything else: nothing is forgotten there). Both match a request's
+    question to the references by `similarity` (the policy's `min_similarity` kept where it names the same
+    measure); `context`: the domain adapter was trained with that many known answers in its prompt, and gets
+    them."""
+    from ..config import MIN_SIMILARITY
     from ..policy import resolve_policy_path
 
     raw = yaml.safe_load(resolve_policy_path(source).read_text(encoding="utf-8"))
     weak = policy.classifier.weak_tier
+    v = policy.classifier.verifier
+    nearness = {"similarity": similarity, "min_similarity": v.min_similarity if v.similarity == similarity
+                else MIN_SIMILARITY[similarity], **({"embedding_model": v.embedding_model} if v.embedding_model else {})}
     for name, tier in raw.get("tiers", {}).items():
         loaded = policy.tiers[name]
         if name == weak and references and domain:
             if tier.get("adapter"):
                 tier["adapter"] = loaded.adapter
-            tier["domain"] = {"adapter": adapter, "references": references,
-                              "min_similarity": policy.classifier.verifier.min_similarity}
+            tier["domain"] = {"adapter": adapter, "references": references, **nearness,
+                              **({"context": context} if context else {})}
         elif name == weak:
             tier["adapter"] = adapter
             tier.pop("domain", None)
@@ -52,7 +59,8 @@ def candidate_policy(source: str, policy, adapter: str, references: str | None =
     if references:  # the check starts at its cap (REFERENCE_CHECK_MAX); the verifier keeps its own threshold
         classifier = raw.setdefault("classifier", {})
         classifier["mode"] = "cascade"
-        classifier.setdefault("verifier", {}).update(references=references, reference_threshold=REFERENCE_CHECK_MAX)
+        classifier.setdefault("verifier", {}).update(references=references, reference_threshold=REFERENCE_CHECK_MAX,
+                                                     **nearness)
     return raw
 
 
@@ -97,9 +105,11 @@ SHAPE_WORDS = {"domain": "for the domain's requests only (tiers.local.domain)", 
 
 
 def judge(console, raw: dict[str, Any], path: Path, calib_suite: Path | None, suite: Path, cache: Path,
-           target: float, current_run: dict, general: dict, trained: set[str], refs: bool, margin: float) -> dict:
+          target: float, current_run: dict, general: dict, trained: set[str], refs: bool, margin: float,
+          llm: gate.JudgeBudget | None = None) -> dict:
     """One candidate policy (written to `path`): its thresholds calibrated on the calibration examples, then the
-    gate against the current policy's run, and the forgetting check."""
+    gate against the current policy's run (graded by the LLM judge within its budget, with `llm`), and the
+    forgetting check."""
     def write() -> None:
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
@@ -112,7 +122,7 @@ def judge(console, raw: dict[str, Any], path: Path, calib_suite: Path | None, su
                           f"policy's thresholds are kept and the gate decides")
         _set_thresholds(raw, chosen or {}, str(path) if refs else None)
         write()
-    ran = gate.evaluate(str(path), suite, cache, target)
+    ran = gate.evaluate(str(path), suite, cache, target, judge=llm)
     figures = {**gate.figures(ran, target), "as_served": gate.served(ran)}
     current = {**gate.figures(current_run, target), "as_served": gate.served(current_run)}
     interval = gate.bootstrap(ran, current_run, target)
@@ -121,6 +131,9 @@ def judge(console, raw: dict[str, Any], path: Path, calib_suite: Path | None, su
         after = gate.figures(gate.evaluate(str(path), Path(general["suite"]), cache, target), target)[
             "all_local_quality"]
     promoted, reason = gate.verdict(figures, current, interval, {**general, "after": after}, target, margin)
+    if promoted and (missing := gate.unscored(ran) + gate.unscored(current_run)):
+        promoted, reason = False, (f"the judge gave no verdict on {missing} gate answers (its budget, "
+                                   f"--judge-max-usd, was spent, or it failed): not judged, not promoted")
     console.print(f"{'passes' if promoted else 'fails'} the gate: {reason}")
     return {"raw": raw, "figures": figures, "current": current, "interval": interval, "general_after": after,
             "promoted": promoted, "reason": reason, "borrowed": gate.borrowed(ran["items"], trained)}

@@ -37,6 +37,17 @@ def add_parser(sub) -> None:
     p.add_argument("--no-reference-check", dest="reference_check", action="store_false",
                    help="keep the current policy's mode: no cascade check of local answers against the training "
                         "answers (checks/reference.py)")
+    p.add_argument("--similarity", choices=("embedding", "tfidf"), default="embedding",
+                   help="how a request is matched to the training questions (the domain split and the reference "
+                        "check): sentence embeddings (default; about 10 ms a request) or shared words (0.1 ms)")
+    p.add_argument("--context", type=int, default=3, choices=range(9), metavar="K",
+                   help="train the domain adapter with the answers of the K nearest other training questions in its "
+                        "prompt, and serve it so (tiers.NAME.domain.context; default 3); 0: recall alone")
+    p.add_argument("--judge", choices=("agreement", "llm"), default="agreement",
+                   help="how the gate grades answers against the teacher's: agreement (the same final number, else "
+                        "token F1 >= 0.5; free) or llm (the policy's strong tier as judge, live, within --judge-max-usd; "
+                        "a gate answer left unjudged blocks promotion)")
+    p.add_argument("--judge-max-usd", type=float, default=1.0, help="the LLM judge's spend cap for the run")
     p.add_argument("--rehearse", help="JSON lines of general prompts whose own answers are mixed into training "
                    "(default: the log's local traffic, else the bundled everyday prompts; `none`: no rehearsal)")
     p.add_argument("--epochs", type=float, help="passes over the training examples (default: the config's, else about 600 "

@@ -88,20 +88,36 @@ def calibration(train: list[Example], share: float) -> tuple[list[Example], list
     return [e for i, e in enumerate(train) if i % k != k - 1], [e for i, e in enumerate(train) if i % k == k - 1]
 
 
-def gate_suite(examples: list[Example], folder: Path, max_tokens: int) -> Path:
-    """An eval suite of the gate set: each prompt, graded by agreement with its teacher answer, which also stands in
-    for the cloud's answer (the teacher answered it)."""
+def gate_suite(examples: list[Example], folder: Path, max_tokens: int, grader: str = "agreement") -> Path:
+    """An eval suite of the gate set: each prompt, graded by agreement with its teacher answer (or by the LLM
+    judge against it: `grader: judge`), which also stands in for the cloud's answer (the teacher answered it)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "suite.yaml").write_text(
         "name: improve-gate\ndescription: the newest logged requests, kept out of training\n"
         "source: the route log or training file given to hybrid-ai improve\nlicense: the user's own data\n"
-        f"grader: agreement\nreference_is_standin: true\nmax_tokens: {max_tokens}\n", encoding="utf-8")
+        f"grader: {grader}\nreference_is_standin: true\nmax_tokens: {max_tokens}\n", encoding="utf-8")
     with (folder / "items.jsonl").open("w", encoding="utf-8") as f:
         for i, e in enumerate(examples):
             answer = e.messages[-1]["content"]
             f.write(json.dumps({"id": f"gate-{i:05d}", "messages": list(e.messages[:-1]), "reference": answer,
                                 "standin": answer}, ensure_ascii=False) + "\n")
     return folder
+
+
+def question(e: Example) -> str:
+    """An example's question as references are matched on (a request's `question`: its user messages)."""
+    return "\n".join(m["content"] for m in e.messages[:-1] if m["role"] == "user")
+
+
+def with_known_answers(examples: list[Example], k: int, similarity: str) -> list[Example]:
+    """Each training example with the answers of the `k` other examples nearest its question in its system
+    message (references.py `with_context`), as the domain adapter gets them when serving: learning to answer from
+    known answers carries to questions worded unlike every training one, where recall alone does not."""
+    from ..references import References, with_context
+
+    refs = References([(question(e), e.messages[-1]["content"]) for e in examples], similarity=similarity)  # type: ignore[arg-type]
+    return [Example(tuple(with_context(list(e.messages[:-1]), refs.context(question(e), k))) + e.messages[-1:],
+                    e.source) for e in examples]
 
 
 def prompts_file(examples: list[Example], path: Path) -> Path:

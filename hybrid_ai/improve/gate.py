@@ -12,12 +12,41 @@ from typing import Any
 BOOTSTRAP = 500
 
 
-def evaluate(policy: str, suite: Path, cache: Path, target: float, progress=None) -> dict:
-    """`hybrid-ai eval` of one policy on one suite, the cloud replayed (a gate set's teacher answers stand in)."""
+class JudgeBudget:
+    """The LLM judge's spend over one run's evals (`--judge llm`, `--judge-max-usd`): each eval may spend what the
+    ones before it left. Verdicts are cached, so an answer judged once is not paid for again."""
+
+    def __init__(self, max_usd: float):
+        self.max_usd, self.spent_usd, self.calls, self.model = max_usd, 0.0, 0, None
+
+    def add(self, result: dict) -> None:
+        j = result.get("judge") or {}
+        self.spent_usd += j.get("spent_usd", 0.0)
+        self.calls += j.get("calls", 0)
+        self.model = j.get("model", self.model)
+
+    def summary(self) -> dict[str, Any]:
+        return {"grader": "llm", "model": self.model, "calls": self.calls, "spent_usd": round(self.spent_usd, 6),
+                "max_usd": self.max_usd}
+
+
+def evaluate(policy: str, suite: Path, cache: Path, target: float, progress=None,
+             judge: JudgeBudget | None = None) -> dict:
+    """`hybrid-ai eval` of one policy on one suite, the cloud replayed (a gate set's teacher answers stand in);
+    with `judge`, the suite's `judge` items graded by the cloud tier live, within what is left of its budget."""
     from ..evaluation.evaluate import EvalConfig, run_eval
 
-    return run_eval(EvalConfig(policy=policy, suites=[str(suite)], target_quality=target, cloud="replay",
-                               cache=str(cache)), progress)
+    result = run_eval(EvalConfig(policy=policy, suites=[str(suite)], target_quality=target, cloud="replay",
+                                 cache=str(cache), judge=judge is not None,
+                                 judge_max_usd=max(0.0, judge.max_usd - judge.spent_usd) if judge else None), progress)
+    if judge is not None:
+        judge.add(result)
+    return result
+
+
+def unscored(result: dict) -> int:
+    """Answers the judge gave no verdict on (its budget spent, or it failed): they count as wrong."""
+    return sum(result["tiers"][k].get("judge_unscored", 0) for k in ("local", "cloud"))
 
 
 def _cascade(result: dict) -> bool:
@@ -91,7 +120,8 @@ def verdict(candidate: dict, current: dict, interval: dict, general: dict, targe
     if interval["low"] <= 0:
         return False, (f"the candidate does not save more than the current policy beyond doubt: cost saving "
                        f"{candidate['cost_saving'] or 0:.1%} against {current['cost_saving'] or 0:.1%}, difference "
-                       f"95% interval [{interval['low']:+.1%}, {interval['high']:+.1%}] includes 0")
+                       f"95% interval [{interval['low']:+.1%}, {interval['high']:+.1%}] "
+                       f"{'includes 0' if interval['high'] >= 0 else 'is below 0'}")
     before, after = general.get("before"), general.get("after")
     if before is not None and after is not None and after < before - margin:
         return False, (f"the candidate forgets: local quality on the general set {before:.1%} -> {after:.1%} "

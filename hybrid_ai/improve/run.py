@@ -125,11 +125,14 @@ def run(args) -> int:
     rehearse, rehearsed_from = data.rehearsal(policy, args.rehearse, args.log)
     console.print(f"fine-tune: {epochs:g} epochs ({'--epochs' if args.epochs else 'chosen for the data size'}); "
                   f"rehearsal: {len(rehearse)} prompts from {rehearsed_from}")
+    llm = _judge_budget(policy, args)  # before the minutes of training: a judge that cannot run is bad input
     if args.dry_run:
         return 0
     started = _card(now).get("improved_on") if now is not None and _card(now).get("baseline") else source
+    context = args.context if args.reference_check else 0
     stage = json.dumps([digest, started, bool(args.gate_suite), args.holdout, args.calibration, epochs,
-                        args.config, rehearse, REHEARSE_SHARE])  # what the adapter depends on: a rerun with these reuses it
+                        args.config, rehearse, REHEARSE_SHARE] + ([context, args.similarity] if context else []))
+    # what the adapter depends on: a rerun with these reuses it
     work = root / ".work" / hashlib.sha256(stage.encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
     if now is None:
@@ -148,7 +151,8 @@ def run(args) -> int:
             cfg = cfg.model_copy(update={"rehearse_share": REHEARSE_SHARE})
         start = tier.model_copy(update={"adapter": tier.domain.adapter, "domain": None}) \
             if getattr(tier, "domain", None) is not None else tier  # a domain learns on from its own adapter
-        if _train(console, policy, start, cfg, train, counts, origin, adapter, False, rehearse) != 0:
+        taught = data.with_known_answers(train, context, args.similarity) if context else train
+        if _train(console, policy, start, cfg, taught, counts, origin, adapter, False, rehearse) != 0:
             raise HybridAIError("fine-tuning was interrupted: run the same command again to continue")
     shutil.copytree(adapter, partial / "adapter")
     refs = None
@@ -156,14 +160,14 @@ def run(args) -> int:
         from ..checks.reference import write_references
 
         refs = "references.jsonl"
-        write_references(partial / refs, [("\n".join(m["content"] for m in e.messages[:-1]), e.messages[-1]["content"])
-                                          for e in train])
+        write_references(partial / refs, [(data.question(e), e.messages[-1]["content"]) for e in train])
     target = args.target_quality
     cache = work / "answers.sqlite"
     calib_suite = data.gate_suite(calib, work / "calibration", tier.generation.max_tokens) if calib else None
-    suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(held, work / "gate", tier.generation.max_tokens)
+    suite = Path(args.gate_suite) if args.gate_suite else data.gate_suite(
+        held, work / ("gate-judged" if llm else "gate"), tier.generation.max_tokens, "judge" if llm else "agreement")
     console.rule("gate and forgetting check: the current policy")
-    current_run = gate.evaluate(source, suite, cache, target)
+    current_run = gate.evaluate(source, suite, cache, target, judge=llm)
     general: dict[str, Any] = {"suite": args.general_suite, "before": None, "after": None, "margin": args.margin}
     if args.general_suite != "none":
         general["before"] = gate.figures(gate.evaluate(source, Path(args.general_suite), cache, target), target)[
@@ -172,11 +176,13 @@ def run(args) -> int:
     judged = {}
     for shape in (SHAPES if refs else ("replaces",)):  # each shape of candidate judged on the same gate
         console.rule(f"candidate: the new adapter {SHAPE_WORDS[shape]}")
-        raw = candidate_policy(source, policy, "adapter", refs, domain=shape == "domain")
+        raw = candidate_policy(source, policy, "adapter", refs, domain=shape == "domain", similarity=args.similarity,
+                               context=context)
         judged[shape] = judge(console, raw, partial / f".{shape}.yaml", calib_suite, suite, cache, target,
-                               current_run, general, trained, bool(refs), args.margin)
-    shape = max(judged, key=lambda k: (judged[k]["promoted"], round(judged[k]["figures"]["cost_saving"], 3),
-                                       judged[k]["general_after"] or 0.0))  # a tie: the one that forgets less
+                              current_run, general, trained, bool(refs), args.margin, llm)
+    shape = max(judged, key=lambda k: (judged[k]["promoted"], round(judged[k]["figures"]["as_served"]["cost_saving"]
+                                                                    or 0.0, 2), judged[k]["general_after"] or 0.0))
+    # what serving it saves (to a point: closer is a tie), then the one that forgets less
     best = judged[shape]
     raw, figures, interval, promoted, reason = (best["raw"], {"current": best["current"], "candidate": best["figures"]},
                                                 best["interval"], best["promoted"], best["reason"])
@@ -201,11 +207,12 @@ def run(args) -> int:
         "base_model": tier.model, "base_fingerprint": info.get("base_fingerprint"),
         "data": {"source": origin, "sha256": digest, "examples": len(examples), "folded": folded,
                  "train": len(train), "calibration": len(calib), "gate": len(held), "counts": counts},
-        "gate": {"suite": str(suite), "items": len(current_run["items"]), "grader": "agreement" if not
-                 args.gate_suite else "the suite's", **figures, "cost_saving_difference": interval,
+        "gate": {"suite": str(suite), "items": len(current_run["items"]), "grader": "the suite's" if args.gate_suite
+                 else "llm judge" if llm else "agreement", **figures, "cost_saving_difference": interval,
                  "wrong_local_answers": borrowed,
                  "general_local_quality": general},
-        "candidate_shape": shape, "shapes": shapes, "training": info.get("metrics")}
+        "candidate_shape": shape, "shapes": shapes, "training": info.get("metrics"),
+        "judge": llm.summary() if llm else {"grader": "agreement"}}
     (partial / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (partial / "card.md").write_text(_markdown(card), encoding="utf-8")
     partial.rename(version)  # whole or not at all
@@ -215,6 +222,19 @@ def run(args) -> int:
     if not promoted:
         console.print(f"{root}/current stays {now.name}: {_card(now).get('reason', 'the version served before')}")
     return 0 if promoted else REJECTED
+
+
+def _judge_budget(policy, args) -> gate.JudgeBudget | None:
+    """`--judge llm`: the gate graded by the policy's strong tier as LLM judge, which must be reachable now."""
+    if args.judge != "llm":
+        return None
+    from ..backends.registry import build_backend
+
+    strong = policy.classifier.strong_tier
+    ok, why = build_backend(strong, policy.tiers[strong]).ready()
+    if not ok:
+        raise HybridAIError(f"--judge llm grades with the strong tier {strong!r}, which cannot be called: {why}")
+    return gate.JudgeBudget(args.judge_max_usd)
 
 
 # The loop's rehearsal is at least this share of the training mix (`rehearse_share` in a --config overrides it): a

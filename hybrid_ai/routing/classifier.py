@@ -27,8 +27,7 @@ class NearReferences:
         self.base, self.check = base, check
 
     def score(self, request: ChatRequest) -> float:
-        similarity, _ = self.check.nearest(request.text)
-        return 0.0 if similarity >= self.check.min_similarity else float(self.base.score(request))
+        return 0.0 if self.check.references.near(request.question) else float(self.base.score(request))
 
 
 def load_classifier(config: ClassifierConfig) -> Classifier:
