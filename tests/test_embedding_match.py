@@ -14,7 +14,7 @@ import yaml
 from conftest import ROOT, user
 from hybrid_ai import load_policy
 from hybrid_ai.backends.registry import build_backend
-from hybrid_ai.embeddings import load_embedder
+from hybrid_ai.embeddings import MAX_CHARS, load_embedder
 from hybrid_ai.errors import HybridAIError
 from hybrid_ai.references import References, write_references
 from hybrid_ai.request import parse_request
@@ -80,6 +80,8 @@ def test_a_domain_split_matched_by_meaning_sends_a_reworded_question_to_the_doma
 def test_the_embedder_remembers_a_question_and_a_missing_model_is_a_clear_error(tmp_path):
     e = load_embedder()
     assert e.one("Which VPN server?") is e.one("Which VPN server?")
+    huge = "Which VPN server? " + "x" * 2_000_000  # a megabyte request costs its first words, and is kept small
+    assert e.one(huge) is e.one(huge[:MAX_CHARS]) and max(map(len, e._seen)) <= MAX_CHARS
     v = e.encode(["a", "b c"])
     assert v.shape == (2, 384) and abs(float((v[0] ** 2).sum()) - 1.0) < 1e-5
     with pytest.raises(HybridAIError, match="cannot load the embedding model"):

@@ -15,9 +15,11 @@ from hybrid_ai import HybridClient
 from hybrid_ai.backends.local_model import model_path
 from hybrid_ai.cli import main
 from hybrid_ai.errors import BackendError, HybridAIError
+from hybrid_ai.finetune.config import FinetuneConfig
 from hybrid_ai.finetune.data import DataError, from_route_log, load_examples
 from hybrid_ai.finetune.encode import IGNORE, encode, encode_example
 from hybrid_ai.finetune.save import atomic_write
+from hybrid_ai.finetune.trainer import cpu_precision
 from hybrid_ai.policy import TransformersTier, load_policy
 
 SYSTEM = {"role": "system", "content": "You are the support assistant of Nimbus Notes."}
@@ -174,6 +176,7 @@ def test_training_writes_an_adapter_with_its_config_data_hash_and_metrics(traine
     assert info["data"]["rehearsal"] == 2
     m = info["metrics"]
     assert m["steps"] == m["total_steps"] == 3 and not m["interrupted"] and m["step_s_mean"] > 0
+    assert m["precision"] == cpu_precision(FinetuneConfig())  # mixed where the CPU multiplies bf16, else fp32
     assert m["eval_loss_after"] < m["eval_loss_before"]  # it learned something about the held-out answers
     assert m["adapter_bytes"] == sum(f.stat().st_size for f in (tmp / "adapter").glob("adapter_*"))
     assert json.loads((tmp / "adapter" / "adapter_config.json").read_text())["r"] == 4

@@ -53,7 +53,7 @@ def test_a_request_like_no_reference_goes_to_the_general_verifier():
     base = load_verifier(str(DEFAULT_VERIFIER))
     check = ReferenceCheck(References(pairs()), base)
     q, a = "What is the capital of France?", "The capital of France is Paris."
-    assert check.nearest(q)[0] < check.min_similarity
+    assert check.nearest(q)[0] < check.references.min_similarity
     assert check.score_request(req(q), a) == pytest.approx(base.score_text(q, a))
 
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,11 +173,21 @@ def _attach_adapter(model, adapter: str, base_name: str, *, trainable: bool = Fa
             raise BackendError(f"adapter {adapter!r} was trained for base model {info.get('base_model')!r} "
                                f"({want}), not for base model {base_name!r} ({have})", kind="load")
     try:
-        model = peft.PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+        with quiet_peft():
+            model = peft.PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
     except (RuntimeError, ValueError, KeyError) as e:
         raise BackendError(f"adapter {adapter!r} does not match base model {base_name!r}: {str(e)[:300]}",
                            kind="load") from e
     return model if trainable else model.merge_and_unload()
+
+
+@contextmanager
+def quiet_peft():
+    """PEFT asks a transformers 5 model for `is_gradient_checkpointing`, whose FutureWarning would otherwise be
+    printed in the middle of `finetune`'s and `improve`'s progress, and in every eval that loads an adapter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 def cuda_present() -> bool:

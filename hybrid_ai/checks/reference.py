@@ -36,7 +36,6 @@ class ReferenceCheck:
         scale (see `on_scale`), so that one comparison with the policy's threshold serves both kinds of
         request."""
         self.references, self.base, self.thresholds = references, base, thresholds
-        self.min_similarity = references.min_similarity
 
     def nearest(self, question: str) -> tuple[float, int | None]:
         return self.references.nearest(question)
@@ -46,7 +45,7 @@ class ReferenceCheck:
         request's question, or the base verifier's score for a request like no reference."""
         question = request.question
         sim, i = self.nearest(question)
-        if i is None or sim < self.min_similarity:
+        if i is None or sim < self.references.min_similarity:
             return float(self.base.score_text(request.text, answer, len(request.messages), logprobs))
         score = 1.0 - agreement_score(answer, self.references.answers[i])[0] * self.confidence(question)
         return on_scale(score, *self.thresholds) if self.thresholds else score

@@ -32,7 +32,11 @@ class FinetuneConfig(BaseModel):
     rehearse_max_tokens: int = Field(64, ge=1, description="answer length of the rehearsal examples")
     rehearse_share: float = Field(0.0, ge=0, lt=1, description="the rehearsal examples repeated until they are at "
                                   "least this share of the training mix (0: each once)")
-    dtype: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="CPU weights: auto = fp32 (safe everywhere)")
+    dtype: str = Field("auto", pattern="^(auto|fp32|mixed|bf16)$", description=(
+        "CPU precision: fp32; mixed = fp32 weights with bf16 matrix products (autocast); bf16 = bf16 weights; "
+        "auto = mixed where the CPU multiplies bf16 natively (AVX-512 BF16 or AMX), else fp32"))
+    gradient_checkpointing: bool = Field(False, description="recompute each layer's activations in the backward "
+                                         "pass: about a third of the memory, about 1.5x the time")
     threads: int | None = Field(None, ge=1)
     save_dtype: str = Field("fp32", pattern="^(fp32|fp16)$",
                             description="the saved adapter's weights: fp16 halves the file (loaded back as fp32)")
