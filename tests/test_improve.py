@@ -135,10 +135,15 @@ def test_a_calibration_that_keeps_nothing_local_leaves_the_policys_thresholds():
     assert usable(None) is None
 
 
-def test_epochs_follow_the_data_size():
+def test_epochs_follow_the_data_size_unless_a_config_sets_them(tmp_path):
     from hybrid_ai.improve.run import epochs_for
 
     assert [epochs_for(n, None) for n in (20, 72, 300, 5000)] == [8.0, 8.0, 2.0, 1.0]
+    memory = tmp_path / "memory.yaml"
+    memory.write_text("gradient_checkpointing: true\n")  # says nothing of epochs: the choice by data size stays
+    both = tmp_path / "both.yaml"
+    both.write_text("gradient_checkpointing: true\nepochs: 3\n")
+    assert (epochs_for(300, str(memory)), epochs_for(300, str(both))) == (2.0, 3.0)
 
 
 def test_rehearsal_comes_from_the_logs_local_traffic_never_with_personal_data(tmp_path):

@@ -36,7 +36,7 @@ class FinetuneConfig(BaseModel):
         "CPU precision: fp32; mixed = fp32 weights with bf16 matrix products (autocast); bf16 = bf16 weights; "
         "auto = mixed where the CPU multiplies bf16 natively (AVX-512 BF16 or AMX), else fp32"))
     gradient_checkpointing: bool = Field(False, description="recompute each layer's activations in the backward "
-                                         "pass: about a third of the memory, about 1.5x the time")
+                                         "pass: about half a step's memory, about 1.5x its time")
     threads: int | None = Field(None, ge=1)
     save_dtype: str = Field("fp32", pattern="^(fp32|fp16)$",
                             description="the saved adapter's weights: fp16 halves the file (loaded back as fp32)")

@@ -50,8 +50,8 @@ def add_parser(sub) -> None:
     p.add_argument("--judge-max-usd", type=float, default=1.0, help="the LLM judge's spend cap for the run")
     p.add_argument("--rehearse", help="JSON lines of general prompts whose own answers are mixed into training "
                    "(default: the log's local traffic, else the bundled everyday prompts; `none`: no rehearsal)")
-    p.add_argument("--epochs", type=float, help="passes over the training examples (default: the config's, else about 600 "
-                        "examples seen in all, between 1 and 8 epochs)")
+    p.add_argument("--epochs", type=float, help="passes over the training examples (default: the config's if it "
+                   "sets them, else about 600 examples seen in all, between 1 and 8 epochs)")
     p.add_argument("--config", help="a finetune YAML config (rank, learning rate, ...)")
     p.add_argument("--dry-run", action="store_true", help="say what would be used, write nothing")
     p.set_defaults(func=_improve)

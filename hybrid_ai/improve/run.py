@@ -245,12 +245,14 @@ PASSES = 600  # training examples seen in all, when --epochs is not given: 8 epo
 
 
 def epochs_for(n_train: int, config: str | None) -> float:
-    """The epochs of a fine-tune on `n_train` examples: the config's, else about PASSES examples seen in all
-    (a larger log trains fewer epochs, so the loop's time stays about the same), between 1 and 8."""
+    """The epochs of a fine-tune on `n_train` examples: the config's when it sets them, else about PASSES examples
+    seen in all (a larger log trains fewer epochs, so the loop's time stays about the same), between 1 and 8."""
     if config:
         from ..finetune.config import load_config
 
-        return float(load_config(config, {}).epochs)
+        cfg = load_config(config, {})
+        if "epochs" in cfg.model_fields_set:  # a config that sets only, say, gradient_checkpointing keeps the choice
+            return float(cfg.epochs)
     return round(min(8.0, max(1.0, PASSES / max(n_train, 1))), 2)
 
 
