@@ -14,6 +14,7 @@ import random
 import resource
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
 
 
+@lru_cache(maxsize=1)  # read once: every step asks, through `_autocast`
 def native_bf16() -> bool:
     """Whether this CPU multiplies bf16 in hardware (there autocast to bf16 is about 1.4x faster than fp32; where it
     is emulated it is slower)."""
