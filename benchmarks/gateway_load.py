@@ -9,17 +9,21 @@ at once. The gateway (its own process) serves a policy whose only tier is `backe
 api_base: <fake>, max_retries: 0`, with bearer authentication and the stderr record (written to a file and counted:
 every request must have its record); requests say `route: "cloud"`. The load generator (aiohttp, this process) runs
 N clients, each sending its next request when its last one is answered. Fake, gateway and load generator share
-the machine's cores. `--baseline REV` also serves the gateway of another commit (a git worktree of it) in the same
-rounds. `--profile FILE` runs one 1-client and one 50-client round under cProfile in the gateway and writes the
+the machine's cores; for each load the table gives the CPU each of them spent per request and how busy the
+machine was, and a last line what the cores allow several workers (docs/performance.md). `--baseline REV` also
+serves the gateway of another commit (a git worktree of it) in the same rounds. `--profile FILE` runs one
+1-client and one 50-client round under cProfile in the gateway and writes the
 stats there (read them with `python -m pstats FILE`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -31,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-gateway-bench-key"
+CORES = len(os.sched_getaffinity(0))
 BODY = {"model": "hybrid", "messages": [{"role": "user", "content": "Say hi"}], "route": "cloud"}
 
 
@@ -161,8 +166,56 @@ class Gateway:
             self.proc.kill()
 
 
+# ------------------------------------------------------------------------------------------------- CPU accounting
+class CpuMeter:
+    """CPU seconds over one load: the fake's, a gateway's (its workers included), this process's (the load
+    generator's), and the machine's busy share. `per_request(n)` gives microseconds per request."""
+
+    def __init__(self, fake_pid: int, gateway_pid: int | None):
+        self.pids = {"fake": fake_pid, "gateway": gateway_pid}
+
+    @staticmethod
+    def _tree(pid: int | None) -> float:
+        import psutil
+
+        if pid is None:
+            return 0.0
+        total = 0.0
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _snapshot(self) -> dict[str, float]:
+        import psutil
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        m = psutil.cpu_times()
+        return {**{k: self._tree(pid) for k, pid in self.pids.items()}, "load": own.ru_utime + own.ru_stime,
+                "idle": m.idle + getattr(m, "iowait", 0.0), "all": sum(m)}
+
+    def __enter__(self) -> CpuMeter:
+        self.start = self._snapshot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._snapshot()
+        self.used = {k: end[k] - self.start[k] for k in end}
+
+    def per_request(self, n: int) -> dict[str, float]:
+        out = {k: self.used[k] / n * 1e6 for k in ("gateway", "fake", "load")}
+        out["busy"] = 1 - self.used["idle"] / max(self.used["all"], 1e-9)
+        return out
+
+
 # ---------------------------------------------------------------------------------------------- load generator
-async def load(url: str, clients: int, n: int, stream: bool, auth: bool) -> dict:
+async def load(url: str, clients: int, n: int, stream: bool, auth: bool, meter: CpuMeter | None = None) -> dict:
+    """`n` requests from `clients` closed-loop clients after 200 to warm up; with `meter`, the CPU of the measured
+    part per request (`cpu`)."""
     import aiohttp
 
     body = json.dumps({**BODY, "stream": stream}).encode()
@@ -191,17 +244,17 @@ async def load(url: str, clients: int, n: int, stream: bool, auth: bool) -> dict
         await asyncio.gather(*(client(session) for _ in range(clients)))
         lat.clear()
         errors, left = 0, n
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        wall = time.perf_counter() - t0
-    return {"rps": n / wall, "p50": statistics.median(lat), "errors": errors}
+        with meter or contextlib.nullcontext():
+            t0 = time.perf_counter()
+            await asyncio.gather(*(client(session) for _ in range(clients)))
+            wall = time.perf_counter() - t0
+    return {"rps": n / wall, "p50": statistics.median(lat), "errors": errors,
+            **({"cpu": meter.per_request(n)} if meter else {})}
 
 
 async def in_process(fake: str, n: int, folder: Path) -> dict[str, float]:
     """Median ms per request, 1 caller in this process: the bare openai SDK (AsyncOpenAI) and AsyncHybridClient
     (the same policy as the gateway, its stderr record written to a file), against the same fake, alternating."""
-    import contextlib
-
     import openai
 
     from hybrid_ai import AsyncHybridClient
@@ -228,6 +281,45 @@ async def in_process(fake: str, n: int, folder: Path) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def summary(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace):
+    """The table: per load and target, ranges over the rounds; share and added p50 from the medians; CPU per
+    request (microseconds, medians) of the gateway, the fake and the load generator, and how busy the machine was."""
+    from rich.table import Table
+
+    table = Table(title=f"gateway_load: {args.requests} requests per load and round, {args.rounds} rounds, "
+                        f"sdk {args.sdk}, {'fast' if args.fast_fake else 'pure-Python'} fake, {CORES} cores")
+    for col in ("load", "target", "req/s", "p50 ms", "share of direct", "added p50 ms", "errors",
+                "CPU us/req: gateway, fake, load gen", "machine busy"):
+        table.add_column(col)
+    for label, _, _ in LOADS:
+        d_rps = statistics.median(x["rps"] for x in results[(label, "direct")])
+        d_p50 = statistics.median(x["p50"] for x in results[(label, "direct")])
+        for (lab, name), outs in results.items():
+            if lab != label:
+                continue
+            rps, p50 = [x["rps"] for x in outs], [x["p50"] for x in outs]
+            cpu = {k: statistics.median(x["cpu"][k] for x in outs) for k in outs[0]["cpu"]}
+            table.add_row(label, name, f"{min(rps):,.0f}-{max(rps):,.0f}", f"{min(p50):.2f}-{max(p50):.2f}",
+                          "" if name == "direct" else f"{statistics.median(rps) / d_rps:.1%}",
+                          "" if name == "direct" else f"{statistics.median(p50) - d_p50:+.2f}",
+                          str(sum(x["errors"] for x in outs)),
+                          f"{cpu['gateway']:,.0f}, {cpu['fake']:,.0f}, {cpu['load']:,.0f}", f"{cpu['busy']:.0%}")
+    return table
+
+
+def workers_bound(results: dict[tuple[str, str], list[dict]], multi: str) -> str:
+    """What the machine lets several workers reach: all its cores spent at one worker's CPU per request (gateway,
+    fake and load generator together), against what they reached, and one worker's throughput."""
+    label = LOADS[1][0]
+    one, many = results[(label, "current")], results[(label, multi)]
+    cpu = sum(statistics.median(x["cpu"][k] for x in one) for k in ("gateway", "fake", "load"))
+    bound = CORES * 1e6 / cpu
+    t1, tn = statistics.median(x["rps"] for x in one), statistics.median(x["rps"] for x in many)
+    return (f"{multi}, {label}: {tn:,.0f} req/s, {tn / t1:.2f}x one worker. With one worker's CPU per request "
+            f"(gateway, fake and load generator: {cpu:,.0f} us), {CORES} cores allow at most "
+            f"{bound:,.0f} req/s, {bound / t1:.2f}x one worker: the workers reached {tn / bound:.0%} of that.")
+
+
 LOADS = [("1 client, non-streamed", 1, False), ("50 clients, non-streamed", 50, False),
          ("50 clients, streamed", 50, True)]
 
@@ -246,7 +338,6 @@ def main() -> None:
     if args.fake:
         return run_fake(args.fake, args.fast_fake)
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(width=150)
     folder = Path(tempfile.mkdtemp(prefix="gateway-load-"))
@@ -276,33 +367,22 @@ def main() -> None:
         sent: dict[str, int] = {}
         for r in range(args.rounds):
             for label, clients, stream in LOADS:
-                targets = [("direct", fake, False)] + [(g.name, g.url, True) for g in gateways]
+                targets = [("direct", None)] + [(g.name, g) for g in gateways]
                 if multi and clients > 1 and not stream:
-                    targets.append((multi.name, multi.url, True))
-                for name, url, auth in targets:
-                    out = asyncio.run(load(url, clients, args.requests, stream, auth))
+                    targets.append((multi.name, multi))
+                for name, g in targets:
+                    meter = CpuMeter(fake_proc.pid, g.proc.pid if g else None)
+                    out = asyncio.run(load(g.url if g else fake, clients, args.requests, stream, g is not None, meter))
                     results.setdefault((label, name), []).append(out)
                     sent[name] = sent.get(name, 0) + args.requests + min(200, args.requests)
+                    cpu = out["cpu"]
                     console.print(f"round {r + 1} {label:<26} {name:<28} {out['rps']:8.0f} req/s  "
-                                  f"p50 {out['p50']:7.2f} ms  errors {out['errors']}")
-        table = Table(title=f"gateway_load: {args.requests} requests per load and round, {args.rounds} rounds, "
-                            f"sdk {args.sdk}")
-        for col in ("load", "target", "req/s", "p50 ms", "share of direct", "added p50 ms", "errors"):
-            table.add_column(col)
-        for label, _, _ in LOADS:
-            direct = results[(label, "direct")]
-            d_rps = statistics.median(x["rps"] for x in direct)
-            d_p50 = statistics.median(x["p50"] for x in direct)
-            for (lab, name), outs in results.items():
-                if lab != label:
-                    continue
-                rps = [x["rps"] for x in outs]
-                p50 = [x["p50"] for x in outs]
-                table.add_row(label, name, f"{min(rps):,.0f}-{max(rps):,.0f}", f"{min(p50):.2f}-{max(p50):.2f}",
-                              "" if name == "direct" else f"{statistics.median(rps) / d_rps:.1%}",
-                              "" if name == "direct" else f"{statistics.median(p50) - d_p50:+.2f}",
-                              str(sum(x["errors"] for x in outs)))
-        console.print(table)
+                                  f"p50 {out['p50']:7.2f} ms  errors {out['errors']}  CPU us/request: gateway "
+                                  f"{cpu['gateway']:5.0f} fake {cpu['fake']:4.0f} load {cpu['load']:4.0f}  "
+                                  f"busy {cpu['busy']:.0%}")
+        console.print(summary(results, args))
+        if multi:
+            console.print(workers_bound(results, multi.name))
         inproc = [asyncio.run(in_process(fake, min(args.requests, 1000), folder)) for _ in range(args.rounds)]
         sdk_ms = statistics.median(r["bare AsyncOpenAI"] for r in inproc)
         hyb_ms = statistics.median(r["AsyncHybridClient"] for r in inproc)

@@ -29,6 +29,7 @@ from .errors import HybridAIError
 
 Similarity = Literal["tfidf", "embedding"]
 _WORD = re.compile(r"\w+")
+REMEMBER_CHARS = 4096  # longer questions are scored each time (embeddings.py remembers their cut text anyway)
 STOP = frozenset("a an and are as at be by can do does for from how i in is it its me my of on or our the this to "
                  "was we what when where which who why will with you your".split())
 
@@ -96,10 +97,16 @@ class References:
         self.min_similarity = MIN_SIMILARITY[similarity] if min_similarity is None else min_similarity
         self._index = _TfIdf(pairs) if similarity == "tfidf" else _Embedded(pairs, embedding_model)
 
-    @lru_cache(maxsize=256)  # noqa: B019  (one index per references file and settings, per process)
     def scored(self, question: str) -> list[tuple[float, int]]:
         """(cosine similarity, index) of the references, nearest to `question` (a request's `question`) first;
-        remembered for the last few requests: the router asks, then the domain split, then the check."""
+        remembered for the last few requests (the router asks, then the domain split, then the check) unless the
+        question is over REMEMBER_CHARS long, so that what is remembered stays small."""
+        if len(question) > REMEMBER_CHARS:
+            return self._index.scored(question)
+        return self._scored(question)
+
+    @lru_cache(maxsize=256)  # noqa: B019  (one index per references file and settings, per process)
+    def _scored(self, question: str) -> list[tuple[float, int]]:
         return self._index.scored(question)
 
     def nearest(self, question: str) -> tuple[float, int | None]:

@@ -17,7 +17,7 @@ from hybrid_ai.checks.verifier import DEFAULT_VERIFIER, load_verifier
 from hybrid_ai.errors import HybridAIError
 from hybrid_ai.improve import gate
 from hybrid_ai.improve.candidate import REFERENCE_CHECK_MAX, candidate_policy
-from hybrid_ai.references import References
+from hybrid_ai.references import REMEMBER_CHARS, References
 from hybrid_ai.request import parse_request
 
 SUPPORT = ROOT / "examples" / "support"
@@ -55,6 +55,16 @@ def test_a_request_like_no_reference_goes_to_the_general_verifier():
     q, a = "What is the capital of France?", "The capital of France is Paris."
     assert check.nearest(q)[0] < check.references.min_similarity
     assert check.score_request(req(q), a) == pytest.approx(base.score_text(q, a))
+
+
+def test_short_questions_are_remembered_and_huge_ones_are_not():
+    refs = References(pairs())
+    q = heldout()[0]["messages"][-1]["content"]
+    assert refs.scored(q) is refs.scored(q)  # the router, the domain split and the check ask once
+    huge = q + " and more" * (REMEMBER_CHARS // 8)
+    before = refs._scored.cache_info().currsize
+    assert refs.nearest(huge)[1] is not None
+    assert refs._scored.cache_info().currsize == before  # a huge question is not kept as a key
 
 
 def test_the_improve_candidate_checks_against_its_references(tmp_path):

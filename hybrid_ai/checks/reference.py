@@ -46,7 +46,7 @@ class ReferenceCheck:
         question = request.question
         sim, i = self.nearest(question)
         if i is None or sim < self.references.min_similarity:
-            return float(self.base.score_text(request.text, answer, len(request.messages), logprobs))
+            return float(self.base.score_request(request, answer, logprobs))
         score = 1.0 - agreement_score(answer, self.references.answers[i])[0] * self.confidence(question)
         return on_scale(score, *self.thresholds) if self.thresholds else score
 
