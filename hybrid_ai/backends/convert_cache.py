@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import BackendError, require
-from .model_cache import _sha256, cache_root, digest, failure, make_room, used
+from ..errors import require
+from .model_cache import _sha256, built_once, cache_root, digest
 
 MANIFEST = "hybrid-ai.json"
 
@@ -85,26 +84,9 @@ def merged_source(source: str, adapter: str | None, name: str, beside: Path) -> 
 
 def cached_folder(dest: Path, build: Callable[[Path], None], name: str, engine: str) -> Path:
     """`dest` when it holds an intact conversion; else `build(tmp)` fills a temporary folder that is then renamed
-    to `dest` with its manifest. Errors name the model (`name`), the engine and the folder."""
-    if intact(dest):
-        return used(dest)
-    if dest.exists():  # half-written or corrupt: never loaded, rebuilt
-        shutil.rmtree(dest, ignore_errors=True)
-    make_room()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
-    why = None
-    try:
+    to `dest` with its manifest (written last). Errors name the model (`name`), the engine and the folder."""
+    def build_sealed(tmp: Path) -> None:
         build(tmp)
         (tmp / MANIFEST).write_text(json.dumps(_manifest(tmp), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, dest)
-    except BackendError:
-        raise  # the engine's converter said why
-    except Exception as e:  # an OSError, or a library's own error around one (safetensors)
-        why = failure(e, dest.parent)
-    finally:  # also on Ctrl-C: no half folder is left where the next load looks
-        shutil.rmtree(tmp, ignore_errors=True)
-    if why is None or intact(dest):  # or another process finished the same conversion first
-        return used(dest)
-    # raised outside the `except`: the error holds no traceback, whose frames would keep the models alive
-    raise BackendError(f"cannot convert local model {name!r} for {engine} into {dest}: {why}", kind="load")
+
+    return built_once(dest, build_sealed, intact, f"convert local model {name!r} for {engine}")

@@ -8,9 +8,6 @@ so the first load converts it once into a plain folder under the cache (HYBRID_A
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 import threading
 import time
 import warnings
@@ -21,7 +18,7 @@ from typing import Any
 
 from ..errors import BackendError, MissingDependency, require
 from .base import Backend
-from .model_cache import cache_dir, digest, failure, make_room, used
+from .model_cache import built_once, cache_dir, digest
 
 _LOADED: dict[tuple, Any] = {}  # every in-process engine's loaded models, by engine and settings
 _LOAD_LOCK = threading.Lock()
@@ -71,25 +68,11 @@ def _converted_gguf(folder: str, gguf: str) -> Path:
     """A plain HF folder for a GGUF file, converted once and cached under a key of the file's content (so every
     install of the same file shares it); atomic rename, safe to interrupt; a full disk is a clear BackendError."""
     src = Path(folder) / gguf
-    dest = cache_dir() / f"{src.stem}-{digest(src)[:16]}"
-    if (dest / "config.json").exists():
-        return used(dest)
     transformers = require("transformers", "local")
     transformers.utils.logging.disable_progress_bar()
-    make_room(4 * src.stat().st_size)  # dequantized to fp32: about 4-6x the quantized file
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
-    why = None
-    try:
-        _dequantize(folder, gguf, tmp)
-        os.replace(tmp, dest)
-    except Exception as e:  # an OSError, or a library's own error around one
-        why = failure(e, dest.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if why is None or (dest / "config.json").exists():  # or another process won the race
-        return used(dest)
-    raise BackendError(f"cannot convert GGUF file {src} into {dest}: {why}", kind="load")
+    return built_once(cache_dir() / f"{src.stem}-{digest(src)[:16]}", lambda tmp: _dequantize(folder, gguf, tmp),
+                      lambda d: (d / "config.json").exists(), f"convert GGUF file {src}",
+                      room=4 * src.stat().st_size)  # dequantized to fp32: about 4-6x the quantized file
 
 
 def _dequantize(folder: str, gguf: str, to: Path) -> None:

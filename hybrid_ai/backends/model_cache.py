@@ -1,4 +1,5 @@
-"""The folder of converted models (HYBRID_AI_CACHE/models): content keys, use times, and its bound.
+"""The folder of converted models (HYBRID_AI_CACHE/models): content keys, use times, its bound, and building a
+conversion once (`built_once`: in a hidden folder, renamed into place when complete).
 
 Before a new conversion is written, the least recently used conversions are removed until all of them together
 fit in HYBRID_AI_CACHE_MAX_GB (default 20) with room for the new one; a conversion this process has loaded is
@@ -10,6 +11,8 @@ import errno
 import hashlib
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BackendError
@@ -93,3 +96,32 @@ def make_room(need_bytes: int = 0) -> list[Path]:
         total -= sizes[p]
         removed.append(p)
     return removed
+
+
+def built_once(dest: Path, build: Callable[[Path], None], complete: Callable[[Path], bool], what: str,
+               room: int = 0) -> Path:
+    """`dest` when `complete(dest)`; else `build(tmp)` fills a hidden temporary folder beside it (after making
+    `room` bytes of space) that is then renamed to `dest`. Ctrl-C or a full disk leaves nothing where the next load
+    looks; a failure is one BackendError, "cannot WHAT into DEST: why". Another process that finished the same
+    build first wins the race."""
+    if complete(dest):
+        return used(dest)
+    if dest.exists():  # half-written or corrupt: never loaded, rebuilt
+        shutil.rmtree(dest, ignore_errors=True)
+    make_room(room)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tmp-"))
+    why = None
+    try:
+        build(tmp)
+        os.replace(tmp, dest)
+    except BackendError:
+        raise  # the converter said why
+    except Exception as e:  # an OSError, or a library's own error around one (safetensors)
+        why = failure(e, dest.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if why is None or complete(dest):
+        return used(dest)
+    # raised outside the `except`: the error holds no traceback, whose frames would keep the models alive
+    raise BackendError(f"cannot {what} into {dest}: {why}", kind="load")
