@@ -96,6 +96,23 @@ def test_a_gguf_is_converted_once_for_every_install_of_the_same_file(monkeypatch
     assert first == again != other and len(calls) == 2
 
 
+def test_a_half_written_gguf_conversion_is_rebuilt_not_loaded(monkeypatch, tmp_path):
+    from hybrid_ai.backends import local_model
+
+    def dequantize(folder, gguf, to):
+        (to / "config.json").write_text("{}")
+        (to / "model.safetensors").write_bytes(b"whole")
+
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(local_model, "_dequantize", dequantize)
+    source = _fake_gguf(tmp_path / "pkg")
+    dest = local_model._converted_gguf(source, "m.gguf")
+    (dest / "config.json").unlink()  # cut short by a crash or a careless clean-up: the rest is suspect
+    (dest / "model.safetensors").write_bytes(b"half")
+    again = local_model._converted_gguf(source, "m.gguf")
+    assert again == dest and (dest / "model.safetensors").read_bytes() == b"whole"
+
+
 def test_an_adapter_is_keyed_by_its_content_not_its_path(tmp_path):
     import shutil
 
