@@ -191,6 +191,33 @@ def test_the_cache_removes_the_least_recently_used_conversions_beyond_its_size(m
     assert model_cache.make_room(2**20) == []  # the in-use and just-used ones are all that is left: kept
 
 
+def test_a_conversion_another_process_has_loaded_is_not_removed_under_it(monkeypatch, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from hybrid_ai.backends import convert_cache, model_cache
+
+    root = tmp_path / "cache" / "models"
+    monkeypatch.setenv("HYBRID_AI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HYBRID_AI_CACHE_MAX_GB", "0")  # every conversion is over the bound
+    folder = root / "onnx" / "loaded-elsewhere"
+    convert_cache.cached_folder(folder, lambda tmp: (tmp / "model.onnx").write_bytes(b"\0" * 1024), "m", "test")
+    model_cache._IN_USE.discard(folder.resolve())  # as if another process had made it
+    os.close(model_cache._HELD.pop(folder.resolve()))
+    other = subprocess.Popen(  # another process loads it and keeps it loaded until told to stop
+        [sys.executable, "-c", "import sys, pathlib; from hybrid_ai.backends import model_cache as m; "
+         "m.used(pathlib.Path(sys.argv[1])); print('loaded', flush=True); sys.stdin.read()", str(folder)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
+    try:
+        assert other.stdout.readline().strip() == "loaded"
+        assert model_cache.make_room() == [] and folder.exists()
+        assert convert_cache.intact(folder)  # the lock file is not part of the conversion
+    finally:
+        other.communicate("", timeout=30)
+    assert model_cache.make_room() == [folder] and not folder.exists()  # that process has ended: removable
+
+
 @pytest.mark.parametrize("bad", ["twenty", "-1", "nan"])
 def test_a_bad_cache_size_is_a_clear_error(monkeypatch, tmp_path, bad):
     from hybrid_ai.backends import model_cache

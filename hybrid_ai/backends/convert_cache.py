@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import require
-from .model_cache import _sha256, built_once, cache_root, digest
+from .model_cache import IN_USE_LOCK, _sha256, built_once, cache_root, digest
 
 MANIFEST = "hybrid-ai.json"
 
@@ -44,7 +44,7 @@ def cache_key(source: str, adapter: str | None, **extra) -> str:
 
 
 def _manifest(folder: Path) -> dict:
-    files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST]
+    files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in (MANIFEST, IN_USE_LOCK)]
     return {"files": {p.name: p.stat().st_size for p in files}, "sha256": {p.name: _sha256(p) for p in files}}
 
 

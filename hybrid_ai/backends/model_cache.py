@@ -2,8 +2,9 @@
 conversion once (`built_once`: in a hidden folder, renamed into place when complete).
 
 Before a new conversion is written, the least recently used conversions are removed until all of them together
-fit in HYBRID_AI_CACHE_MAX_GB (default 20) with room for the new one; a conversion this process has loaded is
-never removed under it. Files in the folder (the eval's answer cache) are not conversions and are never removed."""
+fit in HYBRID_AI_CACHE_MAX_GB (default 20) with room for the new one; a conversion that this process or another
+one has loaded is never removed under it (another process's is known by its shared lock on the folder's `.in-use`
+file, POSIX only). Files in the folder (the eval's answer cache) are not conversions and are never removed."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from ..errors import BackendError
 DEFAULT_MAX_GB = 20.0
 _DIGESTS: dict[tuple, str] = {}
 _IN_USE: set[Path] = set()  # conversions this process loaded: never evicted under it
+IN_USE_LOCK = ".in-use"  # a process that loaded a conversion holds a shared lock on this file in it (POSIX)
+_HELD: dict[Path, int] = {}  # those lock files' descriptors, open for the life of the process
 
 
 def _sha256(path: Path) -> str:
@@ -65,11 +68,47 @@ def _size(folder: Path) -> int:
 def used(folder: Path) -> Path:
     """Mark a conversion as just used (its folder's time; the eviction order) and in use by this process."""
     _IN_USE.add(folder.resolve())
+    _hold(folder.resolve())
     try:
         os.utime(folder)
     except OSError:
         pass  # a read-only cache still serves
     return folder
+
+
+def _hold(folder: Path) -> None:
+    """A shared lock on the folder's lock file until this process ends, which tells other processes' `make_room`
+    that the conversion is in use. Without fcntl (Windows) or in a read-only cache, only this process knows."""
+    if folder in _HELD:
+        return
+    try:
+        import fcntl
+
+        fd = os.open(folder / IN_USE_LOCK, os.O_RDONLY | os.O_CREAT, 0o644)
+    except (ImportError, OSError):
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _HELD[folder] = fd
+    except OSError:
+        os.close(fd)
+
+
+def _used_elsewhere(folder: Path) -> bool:
+    """True when another process holds the folder's lock (it has loaded the conversion)."""
+    try:
+        import fcntl
+
+        fd = os.open(folder / IN_USE_LOCK, os.O_RDONLY)
+    except (ImportError, OSError):
+        return False  # no lock file: no process has loaded it since it was made
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # and with it the test's own lock
 
 
 def make_room(need_bytes: int = 0) -> list[Path]:
@@ -90,7 +129,7 @@ def make_room(need_bytes: int = 0) -> list[Path]:
     for p in sorted(found, key=lambda q: q.stat().st_mtime):
         if total <= limit:
             break
-        if p.resolve() in _IN_USE:
+        if p.resolve() in _IN_USE or _used_elsewhere(p):
             continue
         shutil.rmtree(p, ignore_errors=True)
         total -= sizes[p]
