@@ -1,7 +1,7 @@
 """What `hybrid-ai serve` costs per request: the same closed-loop load sent to a fast fake OpenAI upstream directly
 and through the gateway, in one run, rounds interleaved.
 
-    .venv/bin/python benchmarks/gateway_load.py [--requests 2000] [--rounds 2] [--baseline GIT_REV]
+    .venv/bin/python benchmarks/gateway_load.py [--requests 2000] [--rounds 3] [--baseline GIT_REV]
         [--sdk auto|litellm] [--workers 2] [--profile FILE]
 
 The fake is a minimal ASGI app under uvicorn (its own process) that answers a fixed completion or a 5-chunk stream
@@ -327,7 +327,7 @@ LOADS = [("1 client, non-streamed", 1, False), ("50 clients, non-streamed", 50, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="per load, per round")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved; medians over them (3: a true middle one)")
     ap.add_argument("--baseline", help="a git revision whose gateway is measured in the same rounds")
     ap.add_argument("--sdk", default="auto", choices=["auto", "openai", "litellm"], help="the cloud tier's `sdk`")
     ap.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at 50 clients (0: no)")
