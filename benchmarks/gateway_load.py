@@ -1,19 +1,19 @@
 """What `hybrid-ai serve` costs per request: the same closed-loop load sent to a fast fake OpenAI upstream directly
 and through the gateway, in one run, rounds interleaved.
 
-    .venv/bin/python benchmarks/gateway_load.py [--requests 2000] [--rounds 3] [--baseline GIT_REV]
-        [--sdk auto|litellm] [--workers 2] [--profile FILE]
+    .venv/bin/python benchmarks/gateway_load.py [--requests 6000] [--rounds 3] [--baseline GIT_REV]
+        [--sdk auto|litellm] [--workers 2] [--client lean|aiohttp] [--fast-fake] [--profile FILE]
 
 The fake is a minimal ASGI app under uvicorn (its own process) that answers a fixed completion or a 5-chunk stream
 at once. The gateway (its own process) serves a policy whose only tier is `backend: litellm, model: openai/fake,
 api_base: <fake>, max_retries: 0`, with bearer authentication and the stderr record (written to a file and counted:
-every request must have its record); requests say `route: "cloud"`. The load generator (aiohttp, this process) runs
-N clients, each sending its next request when its last one is answered. Fake, gateway and load generator share
-the machine's cores; for each load the table gives the CPU each of them spent per request and how busy the
-machine was, and a last line what the cores allow several workers (docs/performance.md). `--baseline REV` also
-serves the gateway of another commit (a git worktree of it) in the same rounds. `--profile FILE` runs one
-1-client and one 50-client round under cProfile in the gateway and writes the
-stats there (read them with `python -m pstats FILE`)."""
+every request must have its record); requests say `route: "cloud"`. The load generator (this process: lean
+keep-alive connections, or `--client aiohttp`) runs N clients, each sending its next request when its last one is
+answered. Fake, gateway and load generator share the machine's cores; for each load the table gives the CPU each
+of them spent per request and how busy the machine was, and a last line what the cores allow several workers
+(docs/performance.md). `--baseline REV` also serves the gateway of another commit (a git worktree of it) in the
+same rounds. `--profile FILE` runs one 1-client and one 50-client round under cProfile in the gateway and writes
+the stats there (read them with `python -m pstats FILE`)."""
 
 from __future__ import annotations
 
@@ -213,42 +213,119 @@ class CpuMeter:
 
 
 # ---------------------------------------------------------------------------------------------- load generator
-async def load(url: str, clients: int, n: int, stream: bool, auth: bool, meter: CpuMeter | None = None) -> dict:
-    """`n` requests from `clients` closed-loop clients after 200 to warm up; with `meter`, the CPU of the measured
-    part per request (`cpu`)."""
+class _Connection(asyncio.Protocol):
+    """The lean load generator's keep-alive HTTP/1.1 connection: writes a prepared request, and hands back the
+    response once it is whole (by its content-length, or the last chunk of a chunked one)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.waiter: asyncio.Future | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = _whole(self.buf)
+        if end and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(bytes(self.buf[:end]))
+            del self.buf[:end]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("closed"))
+
+    async def send(self, raw: bytes) -> bytes:
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(raw)
+        return await self.waiter
+
+
+def _whole(buf: bytearray) -> int:
+    """The length of the first whole response in `buf`, or 0 while it is still arriving."""
+    head = buf.find(b"\r\n\r\n")
+    if head < 0:
+        return 0
+    headers = bytes(buf[:head]).lower()
+    i = headers.find(b"\r\ncontent-length:")
+    if i >= 0:
+        j = headers.find(b"\r\n", i + 2)
+        end = head + 4 + int(headers[i + 17:j if j > 0 else len(headers)])
+        return end if len(buf) >= end else 0
+    last = buf.find(b"\r\n0\r\n\r\n", head + 2)  # chunked: the last chunk
+    return last + 7 if last >= 0 else 0
+
+
+@contextlib.asynccontextmanager
+async def _senders(url: str, clients: int, body: bytes, headers: dict[str, str], stream: bool, lean: bool):
+    """One `send() -> ok` per client: over its own lean connection, or through one aiohttp session."""
+    def ok(status: int, data: bytes) -> bool:
+        return status == 200 and (b"[DONE]" in data if stream else b'"choices"' in data)
+
+    if lean:
+        host, port = url.removeprefix("http://").split(":")
+        raw = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}:{port}\r\n"
+               + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+               + f"content-length: {len(body)}\r\n\r\n").encode() + body
+        loop = asyncio.get_running_loop()
+        conns = [(await loop.create_connection(_Connection, host, int(port)))[1] for _ in range(clients)]
+
+        def lean_send(conn: _Connection):
+            async def send() -> bool:
+                try:
+                    data = await conn.send(raw)
+                except ConnectionError:
+                    return False
+                return ok(int(data[9:12]), data)
+            return send
+        try:
+            yield [lean_send(c) for c in conns]
+        finally:
+            for c in conns:
+                if c.transport is not None:
+                    c.transport.close()
+        return
     import aiohttp
 
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients, force_close=False)) as session:
+        async def send() -> bool:
+            try:
+                async with session.post(url + "/v1/chat/completions", data=body, headers=headers) as r:
+                    return ok(r.status, await r.read())
+            except aiohttp.ClientError:
+                return False
+        yield [send] * clients
+
+
+async def load(url: str, clients: int, n: int, stream: bool, auth: bool, meter: CpuMeter | None = None,
+               lean: bool = False) -> dict:
+    """`n` requests from `clients` closed-loop clients after 200 to warm up (`lean`: the lean load generator's
+    connections, else aiohttp's); with `meter`, the CPU of the measured part per request (`cpu`)."""
     body = json.dumps({**BODY, "stream": stream}).encode()
     headers = {"content-type": "application/json", **({"authorization": f"Bearer {KEY}"} if auth else {})}
     lat: list[float] = []
-    errors = 0
-    left = n
+    state = {"left": 0, "errors": 0}
 
-    async def client(session):
-        nonlocal left, errors
-        while left > 0:
-            left -= 1
+    async def client(send) -> None:
+        while state["left"] > 0:
+            state["left"] -= 1
             t = time.perf_counter()
-            try:
-                async with session.post(url + "/v1/chat/completions", data=body, headers=headers) as r:
-                    data = await r.read()
-                    ok = r.status == 200 and (b"[DONE]" in data if stream else b'"choices"' in data)
-            except aiohttp.ClientError:
-                ok = False
+            ok = await send()
             lat.append((time.perf_counter() - t) * 1000)
-            errors += not ok
+            state["errors"] += not ok
 
-    conn = aiohttp.TCPConnector(limit=clients, force_close=False)
-    async with aiohttp.ClientSession(connector=conn) as session:
-        left = min(200, n)  # warm: connections, imports, lazy loads
-        await asyncio.gather(*(client(session) for _ in range(clients)))
+    async with _senders(url, clients, body, headers, stream, lean) as senders:
+        state["left"] = min(200, n)  # warm: connections, imports, lazy loads
+        await asyncio.gather(*(client(s) for s in senders))
         lat.clear()
-        errors, left = 0, n
+        state.update(left=n, errors=0)
         with meter or contextlib.nullcontext():
             t0 = time.perf_counter()
-            await asyncio.gather(*(client(session) for _ in range(clients)))
+            await asyncio.gather(*(client(s) for s in senders))
             wall = time.perf_counter() - t0
-    return {"rps": n / wall, "p50": statistics.median(lat), "errors": errors,
+    return {"rps": n / wall, "p50": statistics.median(lat), "errors": state["errors"],
             **({"cpu": meter.per_request(n)} if meter else {})}
 
 
@@ -287,7 +364,8 @@ def summary(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace
     from rich.table import Table
 
     table = Table(title=f"gateway_load: {args.requests} requests per load and round, {args.rounds} rounds, "
-                        f"sdk {args.sdk}, {'fast' if args.fast_fake else 'pure-Python'} fake, {CORES} cores")
+                        f"sdk {args.sdk}, {'fast' if args.fast_fake else 'pure-Python'} fake, {args.client} load generator, "
+                        f"{CORES} cores")
     for col in ("load", "target", "req/s", "p50 ms", "share of direct", "added p50 ms", "errors",
                 "CPU us/req: gateway, fake, load gen", "machine busy"):
         table.add_column(col)
@@ -326,13 +404,15 @@ LOADS = [("1 client, non-streamed", 1, False), ("50 clients, non-streamed", 50, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--requests", type=int, default=2000, help="per load, per round")
+    ap.add_argument("--requests", type=int, default=6000, help="per load, per round (long enough to ride out a noisy machine)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved; medians over them (3: a true middle one)")
     ap.add_argument("--baseline", help="a git revision whose gateway is measured in the same rounds")
     ap.add_argument("--sdk", default="auto", choices=["auto", "openai", "litellm"], help="the cloud tier's `sdk`")
     ap.add_argument("--workers", type=int, default=2, help="also measure `serve --workers N` at 50 clients (0: no)")
     ap.add_argument("--profile", help="profile the gateway (cProfile) instead of measuring; stats to this file")
     ap.add_argument("--fast-fake", action="store_true", help="serve the fake with uvloop and httptools")
+    ap.add_argument("--client", default="lean", choices=["lean", "aiohttp"],
+                    help="the load generator: aiohttp's client, or lean keep-alive connections (less CPU)")
     ap.add_argument("--fake", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fake:
@@ -351,7 +431,7 @@ def main() -> None:
         if args.profile:
             g = Gateway("profiled", ROOT, policy_file(fake, folder, args.sdk), folder, profile=args.profile)
             for clients, stream in ((1, False), (50, False), (50, True)):
-                asyncio.run(load(g.url, clients, args.requests, stream, True))
+                asyncio.run(load(g.url, clients, args.requests, stream, True, lean=args.client == "lean"))
             g.stop()
             console.print(f"profile written to {args.profile}; records: {g.records()}")
             return
@@ -372,7 +452,8 @@ def main() -> None:
                     targets.append((multi.name, multi))
                 for name, g in targets:
                     meter = CpuMeter(fake_proc.pid, g.proc.pid if g else None)
-                    out = asyncio.run(load(g.url if g else fake, clients, args.requests, stream, g is not None, meter))
+                    out = asyncio.run(load(g.url if g else fake, clients, args.requests, stream, g is not None, meter,
+                                           lean=args.client == "lean"))
                     results.setdefault((label, name), []).append(out)
                     sent[name] = sent.get(name, 0) + args.requests + min(200, args.requests)
                     cpu = out["cpu"]
