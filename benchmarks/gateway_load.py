@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -259,34 +260,31 @@ def _whole(buf: bytearray) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _senders(url: str, clients: int, body: bytes, headers: dict[str, str], stream: bool, lean: bool):
-    """One `send() -> ok` per client: over its own lean connection, or through one aiohttp session."""
-    def ok(status: int, data: bytes) -> bool:
-        return status == 200 and (b"[DONE]" in data if stream else b'"choices"' in data)
+async def _lean_senders(url: str, clients: int, raw_head: bytes, body: bytes, ok):
+    """One `send() -> ok` per client, each over its own lean connection."""
+    host, port = url.removeprefix("http://").split(":")
+    raw = f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}:{port}\r\n".encode() + raw_head + body
+    loop = asyncio.get_running_loop()
+    conns = [(await loop.create_connection(_Connection, host, int(port)))[1] for _ in range(clients)]
 
-    if lean:
-        host, port = url.removeprefix("http://").split(":")
-        raw = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}:{port}\r\n"
-               + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-               + f"content-length: {len(body)}\r\n\r\n").encode() + body
-        loop = asyncio.get_running_loop()
-        conns = [(await loop.create_connection(_Connection, host, int(port)))[1] for _ in range(clients)]
-
-        def lean_send(conn: _Connection):
-            async def send() -> bool:
-                try:
-                    data = await conn.send(raw)
-                except ConnectionError:
-                    return False
-                return ok(int(data[9:12]), data)
-            return send
+    async def send(conn: _Connection) -> bool:
         try:
-            yield [lean_send(c) for c in conns]
-        finally:
-            for c in conns:
-                if c.transport is not None:
-                    c.transport.close()
-        return
+            data = await conn.send(raw)
+        except ConnectionError:
+            return False
+        return ok(int(data[9:12]), data)
+
+    try:
+        yield [functools.partial(send, c) for c in conns]
+    finally:
+        for c in conns:
+            if c.transport is not None:
+                c.transport.close()
+
+
+@contextlib.asynccontextmanager
+async def _aiohttp_senders(url: str, clients: int, body: bytes, headers: dict[str, str], ok):
+    """One `send() -> ok` per client, all through one aiohttp session."""
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients, force_close=False)) as session:
@@ -316,7 +314,13 @@ async def load(url: str, clients: int, n: int, stream: bool, auth: bool, meter: 
             lat.append((time.perf_counter() - t) * 1000)
             state["errors"] += not ok
 
-    async with _senders(url, clients, body, headers, stream, lean) as senders:
+    def ok(status: int, data: bytes) -> bool:
+        return status == 200 and (b"[DONE]" in data if stream else b'"choices"' in data)
+
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + f"content-length: {len(body)}\r\n\r\n"
+    senders_of = _lean_senders(url, clients, head.encode(), body, ok) if lean else \
+        _aiohttp_senders(url, clients, body, headers, ok)
+    async with senders_of as senders:
         state["left"] = min(200, n)  # warm: connections, imports, lazy loads
         await asyncio.gather(*(client(s) for s in senders))
         lat.clear()

@@ -68,15 +68,14 @@ def _converted_gguf(folder: str, gguf: str) -> Path:
     """A plain HF folder for a GGUF file, converted once and cached under a key of the file's content (so every
     install of the same file shares it); atomic rename, safe to interrupt; a full disk is a clear BackendError."""
     src = Path(folder) / gguf
-    transformers = require("transformers", "local")
-    transformers.utils.logging.disable_progress_bar()
     return built_once(cache_dir() / f"{src.stem}-{digest(src)[:16]}", lambda tmp: _dequantize(folder, gguf, tmp),
                       lambda d: (d / "config.json").exists(), f"convert GGUF file {src}",
                       room=4 * src.stat().st_size)  # dequantized to fp32: about 4-6x the quantized file
 
 
 def _dequantize(folder: str, gguf: str, to: Path) -> None:
-    transformers = require("transformers", "local")
+    transformers = require("transformers", "local")  # imported only when a conversion is made
+    transformers.utils.logging.disable_progress_bar()
     tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)
     if getattr(model, "hf_quantizer", None) is not None:

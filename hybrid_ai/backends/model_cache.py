@@ -67,8 +67,9 @@ def _size(folder: Path) -> int:
 
 def used(folder: Path) -> Path:
     """Mark a conversion as just used (its folder's time; the eviction order) and in use by this process."""
-    _IN_USE.add(folder.resolve())
-    _hold(folder.resolve())
+    real = folder.resolve()
+    _IN_USE.add(real)
+    _hold(real)
     try:
         os.utime(folder)
     except OSError:
